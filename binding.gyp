@@ -1,0 +1,12 @@
+{
+  "targets": [
+    {
+      "target_name": "switchyard",
+      "sources": ["native/addon.cc", "native/errors.cc", "native/fd.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fexceptions"],
+      "cflags_cc!": ["-fno-exceptions"]
+    }
+  ]
+}

@@ -1,0 +1,87 @@
+// fd.cc: file-descriptor helpers that Node's own API does not offer.
+//
+// Owns nothing after it returns: every fd it creates is handed to JavaScript, which owns
+// its lifetime (wraps it in a net.Socket or closes it). Every fd is created O_CLOEXEC, so a
+// child spawned concurrently by anyone else in this process cannot inherit it by accident
+// (an inherited write end would keep a pipe from ever reaching EOF: perlipc "Avoiding Pipe
+// Deadlocks"); child_process.spawn's dup2 into the child's stdio slots clears the flag on
+// exactly the fds we mean to pass. Arguments are validated in TypeScript (src/native.ts
+// callers); here they are positional and trusted.
+#include "fd.h"
+#include "errors.h"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace switchyard {
+namespace {
+
+Napi::Value PairToArray(Napi::Env env, const int fds[2]) {
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, fds[0]));
+  out.Set(1u, Napi::Number::New(env, fds[1]));
+  return out;
+}
+
+// pipe() -> [readFd, writeFd]
+Napi::Value Pipe(const Napi::CallbackInfo& info) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) ThrowErrno(info.Env(), errno, "pipe2");
+  return PairToArray(info.Env(), fds);
+}
+
+// socketpair() -> [fdA, fdB], AF_UNIX SOCK_STREAM
+Napi::Value SocketPair(const Napi::CallbackInfo& info) {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) ThrowErrno(info.Env(), errno, "socketpair");
+  return PairToArray(info.Env(), fds);
+}
+
+// mkfifo(path, mode): mode is applied exactly (fchmodat after creation), so the process
+// umask cannot widen or narrow what the caller asked for.
+Napi::Value MkFifo(const Napi::CallbackInfo& info) {
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  mode_t mode = static_cast<mode_t>(info[1].As<Napi::Number>().Uint32Value());
+  if (::mkfifo(path.c_str(), mode) != 0) ThrowErrno(info.Env(), errno, "mkfifo", path);
+  if (::chmod(path.c_str(), mode) != 0) {
+    int err = errno;
+    ::unlink(path.c_str());
+    ThrowErrno(info.Env(), err, "chmod", path);
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value SetFdFlag(const Napi::CallbackInfo& info, int getCmd, int setCmd, int flag, const char* name) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  bool on = info[1].As<Napi::Boolean>().Value();
+  int flags = ::fcntl(fd, getCmd);
+  if (flags < 0) ThrowErrno(info.Env(), errno, name);
+  int next = on ? (flags | flag) : (flags & ~flag);
+  if (next != flags && ::fcntl(fd, setCmd, next) != 0) ThrowErrno(info.Env(), errno, name);
+  return info.Env().Undefined();
+}
+
+// setCloexec(fd, on)
+Napi::Value SetCloexec(const Napi::CallbackInfo& info) {
+  return SetFdFlag(info, F_GETFD, F_SETFD, FD_CLOEXEC, "fcntl");
+}
+
+// setNonblock(fd, on)
+Napi::Value SetNonblock(const Napi::CallbackInfo& info) {
+  return SetFdFlag(info, F_GETFL, F_SETFL, O_NONBLOCK, "fcntl");
+}
+
+}  // namespace
+
+void InitFd(Napi::Env env, Napi::Object exports) {
+  exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
+  exports.Set("socketpair", Napi::Function::New(env, SocketPair, "socketpair"));
+  exports.Set("mkfifo", Napi::Function::New(env, MkFifo, "mkfifo"));
+  exports.Set("setCloexec", Napi::Function::New(env, SetCloexec, "setCloexec"));
+  exports.Set("setNonblock", Napi::Function::New(env, SetNonblock, "setNonblock"));
+}
+
+}  // namespace switchyard

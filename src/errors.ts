@@ -1,0 +1,117 @@
+/**
+ * errors.ts: every error switchyard throws or reports, as named classes with a stable `code`.
+ *
+ * Callers branch on `instanceof` or `code`, never on message text. The native addon builds
+ * its errors through {@link makeTransportError}, so failures from C++ are `TransportError`s
+ * too. Bus-level errors (asks, remote errors) are added by the bus layer beside these.
+ */
+import { getSystemErrorName } from 'node:util';
+import { strerror } from './strerror.js';
+
+/** Base class of every switchyard error. */
+export class SwitchyardError extends Error {
+  /** A stable, machine-readable code such as `'ERR_FRAME_TOO_LARGE'` or `'ENOENT'`. */
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Details a {@link TransportError} may carry. */
+export interface TransportErrorDetails {
+  /** The positive errno value, when a syscall failed. */
+  errno?: number;
+  /** The syscall that failed (`'open'`, `'connect'`, `'mkfifo'`...). */
+  syscall?: string;
+  /** The address or path involved. */
+  address?: string;
+  cause?: unknown;
+}
+
+/**
+ * A transport could not do what was asked: a bad address, a failed syscall, a peer that
+ * never appeared. `code` is the errno name (`'ENOENT'`) when a syscall failed, else an
+ * `ERR_*` code such as `'ERR_BAD_ADDRESS'`.
+ */
+export class TransportError extends SwitchyardError {
+  readonly errno?: number;
+  readonly syscall?: string;
+  readonly address?: string;
+  constructor(code: string, message: string, details: TransportErrorDetails = {}) {
+    super(code, message, details.cause === undefined ? undefined : { cause: details.cause });
+    if (details.errno !== undefined) this.errno = details.errno;
+    if (details.syscall !== undefined) this.syscall = details.syscall;
+    if (details.address !== undefined) this.address = details.address;
+  }
+
+  /** Builds the error for a failed syscall. `errno` is positive (as in C). */
+  static fromErrno(errno: number, syscall: string, address?: string, cause?: unknown): TransportError {
+    let code: string;
+    try {
+      code = getSystemErrorName(-errno);
+    } catch {
+      code = `E${errno}`;
+    }
+    const where = address ? ` ${address}` : '';
+    return new TransportError(code, `${syscall}${where} failed: ${code} (${strerror(code)})`, {
+      errno,
+      syscall,
+      ...(address ? { address } : {}),
+      cause,
+    });
+  }
+
+  /**
+   * Wraps an error thrown by Node's own APIs (which carry `errno` negative, `code`,
+   * `syscall`) so that callers see one error type from every transport.
+   */
+  static fromNode(err: unknown, address?: string): TransportError {
+    if (err instanceof TransportError) return err;
+    const e = err as NodeJS.ErrnoException;
+    if (e && typeof e.errno === 'number' && typeof e.syscall === 'string') {
+      return TransportError.fromErrno(Math.abs(e.errno), e.syscall, address ?? e.path, err);
+    }
+    const msg = e instanceof Error ? e.message : String(err);
+    return new TransportError(e?.code ?? 'ERR_TRANSPORT', address ? `${msg} (${address})` : msg, {
+      ...(address ? { address } : {}),
+      cause: err,
+    });
+  }
+}
+
+/** Bad input from a peer: a malformed frame or a protocol violation. Closes that one link. */
+export class ProtocolError extends SwitchyardError {
+  constructor(message: string, code = 'ERR_PROTOCOL', options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** A frame longer than the link's `maxFrame`, sent or announced by a peer. */
+export class FrameTooLargeError extends ProtocolError {
+  readonly size: number;
+  readonly maxFrame: number;
+  constructor(size: number, maxFrame: number, direction: 'send' | 'receive') {
+    super(
+      direction === 'receive'
+        ? `peer announced a frame of ${size} bytes, above this link's maxFrame of ${maxFrame}`
+        : `frame of ${size} bytes is above this link's maxFrame of ${maxFrame}`,
+      'ERR_FRAME_TOO_LARGE',
+    );
+    this.size = size;
+    this.maxFrame = maxFrame;
+  }
+}
+
+/** The other side of a link went away (EOF, reset, EPIPE, death). */
+export class PeerGoneError extends SwitchyardError {
+  constructor(message = 'peer is gone', options?: { cause?: unknown }) {
+    super('ERR_PEER_GONE', message, options);
+  }
+}
+
+/** Used by src/native.ts as the addon's error factory. */
+export function makeTransportError(errno: number, syscall: string, address: string): TransportError {
+  return TransportError.fromErrno(errno, syscall, address || undefined);
+}

@@ -1,0 +1,12 @@
+/**
+ * builtin.ts: registers the transports that ship with switchyard. Imported once by
+ * src/index.ts; importing it twice is harmless (ES modules run once).
+ */
+import { fifoTransport } from './fifo.js';
+import { pipeTransport } from './pipe.js';
+import { registerTransport } from './registry.js';
+import { socketpairTransport } from './socketpair.js';
+import { tcpTransport } from './tcp.js';
+import { unixTransport } from './unix.js';
+
+for (const t of [pipeTransport, socketpairTransport, fifoTransport, unixTransport, tcpTransport]) registerTransport(t);

@@ -1,0 +1,65 @@
+/**
+ * pipe.ts: `pipe:`, two pipe(2) pairs between a parent and the child it spawns
+ * (perlipc "Bidirectional Communication with Yourself").
+ *
+ *   parent                           child
+ *   write  down[1]  ---- down ---->  down[0]  read    (slot 3)
+ *   read   up[0]    <---- up -----   up[1]    write   (slot 4)
+ *
+ * The parent keeps up[0] and down[1] and closes its copies of down[0] and up[1] as soon as
+ * the child is spawned (ChildEnd.release), so the child's death is EOF on up[0] and EPIPE on
+ * down[1] (perlipc "Avoiding Pipe Deadlocks"). EPIPE never kills us: Node ignores SIGPIPE.
+ * Peer death, EOF and close all end the link through StreamLink.
+ */
+import { closeSync } from 'node:fs';
+import { native } from '../native.js';
+import { TransportError } from '../errors.js';
+import { childEnd, inheritedFds, socketFromFd } from './inherited.js';
+import { resolveLinkOptions, StreamLink, type ResolvedLinkOptions } from './stream-link.js';
+import type { Link, LinkOptions, LinkPair, Listener, Transport } from './transport.js';
+import { DEFAULT_MAX_FRAME } from './transport.js';
+
+const capabilities = { reliable: true, ordered: true, crossHost: false } as const;
+
+function link(readFd: number, writeFd: number, remote: string, options: ResolvedLinkOptions): Link {
+  return new StreamLink({
+    scheme: 'pipe',
+    remote,
+    capabilities,
+    options,
+    readable: socketFromFd(readFd, { readable: true, writable: false }),
+    writable: socketFromFd(writeFd, { readable: false, writable: true }),
+  });
+}
+
+export const pipeTransport: Transport = {
+  scheme: 'pipe',
+  capabilities: { ...capabilities, maxFrame: DEFAULT_MAX_FRAME },
+
+  listen(): Promise<Listener> {
+    return Promise.reject(
+      new TransportError('ERR_UNSUPPORTED', 'pipe: has nothing to listen on; make a pair with pair("pipe") and hand one end to a child'),
+    );
+  },
+
+  async connect(address: URL, options?: LinkOptions): Promise<Link> {
+    const resolved = resolveLinkOptions(options);
+    const [readFd, writeFd] = inheritedFds(address, 2, 'fifo') as [number, number];
+    return link(readFd, writeFd, `parent (fds ${readFd},${writeFd})`, resolved);
+  },
+
+  async pair(options?: LinkOptions): Promise<LinkPair> {
+    const resolved = resolveLinkOptions(options);
+    const down = native.pipe();
+    let up: [number, number];
+    try {
+      up = native.pipe();
+    } catch (err) {
+      closeSync(down[0]);
+      closeSync(down[1]);
+      throw err;
+    }
+    const child = childEnd('pipe', [down[0], up[1]]);
+    return { link: link(up[0], down[1], 'child', resolved), child };
+  },
+};

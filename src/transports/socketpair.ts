@@ -1,0 +1,45 @@
+/**
+ * socketpair.ts: `socketpair:`, socketpair(AF_UNIX, SOCK_STREAM) between a parent and the
+ * child it spawns; the child inherits one end as stdio slot 3. One fd carries both ways.
+ * The parent closes its copy of the child's end right after spawn (ChildEnd.release), so the
+ * child's death is EOF/ECONNRESET here.
+ */
+import { TransportError } from '../errors.js';
+import { native } from '../native.js';
+import { childEnd, inheritedFds, socketFromFd } from './inherited.js';
+import { resolveLinkOptions, StreamLink, type ResolvedLinkOptions } from './stream-link.js';
+import type { Link, LinkOptions, LinkPair, Listener, Transport } from './transport.js';
+import { DEFAULT_MAX_FRAME } from './transport.js';
+
+const capabilities = { reliable: true, ordered: true, crossHost: false } as const;
+
+function link(fd: number, remote: string, options: ResolvedLinkOptions): Link {
+  const socket = socketFromFd(fd, { readable: true, writable: true });
+  return new StreamLink({ scheme: 'socketpair', remote, capabilities, options, readable: socket, writable: socket });
+}
+
+export const socketpairTransport: Transport = {
+  scheme: 'socketpair',
+  capabilities: { ...capabilities, maxFrame: DEFAULT_MAX_FRAME },
+
+  listen(): Promise<Listener> {
+    return Promise.reject(
+      new TransportError(
+        'ERR_UNSUPPORTED',
+        'socketpair: has nothing to listen on; make a pair with pair("socketpair") and hand one end to a child',
+      ),
+    );
+  },
+
+  async connect(address: URL, options?: LinkOptions): Promise<Link> {
+    const resolved = resolveLinkOptions(options);
+    const [fd] = inheritedFds(address, 1, 'socket') as [number];
+    return link(fd, `parent (fd ${fd})`, resolved);
+  },
+
+  async pair(options?: LinkOptions): Promise<LinkPair> {
+    const resolved = resolveLinkOptions(options);
+    const [mine, theirs] = native.socketpair();
+    return { link: link(mine, 'child', resolved), child: childEnd('socketpair', [theirs]) };
+  },
+};
