@@ -116,7 +116,7 @@ export class FrameDecoder {
 
   /** Bytes received and not yet delivered (partial frame plus queued chunks). */
   get bufferedBytes(): number {
-    let n = this.headerFill + this.bodyFill - this.offset;
+    let n = this.headerFill + (this.body === null ? 0 : HEADER_BYTES + this.bodyFill) - this.offset;
     for (const c of this.queue) n += c.length;
     return n;
   }
@@ -142,6 +142,7 @@ export class FrameDecoder {
     this.failed = true;
     this.queue.length = 0;
     this.body = null;
+    this.offset = this.headerFill = this.bodyFill = 0;
   }
 
   private run(): void {
