@@ -5,10 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { listTransports } from '../index.js';
+import { bench } from './bench.js';
 
 const USAGE = `usage: switchyard <command> [options]
 
 commands:
+  bench           measure every transport: round-trip latency and throughput
+                  [--transports a,b] [--sizes 64,1024,65536,1048576] [--quick] [--json FILE]
   transports      list the registered transports and what they promise
   help            this text
 
@@ -30,7 +33,14 @@ export async function main(argv: string[]): Promise<number> {
       args: argv,
       allowPositionals: true,
       strict: true,
-      options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+        transports: { type: 'string' },
+        sizes: { type: 'string' },
+        quick: { type: 'boolean' },
+        json: { type: 'string' },
+      },
     });
   } catch (err) {
     process.stderr.write(`switchyard: ${(err as Error).message}\n\n${USAGE}`);
@@ -46,6 +56,15 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   switch (command) {
+    case 'bench': {
+      const { transports, sizes, quick, json } = parsed.values;
+      return bench({
+        ...(transports !== undefined ? { transports } : {}),
+        ...(sizes !== undefined ? { sizes } : {}),
+        ...(quick !== undefined ? { quick } : {}),
+        ...(json !== undefined ? { json } : {}),
+      });
+    }
     case 'transports':
       for (const t of listTransports()) {
         const c = t.capabilities;
