@@ -141,13 +141,18 @@ function claimRequestFifo(path: string, address: string): void {
   }
   if (stat) {
     if (!stat.isFIFO()) {
-      throw new TransportError('EEXIST', `listen ${address}: ${path} exists and is not a FIFO; not touching it`, { address });
+      throw new TransportError('EEXIST', `listen ${address}: ${path} exists and is not a FIFO; not touching it`, {
+        address,
+        syscall: 'mkfifo',
+        errno: 17,
+      });
     }
     const probe = tryOpen(path, O_WRONLY, address, ['ENXIO']);
     if (probe !== undefined) {
       closeSync(probe);
       throw new TransportError('EADDRINUSE', `listen ${address}: another process is listening on ${path}`, {
         address,
+        syscall: 'open',
         errno: 98,
       });
     }

@@ -58,6 +58,7 @@ async function reclaim(path: string, address: string): Promise<void> {
     throw new TransportError('EEXIST', `listen ${address}: ${path} exists and is not a socket; not touching it`, {
       address,
       syscall: 'bind',
+      errno: 17,
     });
   }
   if (await isLive(path)) {
