@@ -87,6 +87,8 @@ export interface ReassemblerOptions {
   maxPendingBytes?: number;
   /** How long a frame may stay incomplete or missing before it is lost. Default 2000 ms. */
   maxAgeMs?: number;
+  /** The seq of the sender's first frame (its Fragmenter's initialSeq). Default 0. */
+  initialSeq?: number;
 }
 
 interface Partial {
@@ -110,7 +112,6 @@ export class Reassembler {
   private base = 0;
   /** Highest seq seen + 1 (unwrapped); seqs in [base, next) are pending or resolved. */
   private next = 0;
-  private started = false;
   private highestDelivered = -1;
   /** Seqs in [base, next) not yet resolved: a Partial, or a gap (seen nothing yet). */
   private readonly pending = new Map<number, Partial | { since: number; gap: true }>();
@@ -127,6 +128,9 @@ export class Reassembler {
     this.maxPending = options.maxPending ?? 1024;
     this.maxPendingBytes = options.maxPendingBytes ?? 2 * options.maxFrame;
     this.maxAgeMs = options.maxAgeMs ?? 2000;
+    // Both ends agree where the stream starts, so even its first frames can be missed,
+    // reordered or duplicated and still be counted exactly.
+    this.base = this.next = (options.initialSeq ?? 0) >>> 0;
   }
 
   /** Frames in flight (incomplete or missing). */
@@ -230,32 +234,29 @@ export class Reassembler {
 
   /** Maps a wire seq (mod 2^32) to the unwrapped seq nearest to the current window. */
   private unwrap(wire: number): number {
-    if (!this.started) {
-      this.started = true;
-      this.base = this.next = wire;
-      return wire;
-    }
     const ref = this.next;
     let delta = (wire - (ref % U32) + U32) % U32; // 0 .. 2^32-1, forward distance
     if (delta >= U32 / 2) delta -= U32; // behind us
     return ref + delta;
   }
 
-  /** Opens seqs [next, seq]: those before seq are gaps (missing), seq itself is seen now. */
+  /**
+   * Opens seqs [next, seq]: those before seq are gaps (missing), seq itself is seen now.
+   * At most maxPending seqs stay tracked: anything older than seq - maxPending + 1 is given
+   * up (counted lost), tracked or not.
+   */
   private open(seq: number, now: number): void {
-    // A jump past maxPending cannot be tracked seq by seq: the skipped ones are lost now.
-    const firstTracked = Math.max(this.next, seq - this.maxPending + 1);
-    if (firstTracked > this.next) {
-      for (const s of [...this.pending.keys()]) if (s < firstTracked) this.giveUp(s);
-      // Skipped seqs that were never opened are lost without an entry.
-      const untracked = firstTracked - Math.max(this.next, this.base);
-      if (untracked > 0) this.stats.lost += untracked;
-      for (const s of this.resolved) if (s < firstTracked) this.resolved.delete(s);
-      this.base = Math.max(this.base, firstTracked);
-      this.next = firstTracked;
+    const floor = seq - this.maxPending + 1;
+    if (floor > this.base) {
+      for (const s of [...this.pending.keys()]) if (s < floor) this.giveUp(s);
+      if (floor > this.next) this.stats.lost += floor - this.next; // never opened at all
+      for (const s of this.resolved) if (s < floor) this.resolved.delete(s);
+      this.base = floor;
+      if (this.next < floor) this.next = floor;
     }
     for (let s = this.next; s <= seq; s++) this.pending.set(s, { since: now, gap: true });
     this.next = seq + 1;
+    this.advance();
   }
 
   private complete(seq: number, frame: Buffer): void {
