@@ -18,6 +18,7 @@ import { connect, listen, TransportError, type Link, type Listener } from '../..
 import { native } from '../../src/native.js';
 import { makeTempDir } from '../setup/tmp.js';
 import { nextFrame } from './harness.js';
+import { withTimeout } from '../setup/timing.js';
 
 const HOLDER = fileURLToPath(new URL('../fixtures/holder.js', import.meta.url));
 
@@ -41,15 +42,6 @@ function exitOf(child: ChildProcess): Promise<Exit> {
   });
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-    p.then(
-      (v) => (clearTimeout(t), resolve(v)),
-      (e) => (clearTimeout(t), reject(e)),
-    );
-  });
-}
 
 async function releaseAll(): Promise<void> {
   for (const link of links.splice(0)) await link.close();

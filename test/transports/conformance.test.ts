@@ -15,6 +15,7 @@ import {
   type Link,
 } from '../../src/index.js';
 import { Fixture, nextFrame, type Peer } from './harness.js';
+import { withTimeout } from '../setup/timing.js';
 
 /** Addresses that must fail with a TransportError, per scheme (at least one each). */
 const BAD_ADDRESSES: Record<string, (dir: string) => string[]> = {
@@ -32,15 +33,6 @@ function fdCount(): number {
   return readdirSync('/proc/self/fd').length;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-    p.then(
-      (v) => (clearTimeout(t), resolve(v)),
-      (e) => (clearTimeout(t), reject(e)),
-    );
-  });
-}
 
 /** Sends `frames` on `link`, respecting backpressure. */
 async function sendAll(link: Link, frames: Iterable<Uint8Array>): Promise<void> {

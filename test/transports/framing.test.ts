@@ -14,33 +14,10 @@ import {
   encodeFrame,
 } from '../../src/transports/framing.js';
 import { FrameTooLargeError, ProtocolError } from '../../src/errors.js';
+import { prng, randInt, randomBytes } from '../setup/random.js';
 
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-/** mulberry32: a small seeded PRNG, so a failure can be replayed. Returns [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** An integer in [lo, hi]. */
-function randInt(rand: () => number, lo: number, hi: number): number {
-  return lo + Math.floor(rand() * (hi - lo + 1));
-}
-
-/** A buffer of `n` pseudo-random bytes, in its own ArrayBuffer (never Node's shared pool). */
-function randomBytes(rand: () => number, n: number): Buffer {
-  const b = Buffer.from(new ArrayBuffer(n));
-  for (let i = 0; i < n; i++) b[i] = Math.floor(rand() * 256);
-  return b;
-}
 
 /** Copies `src` into a buffer backed by its own ArrayBuffer, so `.buffer` identifies it. */
 function own(src: Uint8Array): Buffer {
