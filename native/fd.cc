@@ -40,17 +40,23 @@ Napi::Value SocketPair(const Napi::CallbackInfo& info) {
   return PairToArray(info.Env(), fds);
 }
 
-// mkfifo(path, mode): mode is applied exactly (fchmodat after creation), so the process
-// umask cannot widen or narrow what the caller asked for.
+// mkfifo(path, mode): mode is applied exactly (fchmod after creation), so the process
+// umask cannot widen or narrow what the caller asked for. The chmod goes through an fd opened
+// with O_NOFOLLOW and checked to be a FIFO, so a name swapped for a symlink in between is
+// never followed. Opening a FIFO O_RDONLY|O_NONBLOCK returns at once.
 Napi::Value MkFifo(const Napi::CallbackInfo& info) {
   std::string path = info[0].As<Napi::String>().Utf8Value();
   mode_t mode = static_cast<mode_t>(info[1].As<Napi::Number>().Uint32Value());
   if (::mkfifo(path.c_str(), mode) != 0) ThrowErrno(info.Env(), errno, "mkfifo", path);
-  if (::chmod(path.c_str(), mode) != 0) {
-    int err = errno;
-    ::unlink(path.c_str());
-    ThrowErrno(info.Env(), err, "chmod", path);
-  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) ThrowErrno(info.Env(), errno, "open", path);
+  struct stat st;
+  int err = 0;
+  if (::fstat(fd, &st) != 0) err = errno;
+  else if (!S_ISFIFO(st.st_mode)) err = EEXIST;  // not the FIFO we just made
+  else if (::fchmod(fd, mode) != 0) err = errno;
+  ::close(fd);
+  if (err != 0) ThrowErrno(info.Env(), err, "fchmod", path);
   return info.Env().Undefined();
 }
 

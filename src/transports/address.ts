@@ -27,7 +27,12 @@ export function pathOf(url: URL): string {
   if (url.host !== '') {
     throw badAddress(url.href, `${schemeOf(url)}: takes an absolute path with three slashes, e.g. ${schemeOf(url)}:///tmp/name`);
   }
-  const path = decodeURIComponent(url.pathname);
+  let path: string;
+  try {
+    path = decodeURIComponent(url.pathname);
+  } catch (cause) {
+    throw badAddress(url.href, 'the path has a malformed %-escape', cause);
+  }
   if (!path.startsWith('/') || path.length < 2 || path.endsWith('/')) {
     throw badAddress(url.href, `${schemeOf(url)}: needs an absolute path to a file, e.g. ${schemeOf(url)}:///tmp/name`);
   }

@@ -1,22 +1,25 @@
 /**
  * cleanup.ts: the one place that removes named OS objects (socket files, FIFOs) when the
- * process ends without closing them.
+ * process ends without closing them, and removes a name only if it is still ours.
  *
  * Transports register a remover when they create a named object and unregister it when
  * they remove it themselves. On normal exit ('exit' event) every remaining remover runs,
- * synchronously. On SIGINT/SIGTERM/SIGHUP, if nobody else handles the signal, the removers run
- * and the signal is re-raised with the default action, so the process still dies of it (and
- * its parent sees that). If the application has its own handler we only run the removers
- * and leave the decision to exit to it. A SIGKILL leaves names behind by definition; every
- * transport reclaims its stale names on the next listen (see unix.ts, fifo.ts).
+ * synchronously. On SIGINT/SIGTERM/SIGHUP, when no handler other than switchyard's exists
+ * (the signal would kill the process anyway), the removers run and the signal is re-raised
+ * with its default action, so the process still dies of it and its parent sees that. When
+ * the application handles the signal itself, we do nothing: it decides whether to exit, and
+ * if it does, the 'exit' removers run then. Our handlers carry a marker shared by every copy
+ * of switchyard in the process, so two copies never mistake each other for the application.
+ * A SIGKILL leaves names behind by definition; each transport reclaims stale names on listen.
  */
-import { unlinkSync } from 'node:fs';
+import { lstatSync, unlinkSync } from 'node:fs';
 
 type Remover = () => void;
 
+const MARK = Symbol.for('switchyard.cleanup.signal-handler');
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const removers = new Set<Remover>();
 let installed = false;
-const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 function runAll(): void {
   for (const remove of [...removers]) {
@@ -29,20 +32,34 @@ function runAll(): void {
   }
 }
 
-function onSignal(signal: NodeJS.Signals): void {
-  runAll();
-  if (process.listenerCount(signal) === 1) {
-    for (const s of SIGNALS) process.removeListener(s, onSignal);
-    installed = false;
-    process.kill(process.pid, signal);
-  }
+function isOurs(listener: unknown): boolean {
+  return typeof listener === 'function' && (listener as unknown as Record<symbol, unknown>)[MARK] === true;
 }
+
+const onSignal = Object.assign(
+  (signal: NodeJS.Signals): void => {
+    if (process.listeners(signal).some((l) => !isOurs(l))) return; // the application decides
+    runAll();
+    uninstall();
+    // Another copy of switchyard may still hold a handler: it runs in this same emit and
+    // re-raises once it is the last.
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  },
+  { [MARK]: true },
+);
 
 function install(): void {
   if (installed) return;
   installed = true;
-  process.once('exit', runAll);
+  process.on('exit', runAll);
   for (const s of SIGNALS) process.on(s, onSignal);
+}
+
+function uninstall(): void {
+  if (!installed) return;
+  installed = false;
+  process.removeListener('exit', runAll);
+  for (const s of SIGNALS) process.removeListener(s, onSignal);
 }
 
 /** Registers `remove` to run at exit; returns a function that unregisters it. */
@@ -51,11 +68,7 @@ export function atExit(remove: Remover): () => void {
   removers.add(remove);
   return () => {
     removers.delete(remove);
-    if (removers.size === 0 && installed) {
-      process.removeListener('exit', runAll);
-      for (const s of SIGNALS) process.removeListener(s, onSignal);
-      installed = false;
-    }
+    if (removers.size === 0) uninstall();
   };
 }
 
@@ -66,4 +79,27 @@ export function unlinkQuiet(path: string): void {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
+}
+
+/**
+ * Remembers which file `path` is now (device and inode), and returns a remover that unlinks
+ * it only if the path still names that same file: a listener that has since taken the path
+ * over keeps its own. Never throws.
+ */
+export function ownName(path: string): () => void {
+  // Inode numbers are reused at once after an unlink, so the birth time is part of the
+  // identity (ctime will not do: I/O on a FIFO changes it). Where the filesystem keeps no
+  // birth time it reads 0, and dev:ino is all we have.
+  const identity = (): string => {
+    const st = lstatSync(path, { bigint: true });
+    return `${st.dev}:${st.ino}:${st.birthtimeNs}`;
+  };
+  const mine = identity();
+  return () => {
+    try {
+      if (identity() === mine) unlinkSync(path);
+    } catch {
+      // Gone already, or not ours to remove.
+    }
+  };
 }

@@ -31,11 +31,12 @@ import { randomBytes } from 'node:crypto';
 import { TransportError } from '../errors.js';
 import { native } from '../native.js';
 import { pathOf } from './address.js';
-import { atExit, unlinkQuiet } from './cleanup.js';
+import { atExit, ownName, unlinkQuiet } from './cleanup.js';
+import { handOver } from './hand-over.js';
 import { socketFromFd } from './inherited.js';
 import { resolveLinkOptions, StreamLink, type ResolvedLinkOptions } from './stream-link.js';
 import type { Link, LinkOptions, Listener, Transport } from './transport.js';
-import { DEFAULT_MAX_FRAME, DEFAULT_TIMEOUT_MS } from './transport.js';
+import { DEFAULT_MAX_FRAME } from './transport.js';
 
 const capabilities = { reliable: true, ordered: true, crossHost: false } as const;
 const MODE = 0o600;
@@ -46,10 +47,14 @@ const ANNOUNCE = /^(\d+)\.([0-9a-f]{16})$/;
 
 const { O_RDONLY, O_WRONLY, O_NONBLOCK } = constants;
 
-/** Retries `attempt` (which returns undefined for "not yet") until it yields or the deadline passes. */
-async function retry<T>(deadline: number, attempt: () => T | undefined, onTimeout: () => Error): Promise<T> {
+/**
+ * Retries `attempt` (which returns undefined for "not yet") until it yields, the deadline
+ * passes, or `signal` aborts (the listener closed).
+ */
+async function retry<T>(deadline: number, signal: AbortSignal | undefined, attempt: () => T | undefined, onTimeout: () => Error): Promise<T> {
   let delay = 1;
   for (;;) {
+    if (signal?.aborted) throw new TransportError('ERR_LISTENER_CLOSED', 'the fifo listener closed during the handshake');
     const result = attempt();
     if (result !== undefined) return result;
     if (Date.now() >= deadline) throw onTimeout();
@@ -79,6 +84,15 @@ function tryReadHello(fd: number, address: string): true | undefined {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return undefined;
     throw TransportError.fromNode(err, address);
+  }
+}
+
+/** Removes a name during cleanup, where a failure must not turn into an unhandled rejection. */
+function removeQuiet(path: string): void {
+  try {
+    unlinkQuiet(path);
+  } catch {
+    // Not ours to remove (EPERM in a sticky directory...): the sweep on listen will judge it.
   }
 }
 
@@ -167,11 +181,12 @@ export const fifoTransport: Transport = {
 
   async listen(address: URL, onLink: (link: Link) => void, options?: LinkOptions): Promise<Listener> {
     const resolved = resolveLinkOptions(options);
-    const timeoutMs = options?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const timeoutMs = resolved.timeoutMs;
     const path = pathOf(address);
     const href = address.href;
     claimRequestFifo(path, href);
-    const forget = atExit(() => unlinkQuiet(path));
+    const removeName = ownName(path);
+    const forget = atExit(removeName);
     sweepStaleClients(path);
 
     let readFd: number | undefined;
@@ -181,43 +196,39 @@ export const fifoTransport: Transport = {
       keepAlive = openSync(path, O_WRONLY | O_NONBLOCK);
     } catch (err) {
       closeQuiet(readFd);
-      unlinkQuiet(path);
+      removeName();
       forget();
       throw TransportError.fromNode(err, href);
     }
     const requests: Socket = socketFromFd(readFd, { readable: true, writable: false });
-    const pending = new Set<{ cancel(): void }>();
-    let closed = false;
+    const abort = new AbortController();
+    const jobs = new Set<Promise<void>>();
     let partial = '';
 
     const accept = async (base: string): Promise<void> => {
       const deadline = Date.now() + timeoutMs;
       let up: number | undefined;
       let down: number | undefined;
-      let cancelled = false;
-      const job = { cancel: () => (cancelled = true) };
-      pending.add(job);
       try {
         up = tryOpen(`${base}.up`, O_RDONLY, href, []);
-        down = await retry(deadline, () => (cancelled ? -1 : tryOpen(`${base}.down`, O_WRONLY, href, ['ENXIO'])), () =>
+        down = await retry(deadline, abort.signal, () => tryOpen(`${base}.down`, O_WRONLY, href, ['ENXIO']), () =>
           timeoutError(href, 'client did not open its .down FIFO', timeoutMs),
         );
-        if (cancelled) throw new TransportError('ERR_LINK_CLOSED', `fifo ${href}: listener closed`);
         writeSync(down, Buffer.of(HELLO));
-        await retry(deadline, () => (cancelled ? true : tryReadHello(up!, href)), () =>
+        const upFd = up;
+        await retry(deadline, abort.signal, () => tryReadHello(upFd!, href), () =>
           timeoutError(href, 'client did not answer the handshake', timeoutMs),
         );
-        if (cancelled) throw new TransportError('ERR_LINK_CLOSED', `fifo ${href}: listener closed`);
-        onLink(makeLink(up!, down, `${href} (${basename(base)})`, resolved));
       } catch {
         // A client that vanished mid-handshake costs only its own FIFOs; the listener goes on.
         closeQuiet(up);
-        if (down !== -1) closeQuiet(down);
-        unlinkQuiet(`${base}.up`);
-        unlinkQuiet(`${base}.down`);
-      } finally {
-        pending.delete(job);
+        closeQuiet(down);
+        removeQuiet(`${base}.up`);
+        removeQuiet(`${base}.down`);
+        return;
       }
+      // From here the sockets own the fds: a throwing onLink closes the link, never the fds.
+      handOver(onLink, makeLink(up!, down, `${href} (${basename(base)})`, resolved));
     };
 
     requests.setEncoding('latin1');
@@ -228,7 +239,11 @@ export const fifoTransport: Transport = {
         const line = partial.slice(0, nl);
         partial = partial.slice(nl + 1);
         // Only names we could have made: the id cannot point outside the listener's directory.
-        if (ANNOUNCE.test(line) && !closed) void accept(`${path}.${line}`);
+        if (ANNOUNCE.test(line) && !abort.signal.aborted) {
+          const job = accept(`${path}.${line}`);
+          jobs.add(job);
+          void job.finally(() => jobs.delete(job));
+        }
       }
       if (partial.length > MAX_ANNOUNCE) partial = ''; // garbage from a stray writer
     });
@@ -238,16 +253,19 @@ export const fifoTransport: Transport = {
     return {
       address: new URL(`fifo://${path}`),
       close() {
-        closing ??= new Promise<void>((resolve) => {
-          closed = true;
-          for (const job of pending) job.cancel();
+        closing ??= (async () => {
+          abort.abort();
           closeQuiet(keepAlive);
-          requests.once('close', () => resolve());
-          requests.destroy();
-        }).then(() => {
-          unlinkQuiet(path);
+          if (!requests.closed) {
+            await new Promise<void>((resolve) => {
+              requests.once('close', () => resolve());
+              requests.destroy();
+            });
+          }
+          await Promise.allSettled([...jobs]); // handshakes in flight release their FIFOs
+          removeName();
           forget();
-        });
+        })();
         return closing;
       },
     };
@@ -255,7 +273,7 @@ export const fifoTransport: Transport = {
 
   async connect(address: URL, options?: LinkOptions): Promise<Link> {
     const resolved = resolveLinkOptions(options);
-    const timeoutMs = options?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const timeoutMs = resolved.timeoutMs;
     const path = pathOf(address);
     const href = address.href;
     const deadline = Date.now() + timeoutMs;
@@ -265,8 +283,8 @@ export const fifoTransport: Transport = {
     let up: number | undefined;
     let made = 0;
     const forget = atExit(() => {
-      unlinkQuiet(`${base}.up`);
-      unlinkQuiet(`${base}.down`);
+      removeQuiet(`${base}.up`);
+      removeQuiet(`${base}.down`);
     });
     try {
       // Fail fast with a clear error if there is no FIFO at the path at all.
@@ -286,7 +304,7 @@ export const fifoTransport: Transport = {
       native.mkfifo(`${base}.down`, MODE);
       made++;
       down = openSync(`${base}.down`, O_RDONLY | O_NONBLOCK);
-      const request = await retry(deadline, () => tryOpen(path, O_WRONLY, href, ['ENXIO']), () =>
+      const request = await retry(deadline, undefined, () => tryOpen(path, O_WRONLY, href, ['ENXIO']), () =>
         new TransportError('ECONNREFUSED', `connect ${href}: nobody is listening on ${path} (waited ${timeoutMs} ms)`, {
           address: href,
           errno: 111,
@@ -297,18 +315,18 @@ export const fifoTransport: Transport = {
       } finally {
         closeSync(request);
       }
-      up = await retry(deadline, () => tryOpen(`${base}.up`, O_WRONLY, href, ['ENXIO']), () =>
+      up = await retry(deadline, undefined, () => tryOpen(`${base}.up`, O_WRONLY, href, ['ENXIO']), () =>
         timeoutError(href, 'the listener did not answer', timeoutMs),
       );
       writeSync(up, Buffer.of(HELLO));
-      await retry(deadline, () => tryReadHello(down!, href), () => timeoutError(href, 'the listener did not finish the handshake', timeoutMs));
+      await retry(deadline, undefined, () => tryReadHello(down!, href), () => timeoutError(href, 'the listener did not finish the handshake', timeoutMs));
     } catch (err) {
       closeQuiet(up);
       closeQuiet(down);
       throw err;
     } finally {
-      if (made > 0) unlinkQuiet(`${base}.up`);
-      if (made > 1) unlinkQuiet(`${base}.down`);
+      if (made > 0) removeQuiet(`${base}.up`);
+      if (made > 1) removeQuiet(`${base}.down`);
       forget();
     }
     return makeLink(down, up, href, resolved);

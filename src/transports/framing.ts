@@ -121,6 +121,11 @@ export class FrameDecoder {
     return n;
   }
 
+  /** True while received bytes wait undelivered (behind a pause, or a partial frame). */
+  get hasQueued(): boolean {
+    return this.queue.length > 0;
+  }
+
   /** Feeds a chunk; delivers every whole frame it completes unless paused. */
   push(chunk: Buffer): void {
     if (this.failed || chunk.length === 0) return;

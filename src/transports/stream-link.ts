@@ -11,35 +11,39 @@
  *   each flush's last write (data handed to the OS), so it works whatever the socket's own
  *   high-water mark is.
  * - Every ending (EOF, EPIPE, ECONNRESET, decoder error, handler exception, close()) goes
- *   through `finish()`, which destroys both sockets, waits until their fds are closed, runs
- *   the transport's `release` hook (unlink names), and only then resolves `closed`.
+ *   through `finish()`, which destroys both sockets and resolves `closed` only once their fds
+ *   are closed.
+ * - EOF behind a pause(): frames already received are still delivered after resume(), then
+ *   the link ends as `peer-gone`.
  */
 import type { Socket } from 'node:net';
 import { FrameTooLargeError, PeerGoneError, TransportError } from '../errors.js';
 import { FrameDecoder, FrameEncoder } from './framing.js';
 import type { CloseKind, CloseReason, Link, LinkCapabilities, LinkOptions } from './transport.js';
-import { DEFAULT_HIGH_WATER_MARK, DEFAULT_LINGER_MS, DEFAULT_MAX_FRAME, MAX_FRAME_LIMIT } from './transport.js';
+import { DEFAULT_HIGH_WATER_MARK, DEFAULT_LINGER_MS, DEFAULT_MAX_FRAME, DEFAULT_TIMEOUT_MS, MAX_FRAME_LIMIT } from './transport.js';
 
 /** LinkOptions with every default filled in and checked. */
 export interface ResolvedLinkOptions {
   maxFrame: number;
   highWaterMark: number;
   lingerMs: number;
+  timeoutMs: number;
 }
 
 /** Validates options once, at the public boundary, with messages that name the option. */
 export function resolveLinkOptions(options: LinkOptions = {}): ResolvedLinkOptions {
-  const check = (name: string, value: number | undefined, fallback: number, max: number): number => {
+  const check = (name: string, value: number | undefined, fallback: number, max: number, min = 0): number => {
     if (value === undefined) return fallback;
-    if (!Number.isInteger(value) || value < 0 || value > max) {
-      throw new TransportError('ERR_INVALID_OPTION', `option ${name} must be an integer from 0 to ${max}, got ${String(value)}`);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new TransportError('ERR_INVALID_OPTION', `option ${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
     }
     return value;
   };
   return {
     maxFrame: check('maxFrame', options.maxFrame, DEFAULT_MAX_FRAME, MAX_FRAME_LIMIT),
-    highWaterMark: check('highWaterMark', options.highWaterMark, DEFAULT_HIGH_WATER_MARK, 2 ** 31),
+    highWaterMark: check('highWaterMark', options.highWaterMark, DEFAULT_HIGH_WATER_MARK, 2 ** 31, 1),
     lingerMs: check('lingerMs', options.lingerMs, DEFAULT_LINGER_MS, 2 ** 31),
+    timeoutMs: check('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS, 2 ** 31, 1),
   };
 }
 
@@ -52,8 +56,6 @@ export interface StreamLinkInit {
   readable: Socket;
   /** Where frames are written to (may be `readable`). */
   writable: Socket;
-  /** Runs once after both sockets are closed: remove names, release anything else. */
-  release?: () => void;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -68,7 +70,6 @@ export class StreamLink implements Link {
   private readonly readable: Socket;
   private readonly writable: Socket;
   private readonly options: ResolvedLinkOptions;
-  private readonly releaseHook: (() => void) | undefined;
   private readonly encoder = new FrameEncoder();
   private readonly decoder: FrameDecoder;
   private handler: ((frame: Uint8Array) => void) | null = null;
@@ -77,6 +78,7 @@ export class StreamLink implements Link {
   private flushScheduled = false;
   private state: 'open' | 'closing' | 'done' = 'open';
   private reason: CloseReason | null = null;
+  private eofPending = false;
   private resolveClosed!: (reason: CloseReason) => void;
   private drainWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
 
@@ -87,7 +89,6 @@ export class StreamLink implements Link {
     this.capabilities = Object.freeze({ ...init.capabilities, maxFrame: init.options.maxFrame });
     this.readable = init.readable;
     this.writable = init.writable;
-    this.releaseHook = init.release;
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.decoder = new FrameDecoder(
       this.options.maxFrame,
@@ -95,11 +96,25 @@ export class StreamLink implements Link {
       (error) => this.finish('protocol-error', error),
     );
 
-    for (const s of new Set([this.readable, this.writable])) {
-      s.on('error', (err: NodeJS.ErrnoException) => this.onSocketError(err));
-      s.on('close', () => this.finish('peer-gone'));
+    this.readable.on('error', (err: NodeJS.ErrnoException) => this.onSocketError(err));
+    this.readable.on('end', () => this.onReadableGone());
+    this.readable.on('close', () => this.onReadableGone());
+    if (this.writable !== this.readable) {
+      this.writable.on('error', (err: NodeJS.ErrnoException) => this.onSocketError(err));
+      this.writable.on('close', () => this.finish('peer-gone'));
     }
-    this.readable.on('end', () => this.finish('peer-gone'));
+  }
+
+  /**
+   * EOF from the peer. Frames it sent before EOF may still wait in the decoder behind a
+   * pause(): they are delivered first, and the link ends once they are (see resume()).
+   */
+  private onReadableGone(): void {
+    if (this.state === 'open' && this.paused && this.decoder.hasQueued) {
+      this.eofPending = true;
+      return;
+    }
+    this.finish('peer-gone');
   }
 
   get bufferedAmount(): number {
@@ -135,7 +150,9 @@ export class StreamLink implements Link {
         this.finish('error', err instanceof Error ? err : new Error(String(err)));
       }
     });
+    // An explicit pause() before onFrame() left the stream paused; 'data' does not restart it.
     if (this.paused) this.readable.pause();
+    else this.readable.resume();
   }
 
   pause(): void {
@@ -151,7 +168,9 @@ export class StreamLink implements Link {
       this.decoder.resume();
     } catch (err) {
       this.finish('error', err instanceof Error ? err : new Error(String(err)));
+      return;
     }
+    if (this.eofPending && !this.paused) this.finish('peer-gone');
   }
 
   drain(): Promise<void> {
@@ -164,7 +183,9 @@ export class StreamLink implements Link {
     if (this.state === 'open') {
       this.state = 'closing';
       this.decoder.stop();
-      this.readable.pause();
+      // Keep reading (and discarding) until the end: closing a socket with unread bytes in
+      // the kernel sends RST, and the kernel then drops what we had not sent yet.
+      this.readable.resume();
       this.flush();
       await this.linger();
       this.finish('closed');
@@ -172,20 +193,35 @@ export class StreamLink implements Link {
     await this.closed;
   }
 
-  /** Waits until queued bytes reach the OS or lingerMs passes, whichever is first. */
+  /**
+   * Flushes, bounded by lingerMs. On a socket: send FIN once the queue is written and wait
+   * for the peer's EOF, so nothing we sent is lost to an RST. On a pipe or FIFO: wait until
+   * the queue is written; closing the fd is the peer's EOF.
+   */
   private linger(): Promise<void> {
     const w = this.writable;
-    if (w.destroyed || w.writableLength === 0) return Promise.resolve();
+    const r = this.readable;
+    if (w.destroyed) return Promise.resolve();
+    const duplex = w === r;
+    if (!duplex && w.writableLength === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
         w.off('close', done);
+        r.off('end', done);
+        r.off('close', done);
         resolve();
       };
       const timer = setTimeout(done, this.options.lingerMs);
-      // An empty write's callback runs once everything queued before it is written.
-      w.write(EMPTY, done);
       w.on('close', done);
+      if (duplex) {
+        if (r.readableEnded) return done();
+        r.on('end', done);
+        r.on('close', done);
+        w.end();
+      } else {
+        w.write(EMPTY, done); // its callback runs once everything queued before it is written
+      }
     });
   }
 
@@ -229,6 +265,9 @@ export class StreamLink implements Link {
   /** The single ending path. The first reason wins. */
   private finish(kind: CloseKind, error?: Error): void {
     if (this.reason !== null) return;
+    // During close() the peer's EOF (or an EPIPE) is the expected end of lingering, not news:
+    // close() finishes as 'closed' once linger() returns.
+    if (this.state === 'closing' && kind !== 'closed') return;
     this.reason = error ? { kind, error } : { kind };
     this.state = 'done';
     this.decoder.stop();
@@ -236,12 +275,7 @@ export class StreamLink implements Link {
     const sockets = [...new Set([this.readable, this.writable])];
     let open = sockets.length;
     const onClosed = (): void => {
-      if (--open > 0) return;
-      try {
-        this.releaseHook?.();
-      } finally {
-        this.resolveClosed(this.reason!);
-      }
+      if (--open === 0) this.resolveClosed(this.reason!);
     };
     for (const s of sockets) {
       if (s.closed) onClosed();

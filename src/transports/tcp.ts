@@ -7,10 +7,11 @@
  */
 import type { AddressInfo, Socket } from 'node:net';
 import { badAddress, formatHostPort, hostPortOf } from './address.js';
+import { handOver } from './hand-over.js';
 import { dial, serve, socketLink, stopServer } from './net-stream.js';
 import { resolveLinkOptions } from './stream-link.js';
 import type { Link, LinkOptions, Listener, Transport } from './transport.js';
-import { DEFAULT_MAX_FRAME, DEFAULT_TIMEOUT_MS } from './transport.js';
+import { DEFAULT_MAX_FRAME } from './transport.js';
 
 const capabilities = { reliable: true, ordered: true, crossHost: true } as const;
 
@@ -27,7 +28,7 @@ export const tcpTransport: Transport = {
     const { host, port } = hostPortOf(address, { portRequired: false });
     const server = await serve((s) => s.listen({ host, port, exclusive: true }), address.href, (socket) => {
       socket.setNoDelay(true);
-      onLink(socketLink('tcp', socket, remoteOf(socket), capabilities, resolved));
+      handOver(onLink, socketLink('tcp', socket, remoteOf(socket), capabilities, resolved));
     });
     const real = server.address() as AddressInfo;
     let closing: Promise<void> | undefined;
@@ -44,7 +45,7 @@ export const tcpTransport: Transport = {
     const resolved = resolveLinkOptions(options);
     const { host, port } = hostPortOf(address, { portRequired: true });
     if (port === 0) throw badAddress(address.href, 'tcp: cannot connect to port 0; name the port the listener reported');
-    const socket = await dial({ host, port, noDelay: true }, address.href, options?.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const socket = await dial({ host, port, noDelay: true }, address.href, resolved.timeoutMs);
     socket.setNoDelay(true);
     return socketLink('tcp', socket, remoteOf(socket), capabilities, resolved);
   },

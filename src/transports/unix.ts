@@ -11,11 +11,12 @@ import { chmodSync, lstatSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { TransportError } from '../errors.js';
 import { badAddress, pathOf } from './address.js';
-import { atExit, unlinkQuiet } from './cleanup.js';
+import { atExit, ownName, unlinkQuiet } from './cleanup.js';
+import { handOver } from './hand-over.js';
 import { dial, serve, socketLink, stopServer } from './net-stream.js';
 import { resolveLinkOptions } from './stream-link.js';
 import type { Link, LinkOptions, Listener, Transport } from './transport.js';
-import { DEFAULT_MAX_FRAME, DEFAULT_TIMEOUT_MS } from './transport.js';
+import { DEFAULT_MAX_FRAME } from './transport.js';
 
 const capabilities = { reliable: true, ordered: true, crossHost: false } as const;
 /** sun_path is 108 bytes on Linux, including the terminating NUL. */
@@ -81,7 +82,7 @@ export const unixTransport: Transport = {
     await reclaim(path, address.href);
     let n = 0;
     const server = await serve((s) => s.listen({ path, exclusive: true }), address.href, (socket) => {
-      onLink(socketLink('unix', socket, `${address.href}#${++n}`, capabilities, resolved));
+      handOver(onLink, socketLink('unix', socket, `${address.href}#${++n}`, capabilities, resolved));
     });
     // Creation honours the umask; narrow it to 0600 before anyone else can find it useful.
     try {
@@ -91,13 +92,16 @@ export const unixTransport: Transport = {
       unlinkQuiet(path);
       throw TransportError.fromNode(err, address.href);
     }
-    const forget = atExit(() => unlinkQuiet(path));
+    const removeName = ownName(path);
+    const forget = atExit(removeName);
     let closing: Promise<void> | undefined;
     return {
       address: new URL(`unix://${path}`),
       close() {
+        // libuv unlinks the path when the server closes; ownName() covers the rest, and never
+        // removes a socket file that a newer listener has put at the same path.
         closing ??= stopServer(server).then(() => {
-          unlinkQuiet(path);
+          removeName();
           forget();
         });
         return closing;
@@ -108,7 +112,7 @@ export const unixTransport: Transport = {
   async connect(address: URL, options?: LinkOptions): Promise<Link> {
     const resolved = resolveLinkOptions(options);
     const path = socketPath(address);
-    const socket = await dial({ path }, address.href, options?.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const socket = await dial({ path }, address.href, resolved.timeoutMs);
     return socketLink('unix', socket, address.href, capabilities, resolved);
   },
 };

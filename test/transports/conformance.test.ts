@@ -194,6 +194,54 @@ for (const transport of listTransports()) {
       await link.close(); // closing a closed link is harmless
     });
 
+    it('delivers frames that arrived before EOF once a paused reader resumes', async function () {
+      await fx.start();
+      const { link } = await fx.open('burst');
+      const got: string[] = [];
+      link.onFrame((f) => {
+        got.push(Buffer.from(f).toString());
+        if (got.length === 1) {
+          link.pause();
+          setTimeout(() => link.resume(), 300);
+        }
+      });
+      link.send(Buffer.from('go'));
+      const reason = await withTimeout(link.closed, 5_000, 'peer-gone after the burst');
+      expect(got).to.deep.equal(['f0', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7', 'f8', 'f9']);
+      expect(reason.kind).to.equal('peer-gone');
+    });
+
+    it('starts reading when pause() and resume() both came before onFrame()', async function () {
+      await fx.start();
+      const { link } = await fx.open('echo');
+      link.pause();
+      link.resume();
+      const back = nextFrame(link);
+      link.send(Buffer.from('after pause+resume'));
+      expect((await back).toString()).to.equal('after pause+resume');
+      await link.close();
+    });
+
+    it('close() delivers everything sent before it, even while the peer is still sending', async function () {
+      await fx.start();
+      const peer = await fx.open('chatty', undefined, true);
+      let incoming = 0;
+      const flowing = new Promise<void>((resolve) =>
+        peer.link.onFrame(() => {
+          if (++incoming === 8) resolve();
+        }),
+      );
+      peer.link.send(Buffer.from('go'));
+      await withTimeout(flowing, 10_000, 'the peer flooding back');
+      const N = 200;
+      const frame = Buffer.alloc(16 * KiB, 9);
+      for (let i = 0; i < N; i++) peer.link.send(frame); // queued; close() must flush them
+      await peer.link.close();
+      expect((await peer.link.closed).kind).to.equal('closed');
+      const report = JSON.parse(await withTimeout(peer.stdout, 10_000, "the peer's report")) as { frames: number; bytes: number };
+      expect(report).to.deep.equal({ frames: N, bytes: N * frame.length });
+    });
+
     it('releases every fd and file it made on close()', async function () {
       const before = fdCount();
       const entriesBefore = readdirSync(fx.dir);

@@ -24,6 +24,8 @@ export interface Peer {
   readonly link: Link;
   readonly child: ChildProcess;
   readonly exited: Promise<void>;
+  /** What the peer printed, once it has exited (empty unless opened with captureStdout). */
+  readonly stdout: Promise<string>;
 }
 
 /** Resolves with the next frame delivered on `link` (replacing its handler). */
@@ -87,27 +89,37 @@ export class Fixture {
   }
 
   /** Spawns a peer in `mode` and resolves once it has said "ready". One at a time. */
-  open(mode: string, peerMaxFrame?: number): Promise<Peer> {
-    const next = this.opening.then(() => this.openNow(mode, peerMaxFrame));
+  /** With `captureStdout`, `Peer.stdout` collects what the peer prints. */
+  open(mode: string, peerMaxFrame?: number, captureStdout = false): Promise<Peer> {
+    const next = this.opening.then(() => this.openNow(mode, peerMaxFrame, captureStdout));
     this.opening = next.catch(() => {});
     return next;
   }
 
-  private async openNow(mode: string, peerMaxFrame?: number): Promise<Peer> {
+  private async openNow(mode: string, peerMaxFrame: number | undefined, captureStdout: boolean): Promise<Peer> {
     const extra = peerMaxFrame ? [String(peerMaxFrame)] : [];
     let link: Link;
     let child: ChildProcess;
     if (this.isPair) {
-      ({ link, child } = await spawnWithLink(this.scheme, PEER, { ...this.options, args: ['inherit', mode, ...extra] }));
+      ({ link, child } = await spawnWithLink(this.scheme, PEER, {
+        ...this.options,
+        args: ['inherit', mode, ...extra],
+        stdio: captureStdout ? 'pipe' : 'inherit',
+      }));
       this.children.add(child);
     } else {
-      child = spawn(process.execPath, [PEER, this.listener!.address.href, mode, ...extra], { stdio: 'inherit' });
+      child = spawn(process.execPath, [PEER, this.listener!.address.href, mode, ...extra], {
+        stdio: captureStdout ? 'pipe' : 'inherit',
+      });
       this.children.add(child);
       link = await this.nextAccepted();
     }
     const ready = await nextFrame(link);
     if (ready.toString() !== 'ready') throw new Error(`peer said ${JSON.stringify(ready.toString())}, not "ready"`);
-    return { link, child, exited: exitOf(child) };
+    let out = '';
+    child.stdout?.setEncoding('utf8').on('data', (s: string) => (out += s));
+    const exited = exitOf(child);
+    return { link, child, exited, stdout: exited.then(() => out) };
   }
 
   private nextAccepted(timeoutMs = 10_000): Promise<Link> {
