@@ -16,6 +16,7 @@ import {
 } from '../../src/transports/fragment.js';
 import { FrameTooLargeError, ProtocolError } from '../../src/errors.js';
 import { prng, randInt, randomBytes } from '../setup/random.js';
+import { expectFrames } from '../setup/frames.js';
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -68,18 +69,6 @@ function makeRx(options: Partial<ReassemblerOptions> = {}): Rx {
 
 function zeroStats(over: Partial<FragmentStats> = {}): FragmentStats {
   return { received: 0, lost: 0, expired: 0, reordered: 0, duplicates: 0, ...over };
-}
-
-/** Asserts byte-identical frames, with a readable message on the first difference. */
-function expectFrames(actual: Buffer[], expected: Buffer[], what = ''): void {
-  const sizes = (fs: Buffer[]) => fs.map((f) => f.length).join(',');
-  expect(actual.length, `${what} frame count (got sizes ${sizes(actual)})`).to.equal(expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!;
-    const e = expected[i]!;
-    expect(a.length, `${what} frame ${i} length`).to.equal(e.length);
-    expect(a.equals(e), `${what} frame ${i} (${e.length} bytes) content`).to.equal(true);
-  }
 }
 
 /** A piece tagged with the number (0-based position in the stream) of the frame it belongs to. */

@@ -15,6 +15,7 @@ import {
 } from '../../src/transports/framing.js';
 import { FrameTooLargeError, ProtocolError } from '../../src/errors.js';
 import { prng, randInt, randomBytes } from '../setup/random.js';
+import { expectFrames } from '../setup/frames.js';
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -56,18 +57,6 @@ function decodeChunks(chunks: Buffer[], maxFrame = 1 << 24): Decoded {
   );
   for (const c of chunks) decoder.push(c);
   return { frames, errors, decoder };
-}
-
-/** Asserts byte-identical frames, with a readable message on the first difference. */
-function expectFrames(actual: Buffer[], expected: Buffer[], what = ''): void {
-  const sizes = (fs: Buffer[]) => fs.map((f) => f.length).join(',');
-  expect(actual.length, `${what} frame count (got sizes ${sizes(actual)})`).to.equal(expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!;
-    const e = expected[i]!;
-    expect(a.length, `${what} frame ${i} length`).to.equal(e.length);
-    expect(a.equals(e), `${what} frame ${i} (${e.length} bytes) content`).to.equal(true);
-  }
 }
 
 /** Splits `buf` into chunks whose sizes come from `nextSize`. Chunks are views of buf. */
