@@ -48,7 +48,6 @@ export async function spawnWithLink(scheme: string, modulePath: string, options:
   try {
     child = spawn(process.execPath, [...(options.execArgv ?? []), modulePath, ...(options.args ?? [])], spawnOptions);
   } catch (err) {
-    end.release();
     await link.close();
     throw TransportError.fromNode(err, modulePath);
   } finally {

@@ -33,8 +33,8 @@ import { native } from '../native.js';
 import { pathOf } from './address.js';
 import { atExit, ownName, unlinkQuiet } from './cleanup.js';
 import { handOver } from './hand-over.js';
-import { socketFromFd } from './inherited.js';
-import { resolveLinkOptions, StreamLink, type ResolvedLinkOptions } from './stream-link.js';
+import { fdLink, socketFromFd } from './fd-link.js';
+import { resolveLinkOptions } from './stream-link.js';
 import type { Link, LinkOptions, Listener, Transport } from './transport.js';
 import { DEFAULT_MAX_FRAME } from './transport.js';
 
@@ -103,17 +103,6 @@ function closeQuiet(fd: number | undefined): void {
   } catch {
     // Already closed: nothing to release.
   }
-}
-
-function makeLink(readFd: number, writeFd: number, remote: string, options: ResolvedLinkOptions): Link {
-  return new StreamLink({
-    scheme: 'fifo',
-    remote,
-    capabilities,
-    options,
-    readable: socketFromFd(readFd, { readable: true, writable: false }),
-    writable: socketFromFd(writeFd, { readable: false, writable: true }),
-  });
 }
 
 function timeoutError(address: string, what: string, ms: number): TransportError {
@@ -228,7 +217,7 @@ export const fifoTransport: Transport = {
         return;
       }
       // From here the sockets own the fds: a throwing onLink closes the link, never the fds.
-      handOver(onLink, makeLink(up!, down, `${href} (${basename(base)})`, resolved));
+      handOver(onLink, fdLink('fifo', capabilities, resolved, `${href} (${basename(base)})`, up!, down));
     };
 
     requests.setEncoding('latin1');
@@ -323,12 +312,12 @@ export const fifoTransport: Transport = {
     } catch (err) {
       closeQuiet(up);
       closeQuiet(down);
-      throw err;
+      throw TransportError.fromNode(err, href); // a TransportError passes through unchanged
     } finally {
       if (made > 0) removeQuiet(`${base}.up`);
       if (made > 1) removeQuiet(`${base}.down`);
       forget();
     }
-    return makeLink(down, up, href, resolved);
+    return fdLink('fifo', capabilities, resolved, href, down, up);
   },
 };

@@ -1,24 +1,17 @@
 /**
- * inherited.ts: what parent/child transports (pipe, socketpair) share: wrapping fds in
- * sockets, describing the child's end (fds to pass as stdio slots 3, 4, ...) and reading it
+ * inherited.ts: what parent/child transports (pipe, socketpair) share: describing the child's end (fds to pass as stdio slots 3, 4, ...) and reading it
  * back in the child from an address such as `pipe:?fds=3,4`.
  *
  * Invariant: the parent's copies of the child's fds are closed by ChildEnd.release() right
  * after spawn; until then they are O_CLOEXEC, so no other child inherits them.
  */
 import { closeSync, fstatSync } from 'node:fs';
-import { Socket } from 'node:net';
 import { TransportError } from '../errors.js';
 import { badAddress, schemeOf } from './address.js';
 import type { ChildEnd } from './transport.js';
 
 /** The first stdio slot a child end occupies (0-2 are stdin, stdout, stderr). */
 export const FIRST_CHILD_SLOT = 3;
-
-/** Wraps an fd in a net.Socket that owns it (destroying the socket closes the fd). */
-export function socketFromFd(fd: number, mode: { readable: boolean; writable: boolean }): Socket {
-  return new Socket({ fd, readable: mode.readable, writable: mode.writable, allowHalfOpen: false });
-}
 
 /** Describes `fds` as a child end for `scheme`, at slots 3, 4, ... */
 export function childEnd(scheme: string, fds: number[]): ChildEnd {

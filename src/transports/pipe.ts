@@ -14,23 +14,13 @@
 import { closeSync } from 'node:fs';
 import { native } from '../native.js';
 import { TransportError } from '../errors.js';
-import { childEnd, inheritedFds, socketFromFd } from './inherited.js';
-import { resolveLinkOptions, StreamLink, type ResolvedLinkOptions } from './stream-link.js';
+import { fdLink } from './fd-link.js';
+import { childEnd, inheritedFds } from './inherited.js';
+import { resolveLinkOptions } from './stream-link.js';
 import type { Link, LinkOptions, LinkPair, Listener, Transport } from './transport.js';
 import { DEFAULT_MAX_FRAME } from './transport.js';
 
 const capabilities = { reliable: true, ordered: true, crossHost: false } as const;
-
-function link(readFd: number, writeFd: number, remote: string, options: ResolvedLinkOptions): Link {
-  return new StreamLink({
-    scheme: 'pipe',
-    remote,
-    capabilities,
-    options,
-    readable: socketFromFd(readFd, { readable: true, writable: false }),
-    writable: socketFromFd(writeFd, { readable: false, writable: true }),
-  });
-}
 
 export const pipeTransport: Transport = {
   scheme: 'pipe',
@@ -45,7 +35,7 @@ export const pipeTransport: Transport = {
   async connect(address: URL, options?: LinkOptions): Promise<Link> {
     const resolved = resolveLinkOptions(options);
     const [readFd, writeFd] = inheritedFds(address, 2, 'fifo') as [number, number];
-    return link(readFd, writeFd, `parent (fds ${readFd},${writeFd})`, resolved);
+    return fdLink('pipe', capabilities, resolved, `parent (fds ${readFd},${writeFd})`, readFd, writeFd);
   },
 
   async pair(options?: LinkOptions): Promise<LinkPair> {
@@ -60,6 +50,6 @@ export const pipeTransport: Transport = {
       throw err;
     }
     const child = childEnd('pipe', [down[0], up[1]]);
-    return { link: link(up[0], down[1], 'child', resolved), child };
+    return { link: fdLink('pipe', capabilities, resolved, 'child', up[0], down[1]), child };
   },
 };

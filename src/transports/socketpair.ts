@@ -6,17 +6,13 @@
  */
 import { TransportError } from '../errors.js';
 import { native } from '../native.js';
-import { childEnd, inheritedFds, socketFromFd } from './inherited.js';
-import { resolveLinkOptions, StreamLink, type ResolvedLinkOptions } from './stream-link.js';
+import { fdLink } from './fd-link.js';
+import { childEnd, inheritedFds } from './inherited.js';
+import { resolveLinkOptions } from './stream-link.js';
 import type { Link, LinkOptions, LinkPair, Listener, Transport } from './transport.js';
 import { DEFAULT_MAX_FRAME } from './transport.js';
 
 const capabilities = { reliable: true, ordered: true, crossHost: false } as const;
-
-function link(fd: number, remote: string, options: ResolvedLinkOptions): Link {
-  const socket = socketFromFd(fd, { readable: true, writable: true });
-  return new StreamLink({ scheme: 'socketpair', remote, capabilities, options, readable: socket, writable: socket });
-}
 
 export const socketpairTransport: Transport = {
   scheme: 'socketpair',
@@ -34,12 +30,12 @@ export const socketpairTransport: Transport = {
   async connect(address: URL, options?: LinkOptions): Promise<Link> {
     const resolved = resolveLinkOptions(options);
     const [fd] = inheritedFds(address, 1, 'socket') as [number];
-    return link(fd, `parent (fd ${fd})`, resolved);
+    return fdLink('socketpair', capabilities, resolved, `parent (fd ${fd})`, fd, fd);
   },
 
   async pair(options?: LinkOptions): Promise<LinkPair> {
     const resolved = resolveLinkOptions(options);
     const [mine, theirs] = native.socketpair();
-    return { link: link(mine, 'child', resolved), child: childEnd('socketpair', [theirs]) };
+    return { link: fdLink('socketpair', capabilities, resolved, 'child', mine, mine), child: childEnd('socketpair', [theirs]) };
   },
 };
