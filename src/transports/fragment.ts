@@ -119,6 +119,10 @@ export class Reassembler {
   private readonly resolved = new Set<number>();
   private pendingBytes = 0;
 
+  /**
+   * @param onFrame called with each whole frame and its wire seq. A single-piece frame is a
+   *   view of the piece pushed (no copy): copy it to keep it past the call.
+   */
   constructor(
     options: ReassemblerOptions,
     private readonly onFrame: (frame: Buffer, seq: number) => void,
@@ -177,7 +181,7 @@ export class Reassembler {
     let entry = this.pending.get(seq)!;
     if ('gap' in entry) {
       if (count === 1) {
-        this.complete(seq, Buffer.from(payload));
+        this.complete(seq, payload); // a view of the piece: valid for the callback, as Link frames are
         return true;
       }
       entry = {
@@ -212,8 +216,11 @@ export class Reassembler {
 
   /** Gives up on frames older than maxAgeMs. Call it from a timer; push() calls it too. */
   sweep(now = Date.now()): void {
+    // `pending` iterates in insertion order, which is seq order and so `since` order (a
+    // partial keeps its gap's slot and time): stop at the first frame still young enough.
     for (const [seq, entry] of this.pending) {
-      if (now - entry.since >= this.maxAgeMs) this.giveUp(seq);
+      if (now - entry.since < this.maxAgeMs) break;
+      this.giveUp(seq);
     }
     this.advance();
   }
