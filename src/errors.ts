@@ -115,3 +115,39 @@ export class PeerGoneError extends SwitchyardError {
 export function makeTransportError(errno: number, syscall: string, address: string): TransportError {
   return TransportError.fromErrno(errno, syscall, address || undefined);
 }
+
+/** An ask got no reply within its timeout. */
+export class AskTimeoutError extends SwitchyardError {
+  /** The actor address (`node/actor`) and message that timed out. */
+  readonly target: string;
+  readonly timeoutMs: number;
+  constructor(target: string, message: string, timeoutMs: number) {
+    super('ERR_ASK_TIMEOUT', `ask ${JSON.stringify(message)} to ${target} got no reply within ${timeoutMs} ms`);
+    this.target = target;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * An error raised on the far side of the bus (a handler threw, a stream errored, an actor
+ * or message does not exist), rebuilt here from its wire form. `code` is the remote error's
+ * code when it had one (`'ERR_NO_ACTOR'`...), else `'ERR_REMOTE'`.
+ */
+export class RemoteError extends SwitchyardError {
+  /** The remote error's `name` (e.g. `'TypeError'`). */
+  readonly remoteName: string;
+  /** The remote stack, only when the remote system was started with `sendStacks: true`. */
+  readonly remoteStack?: string;
+  constructor(remoteName: string, message: string, code = 'ERR_REMOTE', remoteStack?: string) {
+    super(code, message);
+    this.remoteName = remoteName;
+    if (remoteStack !== undefined) this.remoteStack = remoteStack;
+  }
+}
+
+/** A stream's producer-side buffer overflowed under the `'error'` overflow policy. */
+export class StreamOverflowError extends SwitchyardError {
+  constructor(stream: string, bufferSize: number) {
+    super('ERR_STREAM_OVERFLOW', `stream ${JSON.stringify(stream)} produced more than ${bufferSize} values beyond the consumer's credit`);
+  }
+}

@@ -20,6 +20,9 @@ export { connect, getTransport, listen, listTransports, pair, registerTransport 
 export { linkFromParent, LINK_ENV, spawnWithLink, type SpawnedLink, type SpawnWithLinkOptions } from './transports/child.js';
 export { parseAddress } from './transports/address.js';
 export {
+  AskTimeoutError,
+  RemoteError,
+  StreamOverflowError,
   FrameTooLargeError,
   PeerGoneError,
   ProtocolError,
@@ -27,3 +30,24 @@ export {
   TransportError,
   type TransportErrorDetails,
 } from './errors.js';
+
+export { ActorSystem, type ActorSystemOptions, type LocalActorOptions, type RemoteSystem, type SystemListener } from './actors/system.js';
+export {
+  defineActor,
+  type ActorDefinition,
+  type ActorSpec,
+  type AnyActorDefinition,
+  type ChannelArgs,
+  type ChannelInput,
+  type ChannelName,
+  type ChannelOutput,
+  type InitArgs,
+  type MessageArgs,
+  type MessageName,
+  type Reply,
+  type StreamArgs,
+  type StreamName,
+  type StreamValue,
+} from './actors/define.js';
+export type { ActorRef, RefOptions } from './actors/ref.js';
+export type { OverflowPolicy } from './bus/serving.js';

@@ -1,0 +1,125 @@
+/**
+ * actor.ts: one actor living in this process: its state, its mailbox, and the lookup of
+ * handlers by name.
+ *
+ * Invariants: `init` runs first, through the mailbox, so no message sees a half-made state;
+ * messages, stream openings and channel openings run one at a time in arrival order;
+ * handler names are looked up as own properties only (a peer cannot call `constructor` or
+ * `__proto__`); after stop() nothing new runs, and open stream subscriptions are torn down.
+ */
+import { Observable, isObservable, type Subscription } from 'rxjs';
+import { SwitchyardError } from '../errors.js';
+import type { AnyActorDefinition } from './define.js';
+import { Mailbox } from './mailbox.js';
+
+function own<T>(table: Record<string, T> | undefined, name: string): T | undefined {
+  return table !== undefined && Object.prototype.hasOwnProperty.call(table, name) ? table[name] : undefined;
+}
+
+export class LocalActor {
+  private readonly mailbox = new Mailbox();
+  private state: unknown;
+  private stopped = false;
+  private readonly subs = new Set<Subscription>();
+
+  constructor(
+    readonly name: string,
+    private readonly def: AnyActorDefinition,
+    initArgs: unknown[],
+    private readonly onInitError: (err: unknown) => void,
+  ) {
+    this.mailbox.post(
+      () => def.spec.init(...initArgs),
+      (err, value) => {
+        if (err !== undefined) {
+          this.stopped = true;
+          onInitError(err);
+        } else this.state = value;
+      },
+    );
+  }
+
+  tell(message: string, args: unknown[], onError: (err: unknown) => void): void {
+    const fn = this.handler(message);
+    this.mailbox.post(
+      () => fn(this.state, ...args),
+      (err) => {
+        if (err !== undefined) onError(err);
+      },
+    );
+  }
+
+  ask(message: string, args: unknown[]): Promise<unknown> {
+    let fn: (state: unknown, ...args: unknown[]) => unknown;
+    try {
+      fn = this.handler(message);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      this.mailbox.post(
+        () => (this.stopped ? Promise.reject(this.stoppedError()) : fn(this.state, ...args)),
+        (err, value) => (err !== undefined ? reject(err) : resolve(value)),
+      );
+    });
+  }
+
+  /** Opens a stream: the factory runs in mailbox order; the Observable it returns is the source. */
+  stream(name: string, args: unknown[]): Promise<Observable<unknown>> {
+    return this.open('streams', name, (fn) => fn(this.state, ...args));
+  }
+
+  channel(name: string, input: Observable<unknown>, args: unknown[]): Promise<Observable<unknown>> {
+    return this.open('channels', name, (fn) => fn(this.state, input, ...args));
+  }
+
+  /** Stops taking messages and tears down the streams it is serving. */
+  stop(): void {
+    this.stopped = true;
+    for (const s of [...this.subs]) s.unsubscribe();
+  }
+
+  private open(
+    table: 'streams' | 'channels',
+    name: string,
+    call: (fn: (...a: unknown[]) => unknown) => unknown,
+  ): Promise<Observable<unknown>> {
+    const fn = own(this.def.spec[table] as Record<string, (...a: unknown[]) => unknown> | undefined, name);
+    if (!fn) {
+      const what = table === 'streams' ? 'stream' : 'channel';
+      return Promise.reject(new SwitchyardError('ERR_NO_HANDLER', `actor ${JSON.stringify(this.name)} has no ${what} ${JSON.stringify(name)}`));
+    }
+    return new Promise((resolve, reject) => {
+      this.mailbox.post(
+        () => {
+          if (this.stopped) throw this.stoppedError();
+          const out = call(fn);
+          if (!isObservable(out)) throw new TypeError(`${table}.${name} of actor ${this.name} did not return an Observable`);
+          return { source: this.track(out) };
+        },
+        (err, value) => (err !== undefined ? reject(err) : resolve((value as { source: Observable<unknown> }).source)),
+      );
+    });
+  }
+
+  /** Wraps a source so that stop() can tear down every subscription to it. */
+  private track(source: Observable<unknown>): Observable<unknown> {
+    return new Observable<unknown>((subscriber) => {
+      const sub = source.subscribe(subscriber);
+      this.subs.add(sub);
+      sub.add(() => this.subs.delete(sub));
+      return sub;
+    });
+  }
+
+  private handler(message: string): (state: unknown, ...args: unknown[]) => unknown {
+    if (this.stopped) throw this.stoppedError();
+    const fn = own(this.def.spec.receive as Record<string, (state: unknown, ...args: unknown[]) => unknown> | undefined, message);
+    if (!fn) throw new SwitchyardError('ERR_NO_HANDLER', `actor ${JSON.stringify(this.name)} has no message ${JSON.stringify(message)}`);
+    return fn;
+  }
+
+  private stoppedError(): SwitchyardError {
+    return new SwitchyardError('ERR_ACTOR_STOPPED', `actor ${JSON.stringify(this.name)} is stopped`);
+  }
+}

@@ -1,0 +1,322 @@
+/**
+ * system.ts: ActorSystem, the user's entry point: it hosts local actors, listens and connects
+ * over any registered transport, and resolves refs to local actors or to the bus.
+ *
+ * Owns: its BusNode (and so every connection), its listeners, its local actors. stop() says
+ * goodbye on every connection, closes every listener (removing socket files, FIFOs...), and
+ * stops every actor; pending asks and streams end with PeerGoneError rather than hanging.
+ */
+import { Observable, Subject } from 'rxjs';
+import { randomBytes } from 'node:crypto';
+import { BusNode } from '../bus/node.js';
+import type { Connection } from '../bus/connection.js';
+import type { LocalHost } from '../bus/host.js';
+import { OVERFLOW_POLICIES } from '../bus/serving.js';
+import { AskTimeoutError, PeerGoneError, SwitchyardError } from '../errors.js';
+import { connect as connectLink, listen as listenLink } from '../transports/registry.js';
+import type { CloseReason, Link, LinkOptions, Listener } from '../transports/transport.js';
+import { LocalActor } from './actor.js';
+import { isActorDefinition, type ActorDefinition, type AnyActorDefinition, type InitArgs } from './define.js';
+import { RefImpl, type ActorRef, type RefHost } from './ref.js';
+
+export interface ActorSystemOptions {
+  /** This system's node id: unique among the systems it links to; no "/" or spaces. Default `node-<pid>-<random>`. */
+  name?: string;
+  /** Default ask timeout, ms. Default 30000. */
+  askTimeoutMs?: number;
+  /** Send error stacks to peers that ask. Default false. */
+  sendStacks?: boolean;
+  /** Heartbeat period on each connection, ms (peer gone after 3 silent periods); 0 disables. Default 5000. */
+  heartbeatMs?: number;
+  /** How long a new connection may take to say hello, ms. Default 5000. */
+  handshakeTimeoutMs?: number;
+  /** Deepest nesting accepted in a message from a peer. Default 100. */
+  maxDepth?: number;
+  /** Link options (maxFrame, highWaterMark...) for links made by listen() and connect(). */
+  link?: LinkOptions;
+  /** Errors nobody waits for (a tell's handler threw, a tell could not be routed). Default: console.error. */
+  onError?: (err: unknown, context: string) => void;
+}
+
+/** Options for `system.local()`. */
+export interface LocalActorOptions<D extends AnyActorDefinition> {
+  /** The actor's name on this node (no "/" or spaces). */
+  name: string;
+  /** Arguments for the definition's `init`. */
+  args?: InitArgs<D>;
+}
+
+/** Another system this one is connected to. */
+export interface RemoteSystem {
+  /** Its node id. */
+  readonly node: string;
+  /** A ref to one of its actors. */
+  ref<D extends AnyActorDefinition = AnyActorDefinition>(actor: string): ActorRef<D>;
+  /** Resolves when the connection ends, with why. */
+  readonly closed: Promise<CloseReason>;
+  /** Resolves when the connection's send queue is under its high-water mark. */
+  drain(): Promise<void>;
+  /** Says goodbye and closes this connection only. */
+  close(): Promise<void>;
+}
+
+/** A listening endpoint of a system. */
+export interface SystemListener {
+  /** The real address, e.g. `'tcp://127.0.0.1:40123'`. */
+  readonly address: string;
+  /** Stops accepting; connections already made stay open. */
+  close(): Promise<void>;
+}
+
+const NAME = /^[^/\s]{1,200}$/;
+
+function checkName(kind: string, name: unknown): string {
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    throw new SwitchyardError('ERR_BAD_NAME', `${kind} name must be 1-200 characters without "/" or spaces, got ${JSON.stringify(name)}`);
+  }
+  return name;
+}
+
+class Remote implements RemoteSystem {
+  constructor(
+    private readonly system: ActorSystem,
+    readonly conn: Connection,
+  ) {}
+  get node(): string {
+    return this.conn.peer;
+  }
+  get closed(): Promise<CloseReason> {
+    return this.conn.closed;
+  }
+  ref<D extends AnyActorDefinition = AnyActorDefinition>(actor: string): ActorRef<D> {
+    return this.system.ref<D>(`${this.conn.peer}/${checkName('actor', actor)}`);
+  }
+  drain(): Promise<void> {
+    return this.conn.link.drain();
+  }
+  close(): Promise<void> {
+    return this.conn.close();
+  }
+}
+
+export class ActorSystem implements RefHost {
+  /** This system's node id. */
+  readonly node: string;
+  private readonly bus: BusNode;
+  private readonly actors = new Map<string, LocalActor>();
+  private readonly listeners = new Set<Listener>();
+  private readonly pendingLinks = new Set<Promise<unknown>>();
+  private readonly remotesByConn = new Map<Connection, Remote>();
+  private readonly connected = new Subject<RemoteSystem>();
+  private readonly askTimeoutMs: number;
+  private readonly linkOptions: LinkOptions;
+  private readonly onError: (err: unknown, context: string) => void;
+  private stopping: Promise<void> | undefined;
+
+  /** Every system that connects to this one (or that this one connects to), as it arrives. */
+  readonly connections$: Observable<RemoteSystem> = this.connected.asObservable();
+
+  private constructor(options: ActorSystemOptions) {
+    this.node = checkName('system', options.name ?? `node-${process.pid}-${randomBytes(3).toString('hex')}`);
+    this.askTimeoutMs = options.askTimeoutMs ?? 30_000;
+    this.linkOptions = options.link ?? {};
+    this.onError = options.onError ?? ((err, context) => console.error(`[switchyard ${this.node}] ${context}:`, err));
+    const host: LocalHost = {
+      tell: (actor, message, args) => this.local$(actor).tell(message, args, (err) => this.onError(err, `actor ${actor}, tell ${JSON.stringify(message)}`)),
+      ask: (actor, message, args) => this.local$(actor).ask(message, args),
+      stream: (actor, name, args) => this.local$(actor).stream(name, args),
+      channel: (actor, name, input, args) => this.local$(actor).channel(name, input, args),
+      makeRef: (node, actor) => new RefImpl(this, node, actor),
+      reportError: (err, context) => this.onError(err, context),
+    };
+    this.bus = new BusNode(this.node, this.node, host, {
+      sendStacks: options.sendStacks ?? false,
+      heartbeatMs: options.heartbeatMs ?? 5000,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
+      maxDepth: options.maxDepth ?? 100,
+    });
+    this.bus.onConnection = (conn) => {
+      const remote = new Remote(this, conn);
+      this.remotesByConn.set(conn, remote);
+      this.connected.next(remote);
+    };
+    this.bus.onDisconnect = (conn) => {
+      this.remotesByConn.delete(conn);
+    };
+  }
+
+  /** Starts a system. */
+  static async start(options: ActorSystemOptions = {}): Promise<ActorSystem> {
+    return new ActorSystem(options);
+  }
+
+  /** Hosts an actor in this process, under `name`. */
+  local<D extends AnyActorDefinition>(definition: D, options: LocalActorOptions<D>): ActorRef<D> {
+    this.checkRunning();
+    if (!isActorDefinition(definition)) throw new TypeError('system.local() needs a definition made by defineActor()');
+    const name = checkName('actor', options?.name);
+    if (this.actors.has(name)) throw new SwitchyardError('ERR_NAME_TAKEN', `an actor named ${JSON.stringify(name)} already runs on ${this.node}`);
+    const actor = new LocalActor(name, definition, (options.args ?? []) as unknown[], (err) => {
+      this.actors.delete(name);
+      this.onError(err, `actor ${name}: init failed`);
+    });
+    this.actors.set(name, actor);
+    return new RefImpl(this, this.node, name) as unknown as ActorRef<D>;
+  }
+
+  /** A ref by path: `'node/actor'`, or `'actor'` on this node. */
+  ref<D extends AnyActorDefinition = AnyActorDefinition>(path: string): ActorRef<D> {
+    const slash = typeof path === 'string' ? path.indexOf('/') : -1;
+    const node = slash < 0 ? this.node : checkName('node', path.slice(0, slash));
+    const actor = checkName('actor', slash < 0 ? path : path.slice(slash + 1));
+    return new RefImpl(this, node, actor) as unknown as ActorRef<D>;
+  }
+
+  /** Listens at `address` (any registered transport); every system that connects can reach our actors. */
+  async listen(address: string, options: LinkOptions = {}): Promise<SystemListener> {
+    this.checkRunning();
+    const listener = await listenLink(
+      address,
+      (link) => {
+        this.track(this.bus.attach(link)).catch((err: unknown) => this.onError(err, `incoming connection on ${address}`));
+      },
+      { ...this.linkOptions, ...options },
+    );
+    this.listeners.add(listener);
+    return {
+      address: listener.address.href,
+      close: async () => {
+        this.listeners.delete(listener);
+        await listener.close();
+      },
+    };
+  }
+
+  /** Connects to a system listening at `address`. */
+  async connect(address: string, options: LinkOptions = {}): Promise<RemoteSystem> {
+    this.checkRunning();
+    const link = await connectLink(address, { ...this.linkOptions, ...options });
+    return this.attach(link);
+  }
+
+  /** Runs the bus over a link you made yourself (for example `linkFromParent()` in a child). */
+  async attach(link: Link): Promise<RemoteSystem> {
+    this.checkRunning();
+    const conn = await this.track(this.bus.attach(link));
+    return this.remotesByConn.get(conn) ?? new Remote(this, conn);
+  }
+
+  /** The systems connected right now. */
+  get remotes(): RemoteSystem[] {
+    return [...this.remotesByConn.values()];
+  }
+
+  /** Stops: closes listeners, says goodbye on every connection, stops every local actor. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await Promise.allSettled([...this.listeners].map((l) => l.close()));
+      this.listeners.clear();
+      await this.bus.close();
+      await Promise.allSettled([...this.pendingLinks]);
+      for (const a of this.actors.values()) a.stop();
+      this.actors.clear();
+      this.connected.complete();
+    })();
+    return this.stopping;
+  }
+
+  // ---- RefHost ----
+
+  refTell(ref: RefImpl, message: string, args: unknown[]): void {
+    if (ref.node === this.node) {
+      this.local$(ref.actor).tell(message, args, (err) => this.onError(err, `actor ${ref.actor}, tell ${JSON.stringify(message)}`));
+      return;
+    }
+    this.bus.tell(ref.node, ref.actor, message, args);
+  }
+
+  refAsk(ref: RefImpl, message: string, args: unknown[]): Promise<unknown> {
+    const timeoutMs = ref.options.timeout ?? this.askTimeoutMs;
+    const signal = ref.options.signal;
+    if (ref.node !== this.node) return this.bus.ask(ref.node, ref.actor, message, args, { timeoutMs, signal });
+    let actor: LocalActor;
+    try {
+      actor = this.local$(ref.actor);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return withDeadline(actor.ask(message, args), `${ref.path}`, message, timeoutMs, signal);
+  }
+
+  refStream(ref: RefImpl, name: string, args: unknown[], input?: Observable<unknown>): Observable<unknown> {
+    const o = ref.options;
+    const overflow = o.overflow ?? 'error';
+    if (!OVERFLOW_POLICIES.includes(overflow)) throw new TypeError(`overflow must be one of ${OVERFLOW_POLICIES.join(', ')}`);
+    const prefetch = o.prefetch ?? 256;
+    const bufferSize = o.bufferSize ?? 1024;
+    if (!Number.isInteger(prefetch) || prefetch < 1) throw new RangeError('prefetch must be an integer >= 1');
+    if (!Number.isInteger(bufferSize) || bufferSize < 0) throw new RangeError('bufferSize must be an integer >= 0');
+    if (ref.node !== this.node) return this.bus.stream(ref.node, ref.actor, name, args, { prefetch, overflow, bufferSize }, input);
+    return new Observable<unknown>((subscriber) => {
+      let inner: { unsubscribe(): void } | undefined;
+      let done = false;
+      let opened: Promise<Observable<unknown>>;
+      try {
+        const actor = this.local$(ref.actor);
+        opened = input ? actor.channel(name, input, args) : actor.stream(name, args);
+      } catch (err) {
+        subscriber.error(err);
+        return;
+      }
+      opened.then(
+        (source) => {
+          if (!done) inner = source.subscribe(subscriber);
+        },
+        (err: unknown) => subscriber.error(err),
+      );
+      return () => {
+        done = true;
+        inner?.unsubscribe();
+      };
+    });
+  }
+
+  private local$(actor: string): LocalActor {
+    const a = this.actors.get(actor);
+    if (!a) throw new SwitchyardError('ERR_NO_ACTOR', `no actor named ${JSON.stringify(actor)} on ${this.node}`);
+    return a;
+  }
+
+  private checkRunning(): void {
+    if (this.stopping) throw new PeerGoneError(`system ${this.node} is stopped`);
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.pendingLinks.add(p);
+    const forget = (): void => {
+      this.pendingLinks.delete(p);
+    };
+    p.then(forget, forget);
+    return p;
+  }
+}
+
+function withDeadline(p: Promise<unknown>, target: string, message: string, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => finish(() => reject(new AskTimeoutError(target, message, timeoutMs))), timeoutMs);
+    const onAbort = (): void => finish(() => reject(signal!.reason));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const finish = (f: () => void): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      f();
+    };
+    p.then(
+      (v) => finish(() => resolve(v)),
+      (e: unknown) => finish(() => reject(e)),
+    );
+  });
+}
+
+export type { ActorDefinition };

@@ -1,0 +1,224 @@
+/**
+ * connection.ts: one bus connection over one Link: the hello handshake and version choice,
+ * envelope encoding and checked decoding, heartbeats (ping/pong), and the goodbye (bye).
+ *
+ * Owns its Link: the link is closed exactly once, by close() or fail() or when the peer goes.
+ * Invariants:
+ * - Nothing but `hello` is accepted before the handshake completes; anything else, or a
+ *   malformed frame at any time, is a ProtocolError that closes this connection only.
+ * - `closed` resolves once, with the reason the connection ended (never rejects).
+ * - A peer that sends nothing for 3 heartbeat periods is treated as gone.
+ */
+import { PeerGoneError, ProtocolError } from '../errors.js';
+import type { CloseReason, Link } from '../transports/transport.js';
+import type { RefDecoder } from './codec.js';
+import { decodeEnvelope, encodeEnvelope, MsgType, PROTOCOL_VERSIONS, type Envelope } from './envelope.js';
+
+export interface ConnectionOptions {
+  /** Ping period; the peer is gone after 3 silent periods. 0 disables. Default 5000 ms. */
+  heartbeatMs: number;
+  /** How long to wait for the peer's hello. Default 5000 ms. */
+  handshakeTimeoutMs: number;
+  /** Bound on nesting in decoded messages. */
+  maxDepth: number;
+}
+
+/** What a peer says about itself in its hello. */
+export interface PeerHello {
+  node: string;
+  name: string;
+  version: number;
+}
+
+const NODE_ID = /^[^/\s]{1,200}$/;
+
+export class Connection {
+  readonly link: Link;
+  /** The peer's node id, known once handshake() resolves. */
+  peer = '';
+  /** The protocol version both sides speak. */
+  version = 0;
+  readonly closed: Promise<CloseReason>;
+  private resolveClosed!: (r: CloseReason) => void;
+  private ended = false;
+  private helloSeen = false;
+  private lastRx = Date.now();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private handshakeWaiter: { resolve: (h: PeerHello) => void; reject: (e: Error) => void } | undefined;
+  private pingSeq = 0;
+  private peerHello: PeerHello | undefined;
+
+  constructor(
+    link: Link,
+    private readonly self: string,
+    private readonly selfName: string,
+    private readonly refs: RefDecoder,
+    private readonly onEnvelope: (conn: Connection, env: Envelope) => void,
+    private readonly options: ConnectionOptions,
+  ) {
+    this.link = link;
+    this.closed = new Promise((r) => (this.resolveClosed = r));
+    link.closed.then((reason) => this.finish(reason.kind === 'closed' ? reason : { kind: reason.kind, error: reason.error ?? new PeerGoneError(`link to ${link.remote} ended (${reason.kind})`) }));
+    link.onFrame((frame) => this.receive(frame));
+  }
+
+  /** Sends our hello and resolves with the peer's, or rejects (and closes) on failure. */
+  handshake(): Promise<PeerHello> {
+    return new Promise<PeerHello>((resolve, reject) => {
+      if (this.ended) {
+        reject(new PeerGoneError(`connection to ${this.link.remote} closed before the handshake`));
+        return;
+      }
+      const timer = setTimeout(() => {
+        const err = new ProtocolError(`no hello from ${this.link.remote} within ${this.options.handshakeTimeoutMs} ms`, 'ERR_HANDSHAKE_TIMEOUT');
+        this.fail(err);
+      }, this.options.handshakeTimeoutMs);
+      this.handshakeWaiter = {
+        resolve: (h) => {
+          clearTimeout(timer);
+          resolve(h);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      this.sendRaw({ type: MsgType.hello, id: 0, to: '', from: this.self, payload: { versions: PROTOCOL_VERSIONS, node: this.self, name: this.selfName }, hops: 0 });
+      if (this.peerHello) this.handshakeWaiter.resolve(this.peerHello);
+    });
+  }
+
+  /** Starts pings once the connection is in use. */
+  startHeartbeat(): void {
+    if (this.options.heartbeatMs <= 0 || this.ended) return;
+    this.heartbeat = setInterval(() => {
+      if (Date.now() - this.lastRx > 3 * this.options.heartbeatMs) {
+        this.abort({ kind: 'peer-gone', error: new PeerGoneError(`no message from ${this.peer} for ${3 * this.options.heartbeatMs} ms (missed heartbeats)`) });
+        return;
+      }
+      this.sendRaw({ type: MsgType.ping, id: ++this.pingSeq, to: '', from: this.self, payload: null, hops: 0 });
+    }, this.options.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  get isOpen(): boolean {
+    return !this.ended;
+  }
+
+  /**
+   * Encodes and sends one envelope. Returns the link's backpressure signal. Throws what the
+   * codec throws for a value that cannot be encoded (nothing is sent then); sending on a
+   * closed connection throws PeerGoneError.
+   */
+  send(env: Envelope): boolean {
+    if (this.ended) throw new PeerGoneError(`connection to ${this.peer || this.link.remote} is closed`);
+    return this.link.send(encodeEnvelope(env));
+  }
+
+  /** Says goodbye and closes the link, flushing what is queued. */
+  async close(): Promise<void> {
+    if (!this.ended) {
+      try {
+        this.sendRaw({ type: MsgType.bye, id: 0, to: '', from: this.self, payload: null, hops: 0 });
+      } catch {
+        // the link is already going; closing is all that is left
+      }
+      this.finish({ kind: 'closed' });
+    }
+    await this.link.close();
+  }
+
+  /** Closes this connection because the peer broke the protocol. */
+  fail(err: ProtocolError): void {
+    if (this.ended) return;
+    try {
+      this.sendRaw({ type: MsgType.bye, id: 0, to: '', from: this.self, payload: { code: err.code, message: err.message }, hops: 0 });
+    } catch {
+      // nothing more to tell a link that is already closing
+    }
+    this.abort({ kind: 'protocol-error', error: err });
+  }
+
+  private abort(reason: CloseReason): void {
+    this.finish(reason);
+    void this.link.close();
+  }
+
+  private finish(reason: CloseReason): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.handshakeWaiter?.reject(reason.error ?? new PeerGoneError(`connection to ${this.link.remote} closed during the handshake`));
+    this.handshakeWaiter = undefined;
+    this.resolveClosed(reason);
+  }
+
+  private sendRaw(env: Envelope): void {
+    if (!this.ended) this.link.send(encodeEnvelope(env));
+  }
+
+  private receive(frame: Uint8Array): void {
+    if (this.ended) return;
+    this.lastRx = Date.now();
+    let env: Envelope;
+    try {
+      env = decodeEnvelope(frame, this.refs, { maxDepth: this.options.maxDepth });
+    } catch (err) {
+      this.fail(err instanceof ProtocolError ? err : new ProtocolError(String(err), 'ERR_BAD_MESSAGE', { cause: err }));
+      return;
+    }
+    switch (env.type) {
+      case MsgType.hello:
+        this.onHello(env);
+        return;
+      case MsgType.ping:
+        this.sendRaw({ type: MsgType.pong, id: env.id, to: '', from: this.self, payload: null, hops: 0 });
+        return;
+      case MsgType.pong:
+        return;
+      case MsgType.bye:
+        this.onBye(env);
+        return;
+    }
+    if (!this.helloSeen) {
+      this.fail(new ProtocolError('message before hello', 'ERR_BAD_MESSAGE'));
+      return;
+    }
+    this.onEnvelope(this, env);
+  }
+
+  private onHello(env: Envelope): void {
+    if (this.helloSeen) {
+      this.fail(new ProtocolError('second hello on one connection', 'ERR_BAD_MESSAGE'));
+      return;
+    }
+    const p = env.payload as { versions?: unknown; node?: unknown; name?: unknown } | null;
+    const versions = p && Array.isArray(p.versions) ? p.versions.filter((v): v is number => typeof v === 'number') : [];
+    if (!p || typeof p.node !== 'string' || !NODE_ID.test(p.node)) {
+      this.fail(new ProtocolError('hello must carry a node id of 1-200 characters without "/" or spaces', 'ERR_BAD_HELLO'));
+      return;
+    }
+    const common = versions.filter((v) => PROTOCOL_VERSIONS.includes(v));
+    if (common.length === 0) {
+      this.fail(new ProtocolError(`no common protocol version: peer speaks [${versions.join(', ')}], we speak [${PROTOCOL_VERSIONS.join(', ')}]`, 'ERR_VERSION'));
+      return;
+    }
+    if (p.node === this.self) {
+      this.fail(new ProtocolError(`peer claims our own node id ${JSON.stringify(this.self)}`, 'ERR_DUPLICATE_NODE'));
+      return;
+    }
+    this.helloSeen = true;
+    this.peer = p.node;
+    this.version = Math.max(...common);
+    this.peerHello = { node: p.node, name: typeof p.name === 'string' ? p.name : p.node, version: this.version };
+    const waiter = this.handshakeWaiter;
+    this.handshakeWaiter = undefined;
+    waiter?.resolve(this.peerHello);
+  }
+
+  private onBye(env: Envelope): void {
+    const p = env.payload as { code?: unknown; message?: unknown } | null;
+    const why = p && typeof p.message === 'string' ? `: ${p.code ?? ''} ${p.message}` : '';
+    this.abort({ kind: 'peer-gone', error: new PeerGoneError(`${this.peer || this.link.remote} said goodbye${why}`) });
+  }
+}

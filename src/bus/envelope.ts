@@ -1,0 +1,81 @@
+/**
+ * envelope.ts: the bus's message shape, `[type, id, to, from, payload]` (plus an optional
+ * hop count when a node forwards it), and its checked conversion to and from frames.
+ * docs/PROTOCOL.md §5 is the normative description; the numbers below must match it.
+ *
+ * Addressing (see PROTOCOL.md): `to` is `"node/actor"` for messages travelling toward the
+ * actor that serves a request (tell, ask, sub, credit/cancel for a stream, channel input),
+ * a bare `"node"` for messages travelling back to the requester (reply, error, next,
+ * complete, and credit/cancel for a channel's input), and `""` for messages that concern
+ * only the link itself (hello, ping, pong, bye).
+ */
+import { ProtocolError } from '../errors.js';
+import { decode, encode, type DecodeLimits, type RefDecoder } from './codec.js';
+
+export const MsgType = {
+  hello: 0,
+  tell: 1,
+  ask: 2,
+  reply: 3,
+  error: 4,
+  sub: 5,
+  next: 6,
+  complete: 7,
+  cancel: 8,
+  credit: 9,
+  ping: 10,
+  pong: 11,
+  bye: 12,
+} as const;
+export type MsgType = (typeof MsgType)[keyof typeof MsgType];
+
+export const MSG_NAMES: readonly string[] = Object.keys(MsgType);
+
+/** The protocol versions this implementation speaks, newest last. */
+export const PROTOCOL_VERSIONS: readonly number[] = [1];
+
+/** Forwarded at most this many times; a loop in the routes ends here. */
+export const MAX_HOPS = 16;
+
+export interface Envelope {
+  type: MsgType;
+  /** Request id, chosen by the requester; 0 when the type has none. */
+  id: number;
+  to: string;
+  from: string;
+  payload: unknown;
+  /** Times forwarded so far (absent on the wire when 0). */
+  hops: number;
+}
+
+export function encodeEnvelope(e: Envelope): Uint8Array {
+  return encode(e.hops > 0 ? [e.type, e.id, e.to, e.from, e.payload, e.hops] : [e.type, e.id, e.to, e.from, e.payload]);
+}
+
+/** Decodes and checks the envelope's shape; the payload's meaning is checked by its handler. */
+export function decodeEnvelope(frame: Uint8Array, refs: RefDecoder, limits?: DecodeLimits): Envelope {
+  const v = decode(frame, refs, limits);
+  if (!Array.isArray(v) || (v.length !== 5 && v.length !== 6)) {
+    throw new ProtocolError('a bus message must be an array of 5 or 6 elements [type, id, to, from, payload, hops?]', 'ERR_BAD_MESSAGE');
+  }
+  const [type, id, to, from, payload, hops = 0] = v as [unknown, unknown, unknown, unknown, unknown, unknown];
+  if (typeof type !== 'number' || !Number.isInteger(type) || type < 0 || type >= MSG_NAMES.length) {
+    throw new ProtocolError(`unknown message type ${String(type)}`, 'ERR_BAD_MESSAGE');
+  }
+  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) {
+    throw new ProtocolError(`message id must be a non-negative integer, got ${String(id)}`, 'ERR_BAD_MESSAGE');
+  }
+  if (typeof to !== 'string' || typeof from !== 'string' || to.length > 512 || from.length > 512) {
+    throw new ProtocolError('message "to" and "from" must be strings of at most 512 characters', 'ERR_BAD_MESSAGE');
+  }
+  if (typeof hops !== 'number' || !Number.isInteger(hops) || hops < 0 || hops > MAX_HOPS) {
+    throw new ProtocolError(`hop count must be an integer 0..${MAX_HOPS}`, 'ERR_BAD_MESSAGE');
+  }
+  return { type: type as MsgType, id, to, from, payload, hops };
+}
+
+/** Splits `"node/actor"` or `"node"` into its parts. */
+export function splitAddress(to: string): { node: string; actor: string | undefined } {
+  const slash = to.indexOf('/');
+  return slash < 0 ? { node: to, actor: undefined } : { node: to.slice(0, slash), actor: to.slice(slash + 1) };
+}

@@ -1,0 +1,24 @@
+/**
+ * host.ts: what the bus needs from the layer above it (the actor system) to serve requests
+ * that arrive for this node. The bus never imports the actors layer; the actor system
+ * implements this interface and hands it to its BusNode.
+ */
+import type { Observable } from 'rxjs';
+
+export interface LocalHost {
+  /**
+   * Delivers a tell to a local actor. Throws (a SwitchyardError with code ERR_NO_ACTOR or
+   * ERR_NO_HANDLER) if there is no such actor or message; handler errors are the host's to report.
+   */
+  tell(actor: string, message: string, args: unknown[]): void;
+  /** Runs an ask on a local actor; rejects with what the handler threw. */
+  ask(actor: string, message: string, args: unknown[]): Promise<unknown>;
+  /** Opens a stream of a local actor (a cold Observable, subscribed once by the bus). */
+  stream(actor: string, name: string, args: unknown[]): Promise<Observable<unknown>>;
+  /** Opens a channel of a local actor, fed by `input`. */
+  channel(actor: string, name: string, input: Observable<unknown>, args: unknown[]): Promise<Observable<unknown>>;
+  /** Builds the live ref for a ref that arrived in a message. */
+  makeRef(node: string, actor: string): unknown;
+  /** Reports an error nobody is waiting for (a failed tell, a bad route). */
+  reportError(err: unknown, context: string): void;
+}

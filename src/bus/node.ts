@@ -1,0 +1,453 @@
+/**
+ * node.ts: one bus node (one per ActorSystem): its connections, its routes to other nodes,
+ * the requests it has made (asks, streams, channels), the requests it serves for its local
+ * actors, and the requests it forwards between two of its connections.
+ *
+ * Routing: a node knows the peers it is connected to, and learns a route to a node it is not
+ * connected to from the connection a message from that node, or a ref to an actor on it,
+ * arrived on. Requests travel by route; everything that answers a request (reply, error,
+ * next, complete, credit, cancel) travels back over the connection the request came in on.
+ * A forwarding node remembers each request it forwarded until its terminal message passes,
+ * so that when either side's connection drops it can fail or cancel the other side.
+ *
+ * Invariants: every ask settles exactly once (reply, error, timeout, abort, or PeerGoneError
+ * when its connection closes); every stream subscription ends exactly once; a protocol
+ * violation closes only the connection it arrived on.
+ */
+import { Observable } from 'rxjs';
+import { AskTimeoutError, PeerGoneError, ProtocolError } from '../errors.js';
+import type { CloseReason, Link } from '../transports/transport.js';
+import { Connection, type ConnectionOptions } from './connection.js';
+import { InboundStream } from './consuming.js';
+import { MAX_HOPS, MsgType, splitAddress, type Envelope } from './envelope.js';
+import type { LocalHost } from './host.js';
+import { MAX_CREDIT, OutboundStream, OVERFLOW_POLICIES, type OverflowPolicy, type SubRequest } from './serving.js';
+import { errorFromWire, errorToWire } from './wire-error.js';
+
+export interface BusOptions extends ConnectionOptions {
+  /** Send error stacks to peers. Default false: stacks reveal paths and code. */
+  sendStacks: boolean;
+}
+
+export interface AskOptions {
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+}
+
+export interface StreamOptions {
+  /** Values the producer may send before we return credit. */
+  prefetch: number;
+  overflow: OverflowPolicy;
+  /** Values buffered beyond the credit before the overflow policy applies. */
+  bufferSize: number;
+}
+
+interface PendingAsk {
+  conn: Connection;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+interface Served {
+  conn: Connection;
+  stream: OutboundStream;
+}
+
+interface Forwarded {
+  back: Connection;
+  fwd: Connection;
+  /** Where the request went: `"node/actor"`. */
+  to: string;
+  requester: string;
+  id: number;
+  kind: 'ask' | 'sub';
+}
+
+const NODE_ID = /^[^/\s]{1,200}$/;
+
+function isCount(n: unknown, min: number): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= min && n <= MAX_CREDIT;
+}
+
+export class BusNode {
+  private readonly direct = new Map<string, Connection>();
+  /** Every connection not yet closed, including those still in their handshake. */
+  private readonly all = new Set<Connection>();
+  private readonly routes = new Map<string, Connection>();
+  private readonly asks = new Map<number, PendingAsk>();
+  private readonly inbound = new Map<number, InboundStream>();
+  private readonly outbound = new Map<string, Served>();
+  private readonly forwards = new Map<string, Forwarded>();
+  private nextId = 1;
+  private closing = false;
+
+  /** Called when a connection completes its handshake. */
+  onConnection: ((conn: Connection) => void) | undefined;
+  /** Called when a connection that completed its handshake ends. */
+  onDisconnect: ((conn: Connection, reason: CloseReason) => void) | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly name: string,
+    private readonly host: LocalHost,
+    private readonly options: BusOptions,
+  ) {}
+
+  /** Runs the handshake on `link` and adds it as a connection. Closes the link on failure. */
+  async attach(link: Link): Promise<Connection> {
+    if (this.closing) {
+      await link.close();
+      throw new PeerGoneError(`system ${this.id} is stopping`);
+    }
+    // eslint-disable-next-line prefer-const
+    let conn: Connection;
+    const refs = {
+      decodeRef: (node: string, actor: string): unknown => {
+        if (node !== this.id) this.learn(node, conn);
+        return this.host.makeRef(node, actor);
+      },
+    };
+    conn = new Connection(link, this.id, this.name, refs, (c, e) => this.dispatch(c, e), this.options);
+    let registered = false;
+    this.all.add(conn);
+    void conn.closed.then((reason) => {
+      this.all.delete(conn);
+      this.onClosed(conn, reason, registered);
+    });
+    const hello = await conn.handshake();
+    const existing = this.direct.get(hello.node);
+    if (existing && existing.isOpen) {
+      const err = new ProtocolError(`node ${JSON.stringify(hello.node)} is already connected to ${this.id}`, 'ERR_DUPLICATE_NODE');
+      conn.fail(err);
+      await link.close();
+      throw err;
+    }
+    registered = true;
+    this.direct.set(hello.node, conn);
+    this.routes.set(hello.node, conn);
+    conn.startHeartbeat();
+    this.onConnection?.(conn);
+    return conn;
+  }
+
+  /** The direct connection to `node`, if any. */
+  connection(node: string): Connection | undefined {
+    const c = this.direct.get(node);
+    return c && c.isOpen ? c : undefined;
+  }
+
+  get connections(): Connection[] {
+    return [...this.direct.values()].filter((c) => c.isOpen);
+  }
+
+  /** Says goodbye on every connection and closes them. Pending requests fail with PeerGoneError. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all([...this.all].map((c) => c.close()));
+  }
+
+  // ---- requests this node makes ----
+
+  tell(node: string, actor: string, message: string, args: unknown[]): void {
+    this.routeTo(node).send({ type: MsgType.tell, id: 0, to: `${node}/${actor}`, from: this.id, payload: [message, args], hops: 0 });
+  }
+
+  ask(node: string, actor: string, message: string, args: unknown[], opts: AskOptions): Promise<unknown> {
+    return new Promise<unknown>((resolve, reject) => {
+      const { signal } = opts;
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      let conn: Connection;
+      try {
+        conn = this.routeTo(node);
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      const id = this.nextId++;
+      const target = `${node}/${actor}`;
+      const done = (): void => {
+        this.asks.delete(id);
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onAbort = (): void => {
+        done();
+        reject(signal!.reason);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new AskTimeoutError(target, message, opts.timeoutMs));
+      }, opts.timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.asks.set(id, {
+        conn,
+        resolve: (v) => {
+          done();
+          resolve(v);
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
+      });
+      try {
+        conn.send({ type: MsgType.ask, id, to: target, from: this.id, payload: [message, args], hops: 0 });
+      } catch (err) {
+        done();
+        reject(err);
+      }
+    });
+  }
+
+  /** A cold Observable: each subscription opens its own remote stream (or channel, with `input`). */
+  stream(node: string, actor: string, name: string, args: unknown[], opts: StreamOptions, input?: Observable<unknown>): Observable<unknown> {
+    return new Observable<unknown>((subscriber) => {
+      let conn: Connection;
+      try {
+        conn = this.routeTo(node);
+      } catch (err) {
+        subscriber.error(err);
+        return;
+      }
+      const id = this.nextId++;
+      const target = `${node}/${actor}`;
+      const s = new InboundStream(
+        { conn, id, self: this.id, target, name, prefetch: opts.prefetch, overflow: opts.overflow, bufferSize: opts.bufferSize, sendStacks: this.options.sendStacks, onEnd: () => this.inbound.delete(id) },
+        subscriber,
+        input,
+      );
+      this.inbound.set(id, s);
+      const req = { name, args, credit: opts.prefetch, channel: input !== undefined, overflow: opts.overflow, bufferSize: opts.bufferSize };
+      try {
+        conn.send({ type: MsgType.sub, id, to: target, from: this.id, payload: req, hops: 0 });
+      } catch (err) {
+        this.inbound.delete(id);
+        subscriber.error(err);
+        return;
+      }
+      s.startInput();
+      return () => s.cancel();
+    });
+  }
+
+  // ---- routing ----
+
+  private routeTo(node: string): Connection {
+    const c = this.routes.get(node);
+    if (c && c.isOpen) return c;
+    throw new PeerGoneError(this.closing ? `system ${this.id} is stopping` : `no connection to node ${JSON.stringify(node)} from ${this.id}`);
+  }
+
+  private learn(node: string, conn: Connection): void {
+    if (node === this.id || !NODE_ID.test(node)) return;
+    const known = this.routes.get(node);
+    if (!known || !known.isOpen) this.routes.set(node, conn);
+  }
+
+  private dispatch(conn: Connection, env: Envelope): void {
+    try {
+      if (!NODE_ID.test(env.from)) throw new ProtocolError(`bad "from" ${JSON.stringify(env.from)}`, 'ERR_BAD_MESSAGE');
+      if (env.to === '') throw new ProtocolError(`message type ${env.type} needs a "to"`, 'ERR_BAD_MESSAGE');
+      this.learn(env.from, conn);
+      const { node, actor } = splitAddress(env.to);
+      if (node !== this.id) this.forward(conn, env, node, actor);
+      else if (actor !== undefined) this.serve(conn, env, actor);
+      else this.settle(conn, env);
+    } catch (err) {
+      if (err instanceof ProtocolError) conn.fail(err);
+      else throw err;
+    }
+  }
+
+  // ---- requests this node serves (to = "self/actor") ----
+
+  private serve(conn: Connection, env: Envelope, actor: string): void {
+    const key = `${env.from}\u0000${env.id}`;
+    switch (env.type) {
+      case MsgType.tell: {
+        const [message, args] = this.call(env);
+        try {
+          this.host.tell(actor, message, args);
+        } catch (err) {
+          this.host.reportError(err, `tell ${JSON.stringify(message)} to ${actor} from ${env.from}`);
+        }
+        return;
+      }
+      case MsgType.ask: {
+        const [message, args] = this.call(env);
+        let p: Promise<unknown>;
+        try {
+          p = this.host.ask(actor, message, args);
+        } catch (err) {
+          p = Promise.reject(err);
+        }
+        p.then(
+          (v) => this.answer(conn, env, MsgType.reply, v),
+          (e: unknown) => this.answer(conn, env, MsgType.error, errorToWire(e, this.options.sendStacks)),
+        );
+        return;
+      }
+      case MsgType.sub: {
+        const req = this.subRequest(env);
+        if (this.outbound.has(key)) throw new ProtocolError(`duplicate stream id ${env.id} from ${env.from}`, 'ERR_BAD_MESSAGE');
+        const stream = new OutboundStream(
+          { conn, requester: env.from, id: env.id, self: this.id, sendStacks: this.options.sendStacks, onEnd: () => this.outbound.delete(key) },
+          req,
+        );
+        this.outbound.set(key, { conn, stream });
+        let p: Promise<Observable<unknown>>;
+        try {
+          p = req.channel ? this.host.channel(actor, req.name, stream.input!.observable, req.args) : this.host.stream(actor, req.name, req.args);
+        } catch (err) {
+          p = Promise.reject(err);
+        }
+        p.then(
+          (source) => stream.start(source),
+          (e: unknown) => stream.fail(e),
+        );
+        return;
+      }
+    }
+    const served = this.outbound.get(key);
+    if (served && served.conn !== conn) throw new ProtocolError(`stream ${env.id} of ${env.from} belongs to another connection`, 'ERR_BAD_MESSAGE');
+    const s = served?.stream;
+    switch (env.type) {
+      case MsgType.credit:
+        if (!isCount(env.payload, 1)) throw new ProtocolError('credit must be an integer >= 1', 'ERR_BAD_MESSAGE');
+        s?.addCredit(env.payload);
+        return;
+      case MsgType.cancel:
+        s?.cancel();
+        return;
+      case MsgType.next:
+        s?.input?.push(env.payload);
+        return;
+      case MsgType.complete:
+        s?.input?.complete();
+        return;
+      case MsgType.error:
+        s?.input?.error(errorFromWire(env.payload));
+        return;
+      default:
+        throw new ProtocolError(`message type ${env.type} cannot be sent to an actor`, 'ERR_BAD_MESSAGE');
+    }
+  }
+
+  private call(env: Envelope): [string, unknown[]] {
+    const p = env.payload;
+    if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'string' || !Array.isArray(p[1])) {
+      throw new ProtocolError('tell/ask payload must be [message, args[]]', 'ERR_BAD_MESSAGE');
+    }
+    return [p[0], p[1] as unknown[]];
+  }
+
+  private subRequest(env: Envelope): SubRequest {
+    const p = env.payload as Record<string, unknown> | null;
+    if (
+      typeof p !== 'object' || p === null || typeof p.name !== 'string' || !Array.isArray(p.args) || !isCount(p.credit, 1) ||
+      typeof p.channel !== 'boolean' || !OVERFLOW_POLICIES.includes(p.overflow as OverflowPolicy) || !isCount(p.bufferSize, 0)
+    ) {
+      throw new ProtocolError('sub payload must be {name, args[], credit >= 1, channel, overflow, bufferSize >= 0}', 'ERR_BAD_MESSAGE');
+    }
+    return { name: p.name, args: p.args as unknown[], credit: p.credit, channel: p.channel, overflow: p.overflow as OverflowPolicy, bufferSize: p.bufferSize };
+  }
+
+  /** Sends a reply or error back over the connection the ask came in on. */
+  private answer(conn: Connection, env: Envelope, type: MsgType, payload: unknown): void {
+    if (!conn.isOpen) return;
+    try {
+      conn.send({ type, id: env.id, to: env.from, from: this.id, payload, hops: 0 });
+    } catch (err) {
+      if (!conn.isOpen) return;
+      // the reply could not be encoded: the asker gets that error instead
+      conn.send({ type: MsgType.error, id: env.id, to: env.from, from: this.id, payload: errorToWire(err, this.options.sendStacks), hops: 0 });
+    }
+  }
+
+  // ---- answers to requests this node made (to = "self") ----
+
+  private settle(conn: Connection, env: Envelope): void {
+    const ask = this.asks.get(env.id);
+    const ownAsk = ask && ask.conn === conn ? ask : undefined;
+    const s = ownAsk ? undefined : this.inbound.get(env.id);
+    switch (env.type) {
+      case MsgType.reply:
+        ownAsk?.resolve(env.payload);
+        return;
+      case MsgType.error:
+        if (ownAsk) ownAsk.reject(errorFromWire(env.payload));
+        else s?.onError(errorFromWire(env.payload));
+        return;
+      case MsgType.next:
+        s?.onNext(env.payload);
+        return;
+      case MsgType.complete:
+        s?.onComplete();
+        return;
+      case MsgType.credit:
+        if (!isCount(env.payload, 1)) throw new ProtocolError('credit must be an integer >= 1', 'ERR_BAD_MESSAGE');
+        s?.onInputCredit(env.payload);
+        return;
+      case MsgType.cancel:
+        s?.onInputCancel();
+        return;
+      default:
+        throw new ProtocolError(`message type ${env.type} cannot be sent to a node`, 'ERR_BAD_MESSAGE');
+    }
+  }
+
+  // ---- forwarding (to = another node) ----
+
+  private forward(conn: Connection, env: Envelope, node: string, actor: string | undefined): void {
+    const towardActor = actor !== undefined;
+    const requester = towardActor ? env.from : node;
+    const key = `${requester}\u0000${env.id}`;
+    const target = this.routes.get(node);
+    if (!target || !target.isOpen || target === conn || env.hops + 1 > MAX_HOPS) {
+      const why = env.hops + 1 > MAX_HOPS ? `hop limit ${MAX_HOPS} reached` : `no route from ${this.id} to node ${JSON.stringify(node)}`;
+      if (env.type === MsgType.ask || env.type === MsgType.sub) {
+        this.answer(conn, env, MsgType.error, { name: 'PeerGoneError', message: why, code: 'ERR_PEER_GONE' });
+      } else if (env.type === MsgType.tell) {
+        this.host.reportError(new PeerGoneError(why), `forwarding a tell to ${env.to}`);
+      }
+      return;
+    }
+    if (env.type === MsgType.ask || env.type === MsgType.sub) {
+      this.forwards.set(key, { back: conn, fwd: target, to: env.to, requester, id: env.id, kind: env.type === MsgType.ask ? 'ask' : 'sub' });
+    } else if (
+      (!towardActor && (env.type === MsgType.reply || env.type === MsgType.error || env.type === MsgType.complete)) ||
+      (towardActor && env.type === MsgType.cancel)
+    ) {
+      this.forwards.delete(key);
+    }
+    target.send({ ...env, hops: env.hops + 1 });
+  }
+
+  // ---- connection loss ----
+
+  private onClosed(conn: Connection, reason: CloseReason, registered: boolean): void {
+    if (registered && this.direct.get(conn.peer) === conn) this.direct.delete(conn.peer);
+    for (const [node, c] of this.routes) if (c === conn) this.routes.delete(node);
+    const peer = conn.peer || conn.link.remote;
+    const gone = (): PeerGoneError =>
+      new PeerGoneError(`connection from ${this.id} to ${peer} closed (${reason.kind}${reason.error ? `: ${reason.error.message}` : ''})`, { cause: reason.error });
+    for (const a of [...this.asks.values()]) if (a.conn === conn) a.reject(gone());
+    for (const s of [...this.inbound.values()]) if (s.connection === conn) s.onError(gone());
+    for (const served of [...this.outbound.values()]) if (served.conn === conn) served.stream.cancel();
+    for (const [key, f] of [...this.forwards]) {
+      if (f.fwd === conn) {
+        this.forwards.delete(key);
+        if (f.back.isOpen) {
+          f.back.send({ type: MsgType.error, id: f.id, to: f.requester, from: this.id, payload: { name: 'PeerGoneError', message: `${this.id} lost its link toward ${f.to}`, code: 'ERR_PEER_GONE' }, hops: 0 });
+        }
+      } else if (f.back === conn) {
+        this.forwards.delete(key);
+        if (f.kind === 'sub' && f.fwd.isOpen) f.fwd.send({ type: MsgType.cancel, id: f.id, to: f.to, from: f.requester, hops: 0, payload: null });
+      }
+    }
+    if (registered) this.onDisconnect?.(conn, reason);
+  }
+}
