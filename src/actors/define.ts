@@ -47,16 +47,27 @@ export interface ActorDefinition<
 export type AnyActorDefinition = ActorDefinition<any, any, any, any, any>;
 
 /**
+ * A handler table as given, or an empty one where it was left out. (Type parameters with
+ * defaults would stop TypeScript from typing handlers' `state` parameter from `init`, so an
+ * omitted table is inferred as its wide constraint and narrowed to empty here.)
+ */
+type Given<T> = string extends keyof T ? Record<never, never> : T;
+
+/** The state an `init` function makes (awaited). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type StateOf<I> = I extends (...args: any[]) => infer T ? Awaited<T> : never;
+
+/**
  * Defines an actor. The result is what you pass to `system.local()`, and what you name in
- * `ActorRef<typeof def>` to type a ref.
+ * `ActorRef<typeof def>` to type a ref. (The state type is read off `init`'s return type, so
+ * that every handler's `state` parameter is typed without annotations.)
  */
 export function defineActor<
-  S,
-  R extends Record<string, MessageHandler<S>> = Record<never, never>,
-  St extends Record<string, StreamHandler<S>> = Record<never, never>,
-  Ch extends Record<string, ChannelHandler<S>> = Record<never, never>,
-  A extends unknown[] = [],
->(spec: ActorSpec<S, R, St, Ch, A>): ActorDefinition<S, R, St, Ch, A> {
+  I extends (...args: never[]) => unknown,
+  R extends Record<string, MessageHandler<StateOf<I>>>,
+  St extends Record<string, StreamHandler<StateOf<I>>>,
+  Ch extends Record<string, ChannelHandler<StateOf<I>>>,
+>(spec: { init: I; receive?: R; streams?: St; channels?: Ch }): ActorDefinition<StateOf<I>, Given<R>, Given<St>, Given<Ch>, Parameters<I>> {
   if (typeof spec !== 'object' || spec === null || typeof spec.init !== 'function') {
     throw new TypeError('defineActor needs { init: (...args) => state, receive?, streams?, channels? }');
   }
@@ -68,7 +79,7 @@ export function defineActor<
       if (typeof fn !== 'function') throw new TypeError(`defineActor: ${key}.${name} must be a function`);
     }
   }
-  return Object.freeze({ [BRAND]: true as const, spec });
+  return Object.freeze({ [BRAND]: true as const, spec: spec as unknown as ActorSpec<StateOf<I>, Given<R>, Given<St>, Given<Ch>, Parameters<I>> });
 }
 
 export function isActorDefinition(v: unknown): v is AnyActorDefinition {

@@ -1,0 +1,4 @@
+// must not compile: inc takes a number
+import type { ActorSystem } from '../../../src/index.js';
+import type { counter } from '../counter-def.js';
+export const f = (system: ActorSystem): void => system.ref<typeof counter>('o/c').tell('inc', 'two');
