@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { randomFillSync } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import {
   connect,
   FrameTooLargeError,
@@ -24,6 +24,8 @@ const BAD_ADDRESSES: Record<string, (dir: string) => string[]> = {
   fifo: (dir) => [`fifo://${dir}/nobody-here`, 'fifo://somehost/x', 'fifo:relative'],
   unix: (dir) => [`unix://${dir}/nobody-here.sock`, 'unix://', `unix://${dir}/${'x'.repeat(120)}.sock`],
   tcp: () => ['tcp://127.0.0.1', 'tcp://127.0.0.1:0', 'tcp://256.1.1.1:80'],
+  // 0x7ffffffe: a key no listener in the suite uses (listeners pick random keys below it).
+  msgq: () => ['msgq://0x7ffffffe', 'msgq://0', 'msgq://not-a-key', 'msgq://0x80000000', 'msgq://12/path'],
 };
 
 const KiB = 1024;
@@ -31,6 +33,15 @@ const MiB = 1024 * KiB;
 
 function fdCount(): number {
   return readdirSync('/proc/self/fd').length;
+}
+
+/** SysV message queues on this machine (msgq: makes a queue, and no fd). */
+function queueCount(): number {
+  try {
+    return readFileSync('/proc/sysvipc/msg', 'utf8').trim().split('\n').length - 1;
+  } catch {
+    return 0;
+  }
 }
 
 
@@ -242,21 +253,23 @@ for (const transport of listTransports()) {
       expect(report).to.deep.equal({ frames: N, bytes: N * frame.length });
     });
 
-    it('releases every fd and file it made on close()', async function () {
+    it('releases every fd, file and message queue it made on close()', async function () {
       const before = fdCount();
+      const queuesBefore = queueCount();
       const entriesBefore = readdirSync(fx.dir);
       await fx.start();
       const { link, exited } = await fx.open('echo');
       const back = nextFrame(link);
       link.send(Buffer.from('ping'));
       expect((await back).toString()).to.equal('ping');
-      expect(fdCount()).to.be.above(before);
+      expect(fdCount() + queueCount(), 'fds and queues while open').to.be.above(before + queuesBefore);
       await link.close();
       expect((await link.closed).kind).to.equal('closed');
       await fx.stop();
       await exited;
       await new Promise((r) => setImmediate(r));
       expect(fdCount(), 'open fds after close').to.equal(before);
+      expect(queueCount(), 'message queues after close').to.equal(queuesBefore);
       expect(readdirSync(fx.dir), `files left in ${fx.dir}`).to.deep.equal(entriesBefore);
     });
 
