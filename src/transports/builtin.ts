@@ -8,6 +8,7 @@ import { pipeTransport } from './pipe.js';
 import { registerTransport } from './registry.js';
 import { socketpairTransport } from './socketpair.js';
 import { tcpTransport } from './tcp.js';
+import { udpTransport } from './udp.js';
 import { unixTransport } from './unix.js';
 
-for (const t of [pipeTransport, socketpairTransport, fifoTransport, unixTransport, tcpTransport, msgqTransport]) registerTransport(t);
+for (const t of [pipeTransport, socketpairTransport, fifoTransport, unixTransport, tcpTransport, msgqTransport, udpTransport]) registerTransport(t);

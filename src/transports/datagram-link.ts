@@ -167,8 +167,16 @@ export class DatagramLink implements Link {
     if (heartbeat > 0) this.every(heartbeat, () => this.ping());
     const timeout = init.peerTimeoutMs ?? 0;
     if (timeout > 0) {
-      this.every(Math.max(10, Math.min(heartbeat || timeout, timeout) / 2), () => {
-        if (Date.now() - this.lastHeard > timeout) {
+      const period = Math.max(10, Math.min(heartbeat || timeout, timeout) / 2);
+      let lastTick = Date.now();
+      this.every(period, () => {
+        const now = Date.now();
+        const late = now - lastTick > 2 * period + 20;
+        lastTick = now;
+        // If this process itself was stalled (GC, a long handler), the peer's datagrams are
+        // still waiting in our socket: read them before judging the peer.
+        if (late) return;
+        if (now - this.lastHeard > timeout) {
           this.finish('peer-gone', new PeerGoneError(`${this.scheme} peer ${this.remote} was silent for more than ${timeout} ms`));
         }
       });

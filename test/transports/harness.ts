@@ -19,6 +19,7 @@ const LISTEN_ADDRESS: Record<string, (dir: string) => string> = {
   fifo: (dir) => `fifo://${dir}/requests`,
   tcp: () => 'tcp://127.0.0.1:0',
   msgq: () => 'msgq://0',
+  udp: () => 'udp://127.0.0.1:0',
 };
 
 export interface Peer {
