@@ -12,6 +12,7 @@ export type {
   LinkCapabilities,
   LinkOptions,
   LinkPair,
+  LinkStats,
   Listener,
   Transport,
 } from './transports/transport.js';

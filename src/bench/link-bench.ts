@@ -19,6 +19,8 @@ export interface LinkBenchResult {
   size: number;
   rtt: { p50Us: number; p99Us: number; p999Us: number };
   throughput: { msgsPerSec: number; mbPerSec: number };
+  /** Best-effort transports: frames sent in the throughput run that never arrived (counted by the receiver). */
+  lost?: number;
 }
 
 export interface LinkBenchOptions {
@@ -36,6 +38,10 @@ function listenAddress(scheme: string, dir: string): string {
       return `unix://${dir}/bench.sock`;
     case 'fifo':
       return `fifo://${dir}/bench`;
+    case 'udp':
+      return 'udp://127.0.0.1:0';
+    case 'msgq':
+      return 'msgq://0';
     default:
       return `${scheme}://${dir}/bench`;
   }
@@ -87,25 +93,47 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 
 async function roundTrips(link: Link, size: number, n: number): Promise<Float64Array> {
-  const frame = Buffer.alloc(Math.max(1, size), 0xab);
+  const frame = Buffer.alloc(Math.max(5, size), 0xab);
   frame[0] = ECHO;
   const times = new Float64Array(n);
   let i = 0;
   let t0 = 0;
+  // On a best-effort link a ping or its echo can be lost: after 200 ms without an answer the
+  // round trip is dropped from the sample (and counted) and a new one starts. A late echo of
+  // a dropped ping carries an older number and is ignored, so it never shortens a sample.
+  let lost = 0;
+  let id = 0;
+  let timer: NodeJS.Timeout | undefined;
   await new Promise<void>((resolve) => {
-    link.onFrame(() => {
-      times[i++] = Number(process.hrtime.bigint() - BigInt(t0)) / 1000;
-      if (i === n) return resolve();
+    const ping = (): void => {
+      id = (id + 1) >>> 0;
+      frame.writeUInt32BE(id, 1);
       t0 = Number(process.hrtime.bigint());
       link.send(frame);
+      if (!link.capabilities.reliable) {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          lost++;
+          ping();
+        }, 200);
+      }
+    };
+    link.onFrame((f) => {
+      if (f.byteLength >= 5 && Buffer.from(f.buffer, f.byteOffset, f.byteLength).readUInt32BE(1) !== id) return;
+      times[i++] = Number(process.hrtime.bigint() - BigInt(t0)) / 1000;
+      if (i === n) {
+        clearTimeout(timer);
+        return resolve();
+      }
+      ping();
     });
-    t0 = Number(process.hrtime.bigint());
-    link.send(frame);
+    ping();
   });
+  if (lost > 0) process.stderr.write(`  (${lost} round trips lost and re-sent)\n`);
   return times.sort();
 }
 
-async function throughput(link: Link, size: number, ms: number): Promise<{ frames: number; seconds: number }> {
+async function throughput(link: Link, size: number, ms: number): Promise<{ frames: number; seconds: number; lost: number }> {
   const frame = Buffer.alloc(Math.max(1, size), 0xcd);
   frame[0] = SINK;
   let sent = 0;
@@ -124,8 +152,10 @@ async function throughput(link: Link, size: number, ms: number): Promise<{ frame
   link.send(Buffer.alloc(0));
   const { frames } = JSON.parse((await report).toString()) as { frames: number };
   const seconds = (performance.now() - start) / 1000;
-  if (frames !== sent) throw new Error(`bench: sent ${sent} frames but the receiver counted ${frames}`);
-  return { frames, seconds };
+  // A reliable link must deliver everything; a best-effort one reports what it lost, and
+  // only what arrived counts towards throughput.
+  if (frames !== sent && link.capabilities.reliable) throw new Error(`bench: sent ${sent} frames but the receiver counted ${frames}`);
+  return { frames, seconds, lost: sent - frames };
 }
 
 /** Runs one cell of the matrix. */
@@ -134,7 +164,11 @@ export async function benchLink(scheme: string, size: number, options: LinkBench
   try {
     await roundTrips(session.link, size, options.warmup);
     const times = await roundTrips(session.link, size, options.roundTrips);
-    const { frames, seconds } = await throughput(session.link, size, options.throughputMs);
+    const { frames, seconds, lost } = await throughput(session.link, size, options.throughputMs);
+    if (!session.link.capabilities.reliable) {
+      // The CLI's table has no loss column; say it here, next to the cell's progress line.
+      process.stderr.write(`  ${scheme} ${size} B: ${lost} of ${frames + lost} frames lost in the throughput run (best-effort; counted by the receiver)\n`);
+    }
     return {
       name: scheme,
       kind: 'transport',
@@ -142,6 +176,7 @@ export async function benchLink(scheme: string, size: number, options: LinkBench
       size,
       rtt: { p50Us: percentile(times, 0.5), p99Us: percentile(times, 0.99), p999Us: percentile(times, 0.999) },
       throughput: { msgsPerSec: frames / seconds, mbPerSec: (frames * size) / seconds / 1e6 },
+      ...(session.link.capabilities.reliable ? {} : { lost }),
     };
   } finally {
     await session.close();

@@ -42,6 +42,25 @@ export interface CloseReason {
   readonly error?: Error;
 }
 
+/**
+ * Frame counters of a datagram or record link (udp, msgq, shm). Exact, never estimated: see
+ * fragment.ts for how loss, reordering and duplicates are told apart.
+ */
+export interface LinkStats {
+  /** Frames this side has sent (accepted by send()). */
+  readonly sent: number;
+  /** Frames delivered whole to the handler side (before any pause). */
+  readonly received: number;
+  /** Frames the peer sent that will never be delivered (missing or incomplete). */
+  readonly lost: number;
+  /** Of `lost`, frames of which some pieces had arrived. */
+  readonly expired: number;
+  /** Frames that completed after a frame the peer sent later. */
+  readonly reordered: number;
+  /** Pieces received twice, or for a frame already delivered or given up on. */
+  readonly duplicates: number;
+}
+
 /** An established duplex of frames. */
 export interface Link {
   /** The transport's scheme, e.g. `'tcp'`. */
@@ -75,6 +94,8 @@ export interface Link {
   close(): Promise<void>;
   /** Resolves once, when the link ends, with the reason. Never rejects. */
   readonly closed: Promise<CloseReason>;
+  /** Frame counters, on transports that fragment (udp, msgq); absent on byte streams. */
+  readonly stats?: LinkStats;
 }
 
 /** Options accepted by every transport's `connect()`, `listen()` and `pair()`. */

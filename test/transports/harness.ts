@@ -18,6 +18,8 @@ const LISTEN_ADDRESS: Record<string, (dir: string) => string> = {
   unix: (dir) => `unix://${dir}/s.sock`,
   fifo: (dir) => `fifo://${dir}/requests`,
   tcp: () => 'tcp://127.0.0.1:0',
+  msgq: () => 'msgq://0',
+  udp: () => 'udp://127.0.0.1:0',
 };
 
 export interface Peer {
