@@ -13,7 +13,7 @@ export class LengthPrefixReader {
   private need = -1;
 
   push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
-    this.chunks.push(chunk);
+    if (chunk.length) this.chunks.push(chunk);
     this.buffered += chunk.length;
     for (;;) {
       if (this.need < 0) {
@@ -28,6 +28,7 @@ export class LengthPrefixReader {
   }
 
   private take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
     this.buffered -= n;
     const first = this.chunks[0]!;
     if (first.length > n) {
