@@ -3,8 +3,8 @@
  * with `serialization: 'json'` and `'advanced'`, to peers/child-ipc-peer.ts.
  *
  * 'advanced' carries the same byte probes as everything else (a Buffer, structured-cloned).
- * 'json' carries what a JSON user would send: `{ t, n, d }` with `d` a string of `size`
- * characters; the peer echoes the object back unchanged, and counts `d.length` as bytes.
+ * 'json' carries what a JSON user would send (json-messages.ts): `{ t, n, d }` with `d` a
+ * string of `size` characters; the peer echoes the object back unchanged.
  * Backpressure: send()'s callback fires once Node has written the message to the channel; we
  * stop sending above HIGH_WATER bytes not yet written, as a careful user would.
  */
@@ -12,19 +12,11 @@ import { spawn, type ChildProcess, type Serializable } from 'node:child_process'
 import { ByteChannel, type Channel } from '../channel.js';
 import { exitOf, peerScript, unlessExits } from '../peer-process.js';
 import type { OpenContext, Subject } from '../subject.js';
-import { decodeReply, type Probe, type Reply } from '../wire.js';
+import { JsonChannel, type JsonProbe, type JsonReply } from './json-messages.js';
 
 const HIGH_WATER = 1024 * 1024;
 
 export type IpcSerialization = 'json' | 'advanced';
-
-/** The JSON-mode message: t = 'e'cho | 's'ink | 'r'eport; n = seq or phase; d = payload; k = nonce. */
-export interface JsonProbe {
-  t: 'e' | 's' | 'r';
-  n: number;
-  d?: string;
-  k?: number;
-}
 
 /** Unwritten-bytes accounting shared by both modes. */
 class Backlog {
@@ -78,41 +70,19 @@ class AdvancedChannel extends ByteChannel {
   }
 }
 
-class JsonChannel implements Channel {
+class JsonIpcChannel extends JsonChannel {
   readonly reliable = true;
   readonly maxMessage = 0xffff_ffff;
   private readonly backlog = new Backlog();
-  private payload = '';
-  private handler: (reply: Reply) => void = () => {};
 
   constructor(private readonly child: ChildProcess) {
-    child.on('message', (m: JsonProbe | { t: 'r'; k: number; frames: number; bytes: number }) => {
-      if (m.t === 'e') this.handler({ tag: 'echo', seq: m.n });
-      else if (m.t === 'r' && 'frames' in m) this.handler({ tag: 'report', nonce: m.k, frames: m.frames, bytes: m.bytes });
-      else this.handler(decodeReply(Buffer.from([0]))); // an unknown reply: decodeReply throws
-    });
+    super();
+    child.on('message', (m: JsonReply) => this.receive(m));
   }
 
-  send(probe: Probe, size: number): boolean {
-    if (this.payload.length !== size) this.payload = 'x'.repeat(size);
-    let m: JsonProbe;
-    switch (probe.tag) {
-      case 'echo':
-        m = { t: 'e', n: probe.seq, d: this.payload };
-        break;
-      case 'sink':
-        m = { t: 's', n: probe.phase, d: this.payload };
-        break;
-      case 'report':
-        m = { t: 'r', n: probe.phase, k: probe.nonce };
-        break;
-    }
-    this.child.send(m as unknown as Serializable, this.backlog.add(m.d?.length ?? 16));
+  protected post(m: JsonProbe, bytes: number): boolean {
+    this.child.send(m as unknown as Serializable, this.backlog.add(bytes));
     return this.backlog.open;
-  }
-
-  onReply(handler: (reply: Reply) => void): void {
-    this.handler = handler;
   }
 
   drain(): Promise<void> {
@@ -140,7 +110,7 @@ export function childIpcSubject(serialization: IpcSerialization): Subject {
         new Promise<void>((resolve) => child.once('message', () => resolve())),
         `child_process (${serialization})`,
       );
-      return serialization === 'json' ? new JsonChannel(child) : new AdvancedChannel(child);
+      return serialization === 'json' ? new JsonIpcChannel(child) : new AdvancedChannel(child);
     },
   };
 }

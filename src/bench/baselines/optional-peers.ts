@@ -23,4 +23,21 @@ export async function importable(name: string): Promise<boolean> {
   }
 }
 
-export const OPTIONAL_PEERS: readonly OptionalPeer[] = [];
+export const OPTIONAL_PEERS: readonly OptionalPeer[] = [
+  {
+    id: 'zeromq',
+    packageName: 'zeromq',
+    async load() {
+      if (!(await importable('zeromq'))) return null;
+      return (await import('./zeromq.js')).zeromqSubject;
+    },
+  },
+  {
+    id: 'node-ipc',
+    packageName: 'node-ipc',
+    async load() {
+      if (!(await importable('node-ipc'))) return null;
+      return (await import('./node-ipc.js')).nodeIpcSubject;
+    },
+  },
+];

@@ -1,17 +1,15 @@
 /**
  * worker.ts: baseline: a worker_threads Worker answering over its MessagePort
  * (peers/worker-peer.ts). Threads of one process, not two processes: marked `threads` in every
- * report, since it skips the kernel entirely.
- *
- * postMessage() has no backpressure, so the worker ACKs every ACK_EVERY sinks and we keep at
- * most max(HIGH_WATER bytes, 2 x ACK_EVERY messages) unacknowledged, as a careful user would.
+ * report, since it skips the kernel entirely. postMessage() has no backpressure, so sinks are
+ * paced by credit.ts.
  */
 import { Worker } from 'node:worker_threads';
 import { ByteChannel, type Channel } from '../channel.js';
 import { peerScript } from '../peer-process.js';
 import type { Subject } from '../subject.js';
-import type { Reply } from '../wire.js';
-import { decodeReply } from '../wire.js';
+import { decodeReply, type Probe, type Reply } from '../wire.js';
+import { Credit } from './credit.js';
 
 export const ACK_EVERY = 8;
 const HIGH_WATER = 1024 * 1024;
@@ -19,21 +17,12 @@ const HIGH_WATER = 1024 * 1024;
 class WorkerChannel extends ByteChannel {
   readonly reliable = true;
   readonly maxMessage = 0xffff_ffff;
-  private acked = new Map<number, number>();
-  private window = Infinity;
-  private inFlight = 0;
-  private waiters: Array<() => void> = [];
+  private readonly credit = new Credit(ACK_EVERY, HIGH_WATER);
   private outer: (reply: Reply) => void = () => {};
 
   constructor(private readonly worker: Worker) {
     super();
-    super.onReply((reply) => {
-      if (reply.tag === 'ack') {
-        this.inFlight -= reply.frames - (this.acked.get(reply.phase) ?? 0);
-        this.acked.set(reply.phase, reply.frames);
-        if (this.inFlight < this.window) for (const w of this.waiters.splice(0)) w();
-      } else this.outer(reply);
-    });
+    super.onReply((reply) => (reply.tag === 'ack' ? this.credit.ack(reply.phase, reply.frames) : this.outer(reply)));
     worker.on('message', (m: Uint8Array) => this.deliver(m));
   }
 
@@ -41,21 +30,19 @@ class WorkerChannel extends ByteChannel {
     this.outer = handler;
   }
 
-  override send(probe: Parameters<ByteChannel['send']>[0], size: number): boolean {
-    if (probe.tag === 'sink') {
-      this.window = Math.max(2 * ACK_EVERY, Math.ceil(HIGH_WATER / size));
-      this.inFlight++;
-    }
-    return super.send(probe, size);
+  override send(probe: Probe, size: number): boolean {
+    const open = probe.tag === 'sink' ? this.credit.sent(size) : this.credit.open;
+    super.send(probe, size);
+    return open;
   }
 
   protected sendBytes(bytes: Buffer): boolean {
     this.worker.postMessage(bytes);
-    return this.inFlight < this.window;
+    return true;
   }
 
   drain(): Promise<void> {
-    return this.inFlight < this.window ? Promise.resolve() : new Promise((r) => this.waiters.push(r));
+    return this.credit.drain();
   }
 
   async close(): Promise<void> {
