@@ -31,10 +31,10 @@ interface ReportShape {
 
 const SIZES = [64, 4096];
 
-/** Chromium's path, or undefined if it is not installed. */
-function findChromium(): string | undefined {
+/** The first of `names` found on PATH, or undefined. */
+function findExecutable(...names: string[]): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    for (const name of ['chromium', 'chromium-browser']) {
+    for (const name of names) {
       try {
         accessSync(join(dir, name), constants.X_OK);
         return join(dir, name);
@@ -111,7 +111,7 @@ describe('cli: switchyard bench, a real tiny run', function () {
   });
 
   it('writes an HTML report whose charts draw in headless Chromium', async function () {
-    const chromium = findChromium();
+    const chromium = findExecutable('chromium', 'chromium-browser');
     if (!chromium) {
       if (process.env.CI) throw new Error('chromium is not installed, and CI must run this test (apt-get install chromium)');
       console.warn('    (skipped: chromium is not installed; apt-get install chromium to run it)');
@@ -146,6 +146,25 @@ describe('cli: switchyard bench, a real tiny run', function () {
       expect(verdict, JSON.stringify(verdict)).to.include({ status: 'ok', charts: 4, points: report.results.length * 4, hits: report.results.length * 4 });
     } finally {
       rmSync(profile, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('cli: switchyard bench --cpu', function () {
+  it('pins with taskset where it is installed, and says so in the JSON', async function () {
+    const dir = makeTempDir();
+    const json = join(dir, 'cpu.json');
+    try {
+      const r = await runBin(['bench', '--transports', 'socketpair', '--baselines', 'none', '--sizes', '64', '--warmup', '5', '--round-trips', '50', '--duration-ms', '20', '--cpu', '0,0', '--json', json]);
+      expect(r.code, r.stderr).to.equal(0);
+      const { machine } = JSON.parse(readFileSync(json, 'utf8')) as { machine: { pinning: string } };
+      if (findExecutable('taskset')) expect(machine.pinning).to.equal('bench on CPU 0, peers on CPU 0 (taskset)');
+      else {
+        expect(machine.pinning).to.match(/^none \(/);
+        expect(r.stderr).to.include('--cpu skipped');
+      }
+    } finally {
+      rmSync(json, { force: true });
     }
   });
 });
