@@ -10,6 +10,7 @@ import { listenAddress } from './listen-address.js';
 import { exitOf, peerScript, spawnPeer, unlessExits } from './peer-process.js';
 import type { OpenContext, Subject } from './subject.js';
 import { makeTempDirSync, removeTempDir } from './tmp.js';
+import { QUIT } from './wire.js';
 
 const PEER = peerScript('link-peer');
 
@@ -38,6 +39,13 @@ class LinkChannel extends ByteChannel {
 
   async close(): Promise<void> {
     const exited = exitOf(this.child);
+    // Best effort (a datagram may be lost): exitOf() then falls back to SIGTERM, which still
+    // lets the peer's transport remove its OS objects.
+    try {
+      this.link.send(Buffer.of(QUIT));
+    } catch {
+      // Already closed (the peer went away): nothing to tell it.
+    }
     await this.link.close();
     await exited;
     await this.onClose();

@@ -110,6 +110,15 @@ function report(channel: Channel, phase: number, retryMs: number, stallMs: numbe
   });
 }
 
+/** `drained`, or an Error if the channel takes no more for `ms` (a hung peer). */
+function stallGuard(drained: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the channel took nothing more for ${ms} ms`)), ms);
+  });
+  return Promise.race([drained, stalled]).finally(() => clearTimeout(timer));
+}
+
 /** Sends `size`-byte sinks for `durationMs`, then returns what the receiver confirmed. */
 export async function throughput(
   channel: Channel,
@@ -129,7 +138,7 @@ export async function throughput(
       sent++;
       open = channel.send({ tag: 'sink', phase }, size);
     }
-    if (!open) await channel.drain();
+    if (!open) await stallGuard(channel.drain(), options.stallMs);
     else await new Promise((r) => setImmediate(r));
   }
   const { frames, bytes } = await report(channel, phase, options.retryMs, options.stallMs);

@@ -15,13 +15,18 @@ export function spawnPeer(script: string, args: string[], options: SpawnOptions 
   return spawn(process.execPath, [script, ...args], { stdio: 'inherit', ...options });
 }
 
-/** Resolves when `child` has exited; after `graceMs` it is sent SIGKILL. */
-export function exitOf(child: ChildProcess, graceMs = 5000): Promise<void> {
+/**
+ * Resolves when `child` has exited. After `graceMs` it gets SIGTERM (so its transports still
+ * remove their OS objects), after twice that SIGKILL.
+ */
+export function exitOf(child: ChildProcess, graceMs = 2000): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    const term = setTimeout(() => child.kill('SIGTERM'), graceMs);
+    const kill = setTimeout(() => child.kill('SIGKILL'), 2 * graceMs);
     child.once('exit', () => {
-      clearTimeout(timer);
+      clearTimeout(term);
+      clearTimeout(kill);
       resolve();
     });
   });

@@ -3,13 +3,15 @@
  * count it, or report the count. One implementation, so that our Links and the baselines are
  * answered by exactly the same work.
  */
-import { ACK, ECHO, REPORT, SINK } from './wire.js';
+import { ACK, ECHO, QUIT, REPORT, SINK } from './wire.js';
 
 export interface ResponderOptions {
   /** Copy echoed frames before replying (a Link's frame is only valid during the callback). */
   copyEcho: boolean;
   /** Send an ACK after every this many sinks of a phase; 0 = never. */
   ackEvery?: number;
+  /** Called on QUIT; without it QUIT is an unknown probe. */
+  onQuit?: () => void;
 }
 
 export class Responder {
@@ -50,6 +52,9 @@ export class Responder {
         reply(out);
         return;
       }
+      case QUIT:
+        if (this.options.onQuit) return this.options.onQuit();
+        throw new Error('bench peer: QUIT, but this peer exits another way');
       default:
         throw new Error(`bench peer: unknown probe tag ${b[0]}`);
     }

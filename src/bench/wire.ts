@@ -9,6 +9,8 @@
  *   REPORT [0x03][phase u32 BE][nonce u32 BE]     peer answers REPORT [0x03][nonce][frames u32][bytes f64]
  *   ACK    [0x04][phase u32 BE][frames u32 BE]    peer -> bench, every `ackEvery` sinks (credit, for
  *                                                 channels without backpressure of their own)
+ *   QUIT   [0x05]                                 peer closes its end and exits (for carriers whose
+ *                                                 close the peer cannot see, such as datagrams)
  *
  * Counts are cumulative per phase and REPORT never resets them, so a repeated REPORT (after a
  * lost datagram) gets the same answer. Probes carry a u32, so the smallest probe is MIN_SIZE.
@@ -17,6 +19,7 @@ export const ECHO = 0x01;
 export const SINK = 0x02;
 export const REPORT = 0x03;
 export const ACK = 0x04;
+export const QUIT = 0x05;
 
 /** The smallest message the bench sends: the tag, a u32, and room to spare. */
 export const MIN_SIZE = 8;

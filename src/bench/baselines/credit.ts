@@ -7,7 +7,8 @@
 export class Credit {
   private inFlight = 0;
   private window = Infinity;
-  private readonly acked = new Map<number, number>();
+  private phase = -1;
+  private acked = 0;
   private waiters: Array<() => void> = [];
 
   constructor(
@@ -15,16 +16,27 @@ export class Credit {
     private readonly highWater: number,
   ) {}
 
-  /** Counts one sink of `size` bytes out; false = the window is full. */
-  sent(size: number): boolean {
-    this.window = Math.max(2 * this.ackEvery, Math.ceil(this.highWater / size));
+  /**
+   * Counts one sink of `size` bytes of `phase` out; false = the window is full. A new phase
+   * starts from zero: the previous one ended with the receiver's report, so its unacked tail
+   * (fewer than ackEvery) has arrived and must not shrink the new window.
+   */
+  sent(phase: number, size: number): boolean {
+    if (phase !== this.phase) {
+      this.phase = phase;
+      this.inFlight = 0;
+      this.acked = 0;
+      this.window = Math.max(2 * this.ackEvery, Math.ceil(this.highWater / size));
+    }
     this.inFlight++;
     return this.open;
   }
 
+  /** The receiver has counted `count` sinks of `phase` (cumulative). */
   ack(phase: number, count: number): void {
-    this.inFlight -= count - (this.acked.get(phase) ?? 0);
-    this.acked.set(phase, count);
+    if (phase !== this.phase || count <= this.acked) return;
+    this.inFlight -= count - this.acked;
+    this.acked = count;
     if (this.open) for (const w of this.waiters.splice(0)) w();
   }
 

@@ -38,7 +38,7 @@ class NodeIpcChannel extends JsonChannel {
   }
 
   protected post(m: JsonProbe, bytes: number): boolean {
-    const open = m.t === 's' ? this.credit.sent(bytes) : this.credit.open;
+    const open = m.t === 's' ? this.credit.sent(m.n, bytes) : this.credit.open;
     this.ipc.server.emit(this.socket, 'message', m);
     return open;
   }

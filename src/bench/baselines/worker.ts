@@ -31,7 +31,7 @@ class WorkerChannel extends ByteChannel {
   }
 
   override send(probe: Probe, size: number): boolean {
-    const open = probe.tag === 'sink' ? this.credit.sent(size) : this.credit.open;
+    const open = probe.tag === 'sink' ? this.credit.sent(probe.phase, size) : this.credit.open;
     super.send(probe, size);
     return open;
   }
