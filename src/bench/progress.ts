@@ -10,7 +10,7 @@ import type { BenchFailure, BenchResult } from './result.js';
 import type { CellLabel, ProgressSink } from './run.js';
 
 function describe(outcome: BenchResult | BenchFailure): string {
-  if ('error' in outcome) return `FAILED: ${outcome.error}`;
+  if ('error' in outcome) return outcome.skipped ? outcome.error : `FAILED: ${outcome.error}`;
   const { rtt, throughput: t } = outcome;
   const loss = t.received < t.sent ? `, ${((100 * (t.sent - t.received)) / t.sent).toFixed(1)}% lost` : '';
   return `p50 ${formatUs(rtt.p50Us)} us, p99 ${formatUs(rtt.p99Us)} us, ${formatRate(t.msgsPerSec)} msg/s, ${formatMb(t.mbPerSec)} MB/s${loss}`;

@@ -43,6 +43,8 @@ export interface BenchFailure {
   level: BenchLevel;
   size: number | null;
   error: string;
+  /** True when the cell was not attempted (the size is above what the channel carries): not an error. */
+  skipped?: true;
 }
 
 export interface BenchReport {

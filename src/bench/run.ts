@@ -76,8 +76,8 @@ export async function runMatrix(plan: Plan, progress: ProgressSink): Promise<{ r
     for (const size of plan.sizes) {
       const label: CellLabel = { index: ++index, total, name: subject.name, size };
       progress.begin(label);
-      const fail = (error: string): void => {
-        const f: BenchFailure = { name: subject.name, kind: subject.kind, level: plan.level, size, error };
+      const fail = (error: string, skipped = false): void => {
+        const f: BenchFailure = { name: subject.name, kind: subject.kind, level: plan.level, size, error, ...(skipped ? { skipped: true } : {}) };
         failures.push(f);
         progress.end(label, f);
       };
@@ -88,7 +88,7 @@ export async function runMatrix(plan: Plan, progress: ProgressSink): Promise<{ r
         continue;
       }
       if (size > channel.maxMessage) {
-        fail(`skipped: ${size} B is above this channel's largest message (${channel.maxMessage} B)`);
+        fail(`skipped: ${size} B is above this channel's largest message (${channel.maxMessage} B)`, true);
         continue;
       }
       try {

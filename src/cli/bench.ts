@@ -1,7 +1,8 @@
 /**
  * bench.ts: `switchyard bench`: parses its options, sets up pinning, runs the matrix of the
  * chosen level with progress on stderr, then prints the table on stdout and writes --json
- * and --html. Exit codes: 0 all cells measured, 1 some cell failed (listed), 2 usage error.
+ * and --html. Exit codes: 0 every cell measured (or skipped: a size the channel cannot carry),
+ * 1 some cell failed (listed with its reason), 2 usage error.
  */
 import { cpus } from 'node:os';
 import { availableBaselines, BASELINE_IDS } from '../bench/baselines/registry.js';
@@ -62,9 +63,12 @@ export async function bench(argv: readonly string[]): Promise<number> {
   if (results.some((r) => r.threads)) process.stdout.write('baseline* = threads of one process, not two processes\n');
   if (options.json) writeJsonReport(options.json, report);
   if (options.html) writeHtmlReport(options.html, report);
-  if (failures.length) {
-    process.stderr.write(`switchyard bench: ${failures.length} cell(s) not measured:\n`);
-    for (const f of failures) process.stderr.write(`  ${f.name} ${f.size ?? ''}: ${f.error}\n`);
+  const skipped = failures.filter((f) => f.skipped);
+  const failed = failures.filter((f) => !f.skipped);
+  for (const f of skipped) process.stderr.write(`switchyard bench: ${f.name} ${f.size ?? ''}: ${f.error}\n`);
+  if (failed.length) {
+    process.stderr.write(`switchyard bench: ${failed.length} cell(s) could not be measured:\n`);
+    for (const f of failed) process.stderr.write(`  ${f.name} ${f.size ?? ''}: ${f.error}\n`);
     return 1;
   }
   return 0;

@@ -45,6 +45,7 @@ describe('bench: the matrix runner', function () {
       stallMs: 300,
     };
     const { results, failures } = await runMatrix({ level: 'link', subjects, sizes: [64, 1000], tuning, pinning: NO_PINNING }, progress);
+    expect(failures.filter((f) => f.skipped).map((f) => f.name)).to.deep.equal(['small']);
     expect(failures.map((f) => `${f.name} ${f.size}: ${f.error}`)).to.deep.equal([
       'cannot-start 64: could not start: no such thing',
       'cannot-start 1000: could not start: no such thing',
