@@ -29,6 +29,7 @@ export function lineProgress(out: NodeJS.WritableStream): ProgressSink {
       out.write(lineOf(label, outcome));
     },
     finish() {},
+    abort() {},
   };
 }
 
@@ -54,6 +55,10 @@ export function barProgress(out: NodeJS.WriteStream): ProgressSink {
       bar.update({ cell: 'done' });
       bar.stop();
       for (const f of failed) out.write(f);
+    },
+    abort() {
+      bar.stop(); // shows the cursor again
+      out.write('\n');
     },
   };
 }

@@ -34,6 +34,8 @@ export interface ProgressSink {
   /** A cell finished (measured, skipped or failed). */
   end(label: CellLabel, outcome: BenchResult | BenchFailure): void;
   finish(): void;
+  /** The run was interrupted: restore the terminal. */
+  abort(): void;
 }
 
 export interface Plan {

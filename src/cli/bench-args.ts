@@ -18,7 +18,7 @@ Measures every transport against a real child process, beside Node's usual alter
 round-trip latency (p50/p99/p99.9) and one-way throughput confirmed by the receiver.
 
   --level link            what to measure: link (raw frames over a Link); bus comes later
-  --transports a,b        transports to measure (default: every registered one)
+  --transports a,b|none   transports to measure (default: every registered one)
   --baselines a,b|none    baselines to measure beside them (default: all available):
                           child-json, child-advanced, raw-unix, worker, zeromq, node-ipc
   --sizes 64,1024,...     message sizes in bytes (default 64,1024,65536,1048576)
@@ -121,10 +121,10 @@ export function parseBenchArgs(argv: readonly string[], choices: BenchChoices): 
 
   let transports: string[] | null = null;
   if (values.transports !== undefined) {
-    transports = list('transports', values.transports);
+    transports = values.transports === 'none' ? [] : list('transports', values.transports);
     const unknown = transports.filter((t) => !choices.transports.includes(t));
     if (unknown.length) {
-      throw new UsageError(`unknown transport(s) ${unknown.join(', ')} (known: ${choices.transports.join(', ')})`);
+      throw new UsageError(`unknown transport(s) ${unknown.join(', ')} (known: ${choices.transports.join(', ')}, or none)`);
     }
   }
 

@@ -4,7 +4,7 @@
  * and --html. Exit codes: 0 every cell measured (or skipped: a size the channel cannot carry),
  * 1 some cell failed (listed with its reason), 2 usage error.
  */
-import { cpus } from 'node:os';
+import { constants as osConstants, cpus } from 'node:os';
 import { availableBaselines, BASELINE_IDS } from '../bench/baselines/registry.js';
 import { isLevel, LEVELS } from '../bench/levels.js';
 import { describeMachine, machineLine } from '../bench/machine.js';
@@ -13,11 +13,32 @@ import { progressFor } from '../bench/progress.js';
 import { writeHtmlReport } from '../bench/report/html.js';
 import { writeJsonReport } from '../bench/report/json.js';
 import type { BenchReport } from '../bench/result.js';
-import { runMatrix } from '../bench/run.js';
+import { runMatrix, type ProgressSink } from '../bench/run.js';
+import { removeLiveTempDirs } from '../bench/tmp.js';
 import { renderTable } from '../bench/table.js';
 import { listTransports } from '../index.js';
 import { BENCH_USAGE, parseBenchArgs } from './bench-args.js';
 import { UsageError } from './usage-error.js';
+
+/**
+ * On SIGINT/SIGTERM: restore the terminal, exit with 128 + the signal number. Exiting runs
+ * the transports' 'exit' cleanup (socket files, FIFOs); our temp dirs go after it, once empty.
+ * The peers see their links close and exit. Returns the function that removes the handlers.
+ */
+function interruptible(progress: ProgressSink): () => void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    progress.abort();
+    process.stderr.write(`switchyard bench: interrupted by ${signal}\n`);
+    process.on('exit', removeLiveTempDirs);
+    process.exit(128 + (osConstants.signals[signal] ?? 0));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
 
 export async function bench(argv: readonly string[]): Promise<number> {
   const schemes = listTransports().map((t) => t.scheme);
@@ -52,10 +73,12 @@ export async function bench(argv: readonly string[]): Promise<number> {
   if (!options.baselines && missing.length) {
     process.stderr.write(`optional baselines not installed (they join when present): ${missing.join(', ')}\n`);
   }
+  const progress = progressFor(process.stderr);
+  const stopOnSignal = interruptible(progress);
   const { results, failures } = await runMatrix(
     { level: options.level, subjects, sizes: options.sizes, tuning: options.tuning, pinning },
-    progressFor(process.stderr),
-  );
+    progress,
+  ).finally(stopOnSignal);
   const report: BenchReport = { machine, results, failures };
   const notes = new Map(subjects.filter((s) => s.note).map((s) => [s.name, s.note!]));
   process.stdout.write(`${renderTable(results, notes)}\n`);

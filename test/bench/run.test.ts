@@ -36,6 +36,7 @@ describe('bench: the matrix runner', function () {
       begin: () => {},
       end: (l: CellLabel, o: BenchResult | BenchFailure) => seen.push(`${l.index}/${l.total} ${l.name} ${l.size} ${'error' in o ? 'failed' : 'ok'}`),
       finish: () => seen.push('finish'),
+      abort: () => seen.push('abort'),
     };
     const tuning = {
       warmup: { count: 5, maxMs: 1000 },

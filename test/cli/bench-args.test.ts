@@ -39,6 +39,7 @@ describe('cli: bench options', function () {
     expect(o).to.include({ json: 'a.json', html: 'b.html' });
     expect(o.cpu).to.deep.equal({ bench: 0, peers: 1 });
     expect(parseBenchArgs(['--baselines', 'none'], CHOICES).baselines).to.deep.equal([]);
+    expect(parseBenchArgs(['--transports', 'none'], CHOICES).transports).to.deep.equal([]);
   });
 
   it('quick is shorter than full, and the tuning flags override either (mode custom)', function () {
@@ -57,7 +58,7 @@ describe('cli: bench options', function () {
   });
 
   const mistakes: Array<[string[], RegExp]> = [
-    [['--transports', 'carrier-pigeon,unix'], /unknown transport\(s\) carrier-pigeon \(known: pipe, unix, tcp\)/],
+    [['--transports', 'carrier-pigeon,unix'], /unknown transport\(s\) carrier-pigeon \(known: pipe, unix, tcp, or none\)/],
     [['--transports', 'unix,,tcp'], /--transports takes a comma-separated list/],
     [['--baselines', 'smoke-signals'], /unknown baseline\(s\) smoke-signals/],
     [['--sizes', '64,abc'], /--sizes takes byte counts from 8 to 67108864.*"abc"/],

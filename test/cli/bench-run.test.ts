@@ -6,14 +6,14 @@
  * Checks shape and sanity, never speed.
  */
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFile, spawn } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { availableBaselines } from '../../src/bench/baselines/registry.js';
 import { listTransports } from '../../src/index.js';
 import { makeTempDir } from '../setup/tmp.js';
-import { runBin, type Run } from './run-bin.js';
+import { BIN, runBin, type Run } from './run-bin.js';
 
 interface ReportShape {
   machine: Record<string, unknown>;
@@ -167,4 +167,32 @@ describe('cli: switchyard bench --cpu', function () {
       rmSync(json, { force: true });
     }
   });
+});
+
+describe('cli: switchyard bench, interrupted', function () {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`${signal} mid-run exits 128+n and leaves no temp dir or socket behind`, async function () {
+      this.timeout(20_000);
+      const dir = makeTempDir();
+      // A private TMPDIR: whatever the bench leaves is in there, and only there.
+      const child = spawn(
+        process.execPath,
+        [BIN, 'bench', '--transports', 'unix', '--baselines', 'raw-unix', '--sizes', '64', '--round-trips', '10000000', '--rtt-ms', '60000'],
+        { env: { ...process.env, TMPDIR: dir }, stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      // The round trips of the first cell run for a minute: wait until its socket exists.
+      const deadline = Date.now() + 10_000;
+      while (!readdirSync(dir).some((d) => readdirSync(join(dir, d)).includes('bench.sock'))) {
+        if (Date.now() > deadline) throw new Error(`the bench never listened:\n${stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      child.kill(signal);
+      expect(await exited).to.equal(128 + osConstants.signals[signal]);
+      expect(stderr).to.include(`interrupted by ${signal}`);
+      expect(readdirSync(dir)).to.deep.equal([]);
+    });
+  }
 });

@@ -5,12 +5,11 @@
  * protestware). emit() gives no backpressure, so sinks are paced by credit.ts.
  */
 import type { ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Channel } from '../channel.js';
 import { exitOf, peerScript, spawnPeer, unlessExits } from '../peer-process.js';
 import type { OpenContext, Subject } from '../subject.js';
-import { makeTempDirSync, removeTempDir } from '../tmp.js';
+import { makeTempDirSync, ownFile, removeOwnedFile, removeTempDir } from '../tmp.js';
 import { Credit } from './credit.js';
 import { JsonChannel, type JsonProbe, type JsonReply } from './json-messages.js';
 import { newNodeIpc, type NodeIpc } from './node-ipc-api.js';
@@ -52,7 +51,7 @@ class NodeIpcChannel extends JsonChannel {
     this.socket.end();
     this.ipc.server.stop();
     await exited;
-    rmSync(this.path, { force: true });
+    removeOwnedFile(this.path);
     removeTempDir(this.dir);
   }
 }
@@ -64,7 +63,7 @@ export const nodeIpcSubject: Subject = {
   async open(ctx: OpenContext): Promise<Channel> {
     const ipc = await newNodeIpc('switchyard-bench');
     const dir = makeTempDirSync();
-    const path = `${dir}/node-ipc.sock`;
+    const path = ownFile(`${dir}/node-ipc.sock`);
     const connected = new Promise<Socket>((resolve) => {
       ipc.serve(path, () => ipc.server.on('message', (m, socket) => (m as { t?: string }).t === 'ready' && resolve(socket)));
       ipc.server.start();
@@ -76,7 +75,7 @@ export const nodeIpcSubject: Subject = {
       socket = await unlessExits(child, connected, 'node-ipc');
     } catch (err) {
       ipc.server.stop();
-      rmSync(path, { force: true });
+      removeOwnedFile(path);
       removeTempDir(dir);
       throw err;
     }

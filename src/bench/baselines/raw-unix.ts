@@ -4,11 +4,10 @@
  * should be compared with: the same kernel path without the library.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { rmSync } from 'node:fs';
 import { ByteChannel, type Channel } from '../channel.js';
 import { exitOf, peerScript, spawnPeer, unlessExits } from '../peer-process.js';
 import type { OpenContext, Subject } from '../subject.js';
-import { makeTempDirSync, removeTempDir } from '../tmp.js';
+import { makeTempDirSync, ownFile, removeOwnedFile, removeTempDir } from '../tmp.js';
 import { LengthPrefixReader, writeFrame } from './length-prefix.js';
 import type { ChildProcess } from 'node:child_process';
 
@@ -42,7 +41,7 @@ class RawUnixChannel extends ByteChannel {
     this.socket.end();
     await new Promise<void>((r) => this.server.close(() => r()));
     await exited;
-    rmSync(this.path, { force: true });
+    removeOwnedFile(this.path);
     removeTempDir(this.dir);
   }
 }
@@ -53,7 +52,7 @@ export const rawUnixSubject: Subject = {
   note: 'net + hand-written u32 prefix',
   async open(ctx: OpenContext): Promise<Channel> {
     const dir = makeTempDirSync();
-    const path = `${dir}/raw.sock`;
+    const path = ownFile(`${dir}/raw.sock`);
     const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

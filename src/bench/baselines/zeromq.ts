@@ -2,12 +2,11 @@
  * zeromq.ts: optional baseline: a zeromq 6 PAIR socket over `ipc://` (a Unix socket inside
  * libzmq), to peers/zeromq-peer.ts. Runs only when the user has installed `zeromq`.
  */
-import { rmSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { ByteChannel, type Channel } from '../channel.js';
 import { exitOf, peerScript, spawnPeer, unlessExits } from '../peer-process.js';
 import type { OpenContext, Subject } from '../subject.js';
-import { makeTempDirSync, removeTempDir } from '../tmp.js';
+import { makeTempDirSync, ownFile, removeOwnedFile, removeTempDir } from '../tmp.js';
 import { loadZmq, SendQueue, type ZmqPair } from './zmq-api.js';
 
 class ZmqChannel extends ByteChannel {
@@ -53,7 +52,7 @@ class ZmqChannel extends ByteChannel {
     this.out.push(new Uint8Array(0));
     await exited;
     this.socket.close();
-    rmSync(`${this.dir}/zmq.sock`, { force: true });
+    removeOwnedFile(`${this.dir}/zmq.sock`);
     removeTempDir(this.dir);
   }
 }
@@ -65,7 +64,7 @@ export const zeromqSubject: Subject = {
   async open(ctx: OpenContext): Promise<Channel> {
     const zmq = await loadZmq();
     const dir = makeTempDirSync();
-    const address = `ipc://${dir}/zmq.sock`;
+    const address = `ipc://${ownFile(`${dir}/zmq.sock`)}`;
     const socket = new zmq.Pair();
     await socket.bind(address);
     const child = spawnPeer(peerScript('zeromq-peer'), [address]);
@@ -77,7 +76,7 @@ export const zeromqSubject: Subject = {
       child.kill('SIGKILL');
       await exitOf(child);
       socket.close();
-      rmSync(`${dir}/zmq.sock`, { force: true });
+      removeOwnedFile(`${dir}/zmq.sock`);
       removeTempDir(dir);
       throw err;
     }
