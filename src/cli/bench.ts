@@ -1,72 +1,98 @@
 /**
- * bench.ts: `switchyard bench`, the transport x message-size matrix at the Link level.
- * Progress goes to stderr (one line per cell), the table to stdout, JSON to --json FILE.
- * The table is Node's console.table: built in, so no dependency for it yet.
+ * bench.ts: `switchyard bench`: parses its options, sets up pinning, runs the matrix of the
+ * chosen level with progress on stderr, then prints the table on stdout and writes --json
+ * and --html. Exit codes: 0 every cell measured (or skipped: a size the channel cannot carry),
+ * 1 some cell failed (listed with its reason), 2 usage error.
  */
-import { writeFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
-import { benchLink, type LinkBenchResult } from '../bench/link-bench.js';
+import { constants as osConstants, cpus } from 'node:os';
+import { availableBaselines, BASELINE_IDS } from '../bench/baselines/registry.js';
+import { isLevel, LEVELS } from '../bench/levels.js';
+import { describeMachine, machineLine } from '../bench/machine.js';
+import { NO_PINNING, pinCpus, type Pinning } from '../bench/pinning.js';
+import { progressFor } from '../bench/progress.js';
+import { writeHtmlReport } from '../bench/report/html.js';
+import { writeJsonReport } from '../bench/report/json.js';
+import type { BenchReport } from '../bench/result.js';
+import { runMatrix, type ProgressSink } from '../bench/run.js';
+import { removeLiveTempDirs } from '../bench/tmp.js';
+import { renderTable } from '../bench/table.js';
 import { listTransports } from '../index.js';
+import { BENCH_USAGE, parseBenchArgs } from './bench-args.js';
+import { UsageError } from './usage-error.js';
 
-export interface BenchArgs {
-  transports?: string;
-  sizes?: string;
-  quick?: boolean;
-  json?: string;
+/**
+ * On SIGINT/SIGTERM: restore the terminal, exit with 128 + the signal number. Exiting runs
+ * the transports' 'exit' cleanup (socket files, FIFOs); our temp dirs go after it, once empty.
+ * The peers see their links close and exit. Returns the function that removes the handlers.
+ */
+function interruptible(progress: ProgressSink): () => void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    progress.abort();
+    process.stderr.write(`switchyard bench: interrupted by ${signal}\n`);
+    process.on('exit', removeLiveTempDirs);
+    process.exit(128 + (osConstants.signals[signal] ?? 0));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
 }
 
-export function machine(): Record<string, string | number> {
-  const cpu = cpus();
-  return { cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, node: process.version, kernel: release(), platform: process.platform };
-}
+export async function bench(argv: readonly string[]): Promise<number> {
+  const schemes = listTransports().map((t) => t.scheme);
+  const options = parseBenchArgs(argv, { transports: schemes, baselines: BASELINE_IDS, cores: cpus().length });
+  if (options.help) {
+    process.stdout.write(BENCH_USAGE);
+    return 0;
+  }
+  if (!isLevel(options.level)) throw new UsageError(`unknown level ${options.level}`);
+  const level = LEVELS[options.level];
+  if (!level.available) throw new UsageError(level.reason);
 
-function parseList(value: string | undefined, fallback: string[]): string[] {
-  return value === undefined ? fallback : value.split(',').map((s) => s.trim()).filter(Boolean);
-}
+  const { baselines, missing } = await availableBaselines();
+  if (options.baselines) {
+    const absent = options.baselines.filter((id) => !baselines.some((b) => b.id === id));
+    if (absent.length) throw new UsageError(`baseline(s) ${absent.join(', ')} need their package installed (npm install ${absent.join(' ')})`);
+  }
+  const chosen = options.baselines ? baselines.filter((b) => options.baselines!.includes(b.id)) : baselines;
+  const subjects = level.subjects({ transports: options.transports ?? schemes, baselines: chosen });
 
-export async function bench(args: BenchArgs): Promise<number> {
-  const schemes = parseList(args.transports, listTransports().map((t) => t.scheme));
-  const known = new Set(listTransports().map((t) => t.scheme));
-  const unknown = schemes.filter((s) => !known.has(s));
-  if (unknown.length) {
-    process.stderr.write(`switchyard bench: unknown transport(s) ${unknown.join(', ')} (known: ${[...known].join(', ')})\n`);
-    return 2;
+  let pinning: Pinning = NO_PINNING;
+  if (options.cpu) {
+    const pinned = await pinCpus(options.cpu.bench, options.cpu.peers);
+    if ('skipped' in pinned) {
+      process.stderr.write(`switchyard bench: --cpu skipped: ${pinned.skipped}; running unpinned\n`);
+      pinning = { ...NO_PINNING, description: `none (${pinned.skipped})` };
+    } else pinning = pinned;
   }
-  const sizes = parseList(args.sizes, ['64', '1024', '65536', '1048576']).map(Number);
-  if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 64 * 1024 * 1024)) {
-    process.stderr.write('switchyard bench: --sizes takes byte counts from 1 to 67108864, comma-separated\n');
-    return 2;
+
+  const machine = describeMachine({ pinning: pinning.description, mode: options.mode });
+  process.stderr.write(`switchyard bench (${options.level} level, ${options.mode}) on ${machineLine(machine)}\n`);
+  if (!options.baselines && missing.length) {
+    process.stderr.write(`optional baselines not installed (they join when present): ${missing.join(', ')}\n`);
   }
-  const options = args.quick ? { roundTrips: 2000, warmup: 200, throughputMs: 300 } : { roundTrips: 10000, warmup: 1000, throughputMs: 2000 };
-  const m = machine();
-  process.stderr.write(`switchyard bench (link level) on ${m.cpu}, ${m.cores} cores, Node ${m.node}, Linux ${m.kernel}\n`);
-  const results: LinkBenchResult[] = [];
-  let cell = 0;
-  const total = schemes.length * sizes.length;
-  for (const scheme of schemes) {
-    for (const size of sizes) {
-      cell++;
-      const r = await benchLink(scheme, size, {
-        ...options,
-        roundTrips: size >= 1024 * 1024 ? Math.ceil(options.roundTrips / 10) : options.roundTrips,
-      });
-      results.push(r);
-      process.stderr.write(
-        `[${cell}/${total}] ${scheme} ${size} B: p50 ${r.rtt.p50Us.toFixed(1)} us, ${Math.round(r.throughput.msgsPerSec)} msg/s, ${r.throughput.mbPerSec.toFixed(1)} MB/s\n`,
-      );
-    }
+  const progress = progressFor(process.stderr);
+  const stopOnSignal = interruptible(progress);
+  const { results, failures } = await runMatrix(
+    { level: options.level, subjects, sizes: options.sizes, tuning: options.tuning, pinning },
+    progress,
+  ).finally(stopOnSignal);
+  const report: BenchReport = { machine, results, failures };
+  const notes = new Map(subjects.filter((s) => s.note).map((s) => [s.name, s.note!]));
+  process.stdout.write(`${renderTable(results, notes)}\n`);
+  process.stdout.write(`${machineLine(machine)}\n`);
+  if (results.some((r) => r.threads)) process.stdout.write('baseline* = threads of one process, not two processes\n');
+  if (options.json) writeJsonReport(options.json, report);
+  if (options.html) writeHtmlReport(options.html, report);
+  const skipped = failures.filter((f) => f.skipped);
+  const failed = failures.filter((f) => !f.skipped);
+  for (const f of skipped) process.stderr.write(`switchyard bench: ${f.name} ${f.size ?? ''}: ${f.error}\n`);
+  if (failed.length) {
+    process.stderr.write(`switchyard bench: ${failed.length} cell(s) could not be measured:\n`);
+    for (const f of failed) process.stderr.write(`  ${f.name} ${f.size ?? ''}: ${f.error}\n`);
+    return 1;
   }
-  console.table(
-    results.map((r) => ({
-      transport: r.name,
-      size: r.size,
-      'p50 us': +r.rtt.p50Us.toFixed(1),
-      'p99 us': +r.rtt.p99Us.toFixed(1),
-      'p99.9 us': +r.rtt.p999Us.toFixed(1),
-      'msg/s': Math.round(r.throughput.msgsPerSec),
-      'MB/s': +r.throughput.mbPerSec.toFixed(1),
-    })),
-  );
-  if (args.json) writeFileSync(args.json, `${JSON.stringify({ machine: m, results }, null, 2)}\n`);
   return 0;
 }

@@ -1,0 +1,70 @@
+/**
+ * worker.ts: baseline: a worker_threads Worker answering over its MessagePort
+ * (peers/worker-peer.ts). Threads of one process, not two processes: marked `threads` in every
+ * report, since it skips the kernel entirely. postMessage() has no backpressure, so sinks are
+ * paced by credit.ts.
+ */
+import { Worker } from 'node:worker_threads';
+import { ByteChannel, type Channel } from '../channel.js';
+import { peerScript } from '../peer-process.js';
+import type { Subject } from '../subject.js';
+import { decodeReply, type Probe, type Reply } from '../wire.js';
+import { Credit } from './credit.js';
+
+export const ACK_EVERY = 8;
+const HIGH_WATER = 1024 * 1024;
+
+class WorkerChannel extends ByteChannel {
+  readonly reliable = true;
+  readonly maxMessage = 0xffff_ffff;
+  private readonly credit = new Credit(ACK_EVERY, HIGH_WATER);
+  private outer: (reply: Reply) => void = () => {};
+
+  constructor(private readonly worker: Worker) {
+    super();
+    super.onReply((reply) => (reply.tag === 'ack' ? this.credit.ack(reply.phase, reply.frames) : this.outer(reply)));
+    worker.on('message', (m: Uint8Array) => this.deliver(m));
+  }
+
+  override onReply(handler: (reply: Reply) => void): void {
+    this.outer = handler;
+  }
+
+  override send(probe: Probe, size: number): boolean {
+    const open = probe.tag === 'sink' ? this.credit.sent(probe.phase, size) : this.credit.open;
+    super.send(probe, size);
+    return open;
+  }
+
+  protected sendBytes(bytes: Buffer): boolean {
+    this.worker.postMessage(bytes);
+    return true;
+  }
+
+  drain(): Promise<void> {
+    return this.credit.drain();
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
+
+export const workerSubject: Subject = {
+  name: 'worker_threads',
+  kind: 'baseline',
+  threads: true,
+  note: 'threads, not processes',
+  async open(): Promise<Channel> {
+    const worker = new Worker(peerScript('worker-peer'), { workerData: { ackEvery: ACK_EVERY } });
+    await new Promise<void>((resolve, reject) => {
+      worker.once('error', reject);
+      worker.once('message', (m: Uint8Array) => {
+        worker.off('error', reject);
+        if (Buffer.from(m).toString() === 'ready') resolve();
+        else reject(new Error(`worker peer said ${decodeReply(m).tag}`));
+      });
+    });
+    return new WorkerChannel(worker);
+  },
+};

@@ -1,0 +1,18 @@
+/**
+ * listen-address.ts: where the bench listens for each addressed transport, inside a private
+ * temp directory. A transport registered later without an entry here gets `scheme://dir/bench`
+ * (a path-named object); if its addresses look different, add it here.
+ */
+const LISTEN_ADDRESS: Record<string, (dir: string) => string> = {
+  unix: (dir) => `unix://${dir}/bench.sock`,
+  fifo: (dir) => `fifo://${dir}/bench`,
+  tcp: () => 'tcp://127.0.0.1:0',
+  udp: () => 'udp://127.0.0.1:0',
+  // A SysV key: random in the positive 31-bit range, away from IPC_PRIVATE (0).
+  msgq: () => `msgq://${0x5900_0000 + Math.floor(Math.random() * 0x00ff_ffff)}`,
+  shm: (dir) => `shm://switchyard-bench-${process.pid}-${dir.slice(-6)}`,
+};
+
+export function listenAddress(scheme: string, dir: string): string {
+  return (LISTEN_ADDRESS[scheme] ?? ((d: string) => `${scheme}://${d}/bench`))(dir);
+}
