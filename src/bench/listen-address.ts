@@ -8,8 +8,8 @@ const LISTEN_ADDRESS: Record<string, (dir: string) => string> = {
   fifo: (dir) => `fifo://${dir}/bench`,
   tcp: () => 'tcp://127.0.0.1:0',
   udp: () => 'udp://127.0.0.1:0',
-  // A SysV key: random in the positive 31-bit range, away from IPC_PRIVATE (0).
-  msgq: () => `msgq://${0x5900_0000 + Math.floor(Math.random() * 0x00ff_ffff)}`,
+  // Key 0 asks the transport to pick a free key; the listener reports the one it took.
+  msgq: () => 'msgq://0',
   shm: (dir) => `shm://switchyard-bench-${process.pid}-${dir.slice(-6)}`,
 };
 
