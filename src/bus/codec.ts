@@ -9,6 +9,10 @@
  *   a `__proto__` key as the own property `__proto_`, so no payload can reach a prototype.
  *   The only classes a peer can make us build are Map, Set, Date, typed arrays, Buffer,
  *   the built-in Error types, RegExp, and actor refs (validated, through the `refs` hook).
+ * - encode() never produces what decode() would refuse: a value nested deeper than the bound
+ *   (or otherwise unacceptable to the scanner) is refused with a RangeError at the sender,
+ *   so an honest sender fails that one call instead of making its peer close the connection
+ *   (and with it every other request on it).
  * - Decoded byte arrays are copies (copyBuffers), never views into a link's frame, because
  *   a frame is only valid during the link's callback and messages outlive it.
  * - Map round-trips: msgpackr writes Map as a plain msgpack map, which would come back as an
@@ -96,6 +100,14 @@ const packr = new Packr({
   useBigIntExtension: true,
 });
 
+/** Values msgpackr writes whole (by an extension or as bytes): nothing inside them to box. */
+function isLeaf(value: object): boolean {
+  return (
+    ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof RegExp ||
+    value instanceof Error || value instanceof WireRef || value instanceof MapBox
+  );
+}
+
 /** Returns `value` with every Map (at any depth) replaced by a MapBox; `value` itself if it has none. */
 function boxMaps(value: unknown, depth: number): unknown {
   if (typeof value !== 'object' || value === null) return value;
@@ -115,16 +127,6 @@ function boxMaps(value: unknown, depth: number): unknown {
     }
     return copy ?? value;
   }
-  if (Object.getPrototypeOf(value) === Object.prototype) {
-    let copy: Record<string, unknown> | undefined;
-    for (const k of Object.keys(value)) {
-      const v = (value as Record<string, unknown>)[k];
-      const b = boxMaps(v, depth + 1);
-      if (b !== v && !copy) copy = { ...(value as Record<string, unknown>) };
-      if (copy) copy[k] = b;
-    }
-    return copy ?? value;
-  }
   if (value instanceof Set) {
     let changed = false;
     const items: unknown[] = [];
@@ -135,17 +137,43 @@ function boxMaps(value: unknown, depth: number): unknown {
     }
     return changed ? new Set(items) : value;
   }
-  return value; // Date, typed arrays, refs, errors...: leaves
+  if (!isLeaf(value)) {
+    // plain objects, and anything else msgpackr writes as a map of its own properties
+    // (null-prototype objects, class instances): a Map inside must be boxed there too
+    let copy: Record<string, unknown> | undefined;
+    for (const k of Object.keys(value)) {
+      const v = (value as Record<string, unknown>)[k];
+      const b = boxMaps(v, depth + 1);
+      if (b !== v && !copy) copy = { ...(value as Record<string, unknown>) };
+      if (copy) copy[k] = b;
+    }
+    return copy ?? value;
+  }
+  return value;
 }
 
-/** Encodes one value. Throws (a plain TypeError/RangeError) if it cannot be encoded. */
-export function encode(value: unknown): Uint8Array {
-  return packr.pack(boxMaps(value, 0));
-}
-
-/** Limits applied to bytes from a peer. */
+/** Limits applied to bytes from a peer (decode), and checked before sending (encode). */
 export interface DecodeLimits {
   maxDepth?: number;
+}
+
+/**
+ * Encodes one value. Throws (a plain TypeError/RangeError) if it cannot be encoded, or if the
+ * result is something decode() with the same limits would reject (too deep, for instance).
+ */
+export function encode(value: unknown, limits: DecodeLimits = {}): Uint8Array {
+  const bytes = packr.pack(boxMaps(value, 0));
+  const maxDepth = limits.maxDepth ?? DEFAULT_MAX_DEPTH;
+  // every level of nesting takes at least one byte: shorter output cannot be too deep
+  if (bytes.length > maxDepth) {
+    try {
+      scanMsgpack(bytes, ACCEPTED, maxDepth);
+    } catch (err) {
+      if (err instanceof ScanError) throw new RangeError(`value cannot be sent: the peer would refuse it (${err.message})`);
+      throw err;
+    }
+  }
+  return bytes;
 }
 
 /**

@@ -112,7 +112,7 @@ export class Connection {
    */
   send(env: Envelope): boolean {
     if (this.ended) throw new PeerGoneError(`connection to ${this.peer || this.link.remote} is closed`);
-    return this.link.send(encodeEnvelope(env));
+    return this.link.send(encodeEnvelope(env, { maxDepth: this.options.maxDepth }));
   }
 
   /** Says goodbye and closes the link, flushing what is queued. */

@@ -48,8 +48,9 @@ export interface Envelope {
   hops: number;
 }
 
-export function encodeEnvelope(e: Envelope): Uint8Array {
-  return encode(e.hops > 0 ? [e.type, e.id, e.to, e.from, e.payload, e.hops] : [e.type, e.id, e.to, e.from, e.payload]);
+/** Encodes an envelope; throws (RangeError/TypeError) for a payload that cannot be sent within `limits`. */
+export function encodeEnvelope(e: Envelope, limits?: DecodeLimits): Uint8Array {
+  return encode(e.hops > 0 ? [e.type, e.id, e.to, e.from, e.payload, e.hops] : [e.type, e.id, e.to, e.from, e.payload], limits);
 }
 
 /** Decodes and checks the envelope's shape; the payload's meaning is checked by its handler. */
