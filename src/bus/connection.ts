@@ -9,7 +9,7 @@
  * - `closed` resolves once, with the reason the connection ended (never rejects).
  * - A peer that sends nothing for 3 heartbeat periods is treated as gone.
  */
-import { PeerGoneError, ProtocolError } from '../errors.js';
+import { FrameTooLargeError, PeerGoneError, ProtocolError } from '../errors.js';
 import type { CloseReason, Link } from '../transports/transport.js';
 import type { RefDecoder } from './codec.js';
 import { decodeEnvelope, encodeEnvelope, MsgType, PROTOCOL_VERSIONS, type Envelope } from './envelope.js';
@@ -47,6 +47,8 @@ export class Connection {
   private handshakeWaiter: { resolve: (h: PeerHello) => void; reject: (e: Error) => void } | undefined;
   private pingSeq = 0;
   private peerHello: PeerHello | undefined;
+  /** The largest frame the peer accepts (from its hello); sending more would close the link. */
+  private peerMaxFrame = Number.POSITIVE_INFINITY;
 
   constructor(
     link: Link,
@@ -83,7 +85,7 @@ export class Connection {
           reject(e);
         },
       };
-      this.sendRaw({ type: MsgType.hello, id: 0, to: '', from: this.self, payload: { versions: PROTOCOL_VERSIONS, node: this.self, name: this.selfName }, hops: 0 });
+      this.sendRaw({ type: MsgType.hello, id: 0, to: '', from: this.self, payload: { versions: PROTOCOL_VERSIONS, node: this.self, name: this.selfName, maxFrame: this.link.capabilities.maxFrame }, hops: 0 });
       if (this.peerHello) this.handshakeWaiter.resolve(this.peerHello);
     });
   }
@@ -112,7 +114,10 @@ export class Connection {
    */
   send(env: Envelope): boolean {
     if (this.ended) throw new PeerGoneError(`connection to ${this.peer || this.link.remote} is closed`);
-    return this.link.send(encodeEnvelope(env, { maxDepth: this.options.maxDepth }));
+    const frame = encodeEnvelope(env, { maxDepth: this.options.maxDepth });
+    // refused here, the message fails alone; sent, it would make the peer close the link
+    if (frame.length > this.peerMaxFrame) throw new FrameTooLargeError(frame.length, this.peerMaxFrame, 'send');
+    return this.link.send(frame);
   }
 
   /** Says goodbye and closes the link, flushing what is queued. */
@@ -192,7 +197,7 @@ export class Connection {
       this.fail(new ProtocolError('second hello on one connection', 'ERR_BAD_MESSAGE'));
       return;
     }
-    const p = env.payload as { versions?: unknown; node?: unknown; name?: unknown } | null;
+    const p = env.payload as { versions?: unknown; node?: unknown; name?: unknown; maxFrame?: unknown } | null;
     const versions = p && Array.isArray(p.versions) ? p.versions.filter((v): v is number => typeof v === 'number') : [];
     if (!p || typeof p.node !== 'string' || !NODE_ID.test(p.node)) {
       this.fail(new ProtocolError('hello must carry a node id of 1-200 characters without "/" or spaces', 'ERR_BAD_HELLO'));
@@ -208,6 +213,7 @@ export class Connection {
       return;
     }
     this.helloSeen = true;
+    if (typeof p.maxFrame === 'number' && Number.isInteger(p.maxFrame) && p.maxFrame > 0) this.peerMaxFrame = p.maxFrame;
     this.peer = p.node;
     this.version = Math.max(...common);
     this.peerHello = { node: p.node, name: typeof p.name === 'string' ? p.name : p.node, version: this.version };

@@ -258,7 +258,8 @@ export class BusNode {
       else this.settle(conn, env);
     } catch (err) {
       if (err instanceof ProtocolError) conn.fail(err);
-      else throw err;
+      // anything else is our own failure handling one message: report it, keep the link
+      else this.host.reportError(err, `handling message type ${env.type} id ${env.id} from ${env.from}`);
     }
   }
 
@@ -423,7 +424,14 @@ export class BusNode {
     ) {
       this.forwards.delete(key);
     }
-    target.send({ ...env, hops: env.hops + 1 });
+    try {
+      target.send({ ...env, hops: env.hops + 1 });
+    } catch (err) {
+      // too big for the next hop's peer, say: fail this request, not the link it came on
+      this.forwards.delete(key);
+      if (env.type === MsgType.ask || env.type === MsgType.sub) this.answer(conn, env, MsgType.error, errorToWire(err, this.options.sendStacks));
+      else this.host.reportError(err, `forwarding message type ${env.type} to ${env.to}`);
+    }
   }
 
   // ---- connection loss ----

@@ -112,6 +112,18 @@ for (const transport of listTransports()) {
         expectSame(await echo.ask('echo', big), big, '1 MiB buffer');
       });
 
+      it('a reply above our maxFrame fails that ask only: the peer refuses to send it (maxFrame is in the hello)', async function () {
+        let error: unknown;
+        try {
+          await echo.ask('bytes', maxFrame + 1024);
+        } catch (e) {
+          error = e;
+        }
+        expect(error).to.be.instanceOf(RemoteError);
+        expect((error as RemoteError).code).to.equal('ERR_FRAME_TOO_LARGE');
+        expect(await echo.ask('echo', 'still up')).to.equal('still up');
+      });
+
       it('tell delivers values of every supported type, in order (child tells them back to a ref of ours)', async function () {
         const list = samples();
         const before = (await collectorRef.ask('list')).length;
