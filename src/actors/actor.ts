@@ -5,9 +5,9 @@
  * Invariants: `init` runs first, through the mailbox, so no message sees a half-made state;
  * messages, stream openings and channel openings run one at a time in arrival order;
  * handler names are looked up as own properties only (a peer cannot call `constructor` or
- * `__proto__`); after stop() nothing new runs, and open stream subscriptions are torn down.
+ * `__proto__`); after stop() nothing new runs, pending asks reject and open streams error.
  */
-import { Observable, isObservable, type Subscription } from 'rxjs';
+import { Observable, isObservable, type Subscriber } from 'rxjs';
 import { SwitchyardError } from '../errors.js';
 import type { AnyActorDefinition } from './define.js';
 import { Mailbox } from './mailbox.js';
@@ -20,7 +20,8 @@ export class LocalActor {
   private readonly mailbox = new Mailbox();
   private state: unknown;
   private stopped = false;
-  private readonly subs = new Set<Subscription>();
+  private readonly subscribers = new Set<Subscriber<unknown>>();
+  private readonly pendingAsks = new Set<(err: unknown) => void>();
 
   constructor(
     readonly name: string,
@@ -42,7 +43,7 @@ export class LocalActor {
   tell(message: string, args: unknown[], onError: (err: unknown) => void): void {
     const fn = this.handler(message);
     this.mailbox.post(
-      () => fn(this.state, ...args),
+      () => (this.stopped ? Promise.reject(this.stoppedError()) : fn(this.state, ...args)),
       (err) => {
         if (err !== undefined) onError(err);
       },
@@ -57,9 +58,15 @@ export class LocalActor {
       return Promise.reject(err);
     }
     return new Promise((resolve, reject) => {
+      // stop() rejects what is still pending, so a local ask ends as promptly as a remote one
+      this.pendingAsks.add(reject);
       this.mailbox.post(
         () => (this.stopped ? Promise.reject(this.stoppedError()) : fn(this.state, ...args)),
-        (err, value) => (err !== undefined ? reject(err) : resolve(value)),
+        (err, value) => {
+          this.pendingAsks.delete(reject);
+          if (err !== undefined) reject(err);
+          else resolve(value);
+        },
       );
     });
   }
@@ -73,10 +80,18 @@ export class LocalActor {
     return this.open('channels', name, (fn) => fn(this.state, input, ...args));
   }
 
-  /** Stops taking messages and tears down the streams it is serving. */
+  /**
+   * Stops taking messages: queued messages are dropped, pending asks reject and open streams
+   * error, all with ERR_ACTOR_STOPPED (a handler already running is not interrupted, but its
+   * result is no longer delivered).
+   */
   stop(): void {
+    if (this.stopped) return;
     this.stopped = true;
-    for (const s of [...this.subs]) s.unsubscribe();
+    const err = this.stoppedError();
+    for (const reject of [...this.pendingAsks]) reject(err);
+    this.pendingAsks.clear();
+    for (const s of [...this.subscribers]) s.error(err);
   }
 
   private open(
@@ -102,13 +117,19 @@ export class LocalActor {
     });
   }
 
-  /** Wraps a source so that stop() can tear down every subscription to it. */
+  /** Wraps a source so that stop() can end every subscription to it with an error. */
   private track(source: Observable<unknown>): Observable<unknown> {
     return new Observable<unknown>((subscriber) => {
+      if (this.stopped) {
+        subscriber.error(this.stoppedError());
+        return;
+      }
+      this.subscribers.add(subscriber);
       const sub = source.subscribe(subscriber);
-      this.subs.add(sub);
-      sub.add(() => this.subs.delete(sub));
-      return sub;
+      return () => {
+        this.subscribers.delete(subscriber);
+        sub.unsubscribe();
+      };
     });
   }
 

@@ -50,7 +50,9 @@ export class Mailbox {
         continue;
       }
       if (isThenable(result)) {
-        result.then(
+        // through a real Promise: a hostile or broken `then` (throwing, calling back twice)
+        // cannot wedge the mailbox or finish a job twice
+        Promise.resolve(result).then(
           (v) => {
             job.done?.(undefined, v);
             this.drain();

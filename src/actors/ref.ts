@@ -25,15 +25,15 @@ import type {
 
 /** Options for the calls made through a ref; set with `ref.with(options)`. */
 export interface RefOptions {
-  /** Ask timeout in ms. Default: the system's `askTimeoutMs` (30 s). */
+  /** Ask timeout in ms (1 .. 2^31-1, or Infinity for none). Default: the system's `askTimeoutMs` (30 s). */
   timeout?: number;
   /** Aborts a pending ask (it rejects with the signal's reason). */
   signal?: AbortSignal;
-  /** Stream values the producer may send ahead of consumption. Default 256. */
+  /** Stream values the producer may send ahead of consumption (1 .. 2^31-1). Default 256. */
   prefetch?: number;
   /** What the producer does when its buffer is full. Default `'error'`. */
   overflow?: OverflowPolicy;
-  /** Values the producer buffers beyond the credit before `overflow` applies. Default 1024. */
+  /** Values the producer buffers beyond the credit before `overflow` applies (0 .. 2^31-1). Default 1024. */
   bufferSize?: number;
 }
 
@@ -45,7 +45,11 @@ export interface ActorRef<D extends AnyActorDefinition = AnyActorDefinition> {
   readonly actor: string;
   /** `node/actor`. */
   readonly path: string;
-  /** Fire-and-forget. Throws PeerGoneError at once if the actor's node is unreachable. */
+  /**
+   * Fire-and-forget. Throws at once if the message cannot leave: PeerGoneError when the
+   * actor's node is unreachable, and for an actor in this process a SwitchyardError with code
+   * ERR_NO_ACTOR or ERR_NO_HANDLER. A remote actor reports those on its own node (`onError`).
+   */
   tell<K extends MessageName<D>>(message: K, ...args: MessageArgs<D, K>): void;
   /** Request-response: resolves with the handler's return value. */
   ask<K extends MessageName<D>>(message: K, ...args: MessageArgs<D, K>): Promise<Reply<D, K>>;

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { BusNode } from '../bus/node.js';
 import type { Connection } from '../bus/connection.js';
 import type { LocalHost } from '../bus/host.js';
-import { OVERFLOW_POLICIES } from '../bus/serving.js';
+import { MAX_CREDIT, OVERFLOW_POLICIES } from '../bus/serving.js';
 import { AskTimeoutError, PeerGoneError, SwitchyardError } from '../errors.js';
 import { connect as connectLink, listen as listenLink } from '../transports/registry.js';
 import type { CloseReason, Link, LinkOptions, Listener } from '../transports/transport.js';
@@ -69,6 +69,8 @@ export interface SystemListener {
 }
 
 const NAME = /^[^/\s]{1,200}$/;
+/** The longest delay a Node timer takes (2^31-1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function checkName(kind: string, name: unknown): string {
   if (typeof name !== 'string' || !NAME.test(name)) {
@@ -237,6 +239,9 @@ export class ActorSystem implements RefHost {
 
   refAsk(ref: RefImpl, message: string, args: unknown[]): Promise<unknown> {
     const timeoutMs = ref.options.timeout ?? this.askTimeoutMs;
+    if (!(timeoutMs === Number.POSITIVE_INFINITY || (Number.isInteger(timeoutMs) && timeoutMs >= 1 && timeoutMs <= MAX_TIMER_MS))) {
+      return Promise.reject(new RangeError(`ask timeout must be an integer number of ms in 1 .. ${MAX_TIMER_MS}, or Infinity for none; got ${String(timeoutMs)}`));
+    }
     const signal = ref.options.signal;
     if (ref.node !== this.node) return this.bus.ask(ref.node, ref.actor, message, args, { timeoutMs, signal });
     let actor: LocalActor;
@@ -254,8 +259,8 @@ export class ActorSystem implements RefHost {
     if (!OVERFLOW_POLICIES.includes(overflow)) throw new TypeError(`overflow must be one of ${OVERFLOW_POLICIES.join(', ')}`);
     const prefetch = o.prefetch ?? 256;
     const bufferSize = o.bufferSize ?? 1024;
-    if (!Number.isInteger(prefetch) || prefetch < 1) throw new RangeError('prefetch must be an integer >= 1');
-    if (!Number.isInteger(bufferSize) || bufferSize < 0) throw new RangeError('bufferSize must be an integer >= 0');
+    if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > MAX_CREDIT) throw new RangeError(`prefetch must be an integer in 1 .. ${MAX_CREDIT}`);
+    if (!Number.isInteger(bufferSize) || bufferSize < 0 || bufferSize > MAX_CREDIT) throw new RangeError(`bufferSize must be an integer in 0 .. ${MAX_CREDIT}`);
     if (ref.node !== this.node) return this.bus.stream(ref.node, ref.actor, name, args, { prefetch, overflow, bufferSize }, input);
     return new Observable<unknown>((subscriber) => {
       let inner: { unsubscribe(): void } | undefined;
@@ -304,7 +309,7 @@ export class ActorSystem implements RefHost {
 function withDeadline(p: Promise<unknown>, target: string, message: string, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish(() => reject(new AskTimeoutError(target, message, timeoutMs))), timeoutMs);
+    const timer = Number.isFinite(timeoutMs) ? setTimeout(() => finish(() => reject(new AskTimeoutError(target, message, timeoutMs))), timeoutMs) : undefined;
     const onAbort = (): void => finish(() => reject(signal!.reason));
     signal?.addEventListener('abort', onAbort, { once: true });
     const finish = (f: () => void): void => {

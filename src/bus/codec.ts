@@ -8,7 +8,7 @@
  *   structured-clone references and unknown extensions never reach msgpackr. msgpackr stores
  *   a `__proto__` key as the own property `__proto_`, so no payload can reach a prototype.
  *   The only classes a peer can make us build are Map, Set, Date, typed arrays, Buffer,
- *   the built-in Error types, RegExp, and actor refs (validated, through the `refs` hook).
+ *   plain Errors (name, message, code: data only), RegExp, and actor refs (validated, through the `refs` hook).
  * - encode() never produces what decode() would refuse: a value nested deeper than the bound
  *   (or otherwise unacceptable to the scanner) is refused with a RangeError at the sender,
  *   so an honest sender fails that one call instead of making its peer close the connection
@@ -30,6 +30,7 @@ import { WireRef } from './wire-ref.js';
 /** Extension type bytes the bus itself defines (application range 0..127). */
 export const EXT_MAP = 0x6d; // 'm'
 export const EXT_REF = 0x52; // 'R'
+export const EXT_ERROR = 0x45; // 'E'
 
 /** Extension types accepted from peers, and their layout (see msgpack-scan.ts). */
 const ACCEPTED: ReadonlyMap<number, ExtShape> = new Map<number, ExtShape>([
@@ -38,7 +39,7 @@ const ACCEPTED: ReadonlyMap<number, ExtShape> = new Map<number, ExtShape>([
   [0x42, 'data'], // bigint beyond 64 bits
   [0x74, 'data'], // typed arrays, ArrayBuffer, DataView
   [0x73, 'tag'], // Set
-  [0x65, 'tag'], // Error (built-in error types only)
+  [EXT_ERROR, 'tag'], // Error, as {name, message, code?} (never msgpackr's 0x65, see below)
   [0x78, 'tag'], // RegExp
   [EXT_MAP, 'tag'],
   [EXT_REF, 'tag'],
@@ -50,6 +51,20 @@ export const DEFAULT_MAX_DEPTH = 100;
 /** Holds a Map's entries on the way out; never escapes this file. */
 class MapBox {
   constructor(readonly entries: unknown[]) {}
+}
+
+/**
+ * Holds an Error on the way out. msgpackr's own Error extension (0x65) looks the error's
+ * name up in a plain object of constructors, so a peer naming `valueOf` or `constructor`
+ * gets msgpackr's internal table or a boxed primitive back; ours carries data only.
+ */
+class ErrorBox {
+  constructor(readonly data: { name: string; message: string; code?: string }) {}
+}
+
+function boxError(err: Error): ErrorBox {
+  const code = (err as { code?: unknown }).code;
+  return new ErrorBox({ name: String(err.name), message: String(err.message), ...(typeof code === 'string' ? { code } : {}) });
 }
 
 /** How decode() turns a wire ref into a live ref, and who receives it. Set per call. */
@@ -73,6 +88,22 @@ addExtension({
       map.set(e[0], e[1]);
     }
     return map;
+  },
+});
+
+addExtension({
+  Class: ErrorBox,
+  type: EXT_ERROR,
+  write: (box: ErrorBox) => box.data,
+  read: (data: unknown) => {
+    const d = data as { name?: unknown; message?: unknown; code?: unknown } | null;
+    if (typeof d !== 'object' || d === null || typeof d.name !== 'string' || typeof d.message !== 'string' || (d.code !== undefined && typeof d.code !== 'string')) {
+      throw new ScanError('an Error must be {name: string, message: string, code?: string}');
+    }
+    const err = new Error(d.message);
+    Object.defineProperty(err, 'name', { value: d.name, writable: true, configurable: true, enumerable: false });
+    if (d.code !== undefined) Object.defineProperty(err, 'code', { value: d.code, writable: true, configurable: true, enumerable: true });
+    return err;
   },
 });
 
@@ -104,7 +135,7 @@ const packr = new Packr({
 function isLeaf(value: object): boolean {
   return (
     ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof RegExp ||
-    value instanceof Error || value instanceof WireRef || value instanceof MapBox
+    value instanceof WireRef || value instanceof MapBox || value instanceof ErrorBox
   );
 }
 
@@ -112,6 +143,7 @@ function isLeaf(value: object): boolean {
 function boxMaps(value: unknown, depth: number): unknown {
   if (typeof value !== 'object' || value === null) return value;
   if (depth > DEFAULT_MAX_DEPTH * 2) throw new RangeError('value is nested too deeply to encode');
+  if (value instanceof Error) return boxError(value);
   if (value instanceof Map) {
     const entries: unknown[] = [];
     for (const [k, v] of value) entries.push([boxMaps(k, depth + 1), boxMaps(v, depth + 1)]);

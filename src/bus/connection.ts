@@ -85,7 +85,13 @@ export class Connection {
           reject(e);
         },
       };
-      this.sendRaw({ type: MsgType.hello, id: 0, to: '', from: this.self, payload: { versions: PROTOCOL_VERSIONS, node: this.self, name: this.selfName, maxFrame: this.link.capabilities.maxFrame }, hops: 0 });
+      try {
+        this.sendRaw({ type: MsgType.hello, id: 0, to: '', from: this.self, payload: { versions: PROTOCOL_VERSIONS, node: this.self, name: this.selfName, maxFrame: this.link.capabilities.maxFrame }, hops: 0 });
+      } catch (err) {
+        this.handshakeWaiter.reject(err as Error);
+        this.abort({ kind: 'error', error: err as Error });
+        return;
+      }
       if (this.peerHello) this.handshakeWaiter.resolve(this.peerHello);
     });
   }

@@ -53,23 +53,36 @@ export function encodeEnvelope(e: Envelope, limits?: DecodeLimits): Uint8Array {
   return encode(e.hops > 0 ? [e.type, e.id, e.to, e.from, e.payload, e.hops] : [e.type, e.id, e.to, e.from, e.payload], limits);
 }
 
+/**
+ * A non-negative safe integer from the wire, or undefined. MessagePack `uint 64`/`int 64`
+ * decode as bigint (other languages use them for any value above 2^32), so a bigint in the
+ * safe range is accepted as the number it is.
+ */
+export function wireInt(v: unknown): number | undefined {
+  if (typeof v === 'bigint') return v >= 0n && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : undefined;
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
+}
+
 /** Decodes and checks the envelope's shape; the payload's meaning is checked by its handler. */
 export function decodeEnvelope(frame: Uint8Array, refs: RefDecoder, limits?: DecodeLimits): Envelope {
   const v = decode(frame, refs, limits);
   if (!Array.isArray(v) || (v.length !== 5 && v.length !== 6)) {
     throw new ProtocolError('a bus message must be an array of 5 or 6 elements [type, id, to, from, payload, hops?]', 'ERR_BAD_MESSAGE');
   }
-  const [type, id, to, from, payload, hops = 0] = v as [unknown, unknown, unknown, unknown, unknown, unknown];
-  if (typeof type !== 'number' || !Number.isInteger(type) || type < 0 || type >= MSG_NAMES.length) {
-    throw new ProtocolError(`unknown message type ${String(type)}`, 'ERR_BAD_MESSAGE');
+  const [rawType, rawId, to, from, payload, rawHops = 0] = v as [unknown, unknown, unknown, unknown, unknown, unknown];
+  const type = wireInt(rawType);
+  if (type === undefined || type >= MSG_NAMES.length) {
+    throw new ProtocolError(`unknown message type ${String(rawType)}`, 'ERR_BAD_MESSAGE');
   }
-  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) {
-    throw new ProtocolError(`message id must be a non-negative integer, got ${String(id)}`, 'ERR_BAD_MESSAGE');
+  const id = wireInt(rawId);
+  if (id === undefined) {
+    throw new ProtocolError(`message id must be an integer 0 .. 2^53-1, got ${String(rawId)}`, 'ERR_BAD_MESSAGE');
   }
   if (typeof to !== 'string' || typeof from !== 'string' || to.length > 512 || from.length > 512) {
     throw new ProtocolError('message "to" and "from" must be strings of at most 512 characters', 'ERR_BAD_MESSAGE');
   }
-  if (typeof hops !== 'number' || !Number.isInteger(hops) || hops < 0 || hops > MAX_HOPS) {
+  const hops = wireInt(rawHops);
+  if (hops === undefined || hops > MAX_HOPS) {
     throw new ProtocolError(`hop count must be an integer 0..${MAX_HOPS}`, 'ERR_BAD_MESSAGE');
   }
   return { type: type as MsgType, id, to, from, payload, hops };

@@ -73,9 +73,9 @@ export function scanMsgpack(
     const type = u8();
     const shape = extensions.get(type);
     if (shape === undefined) throw new ScanError(`extension type ${type} is not accepted`);
+    if (shape === 'tag' && (!fixext1 || buf[pos] !== 0)) throw new ScanError(`extension type ${type} must be a one-byte tag with data byte 0`);
     pos += length;
     if (shape === 'tag') {
-      if (!fixext1) throw new ScanError(`extension type ${type} must be a one-byte tag`);
       // the tag wraps the next value: one more value at a deeper level
       open(1);
     }

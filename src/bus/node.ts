@@ -19,7 +19,7 @@ import { AskTimeoutError, PeerGoneError, ProtocolError } from '../errors.js';
 import type { CloseReason, Link } from '../transports/transport.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import { InboundStream } from './consuming.js';
-import { MAX_HOPS, MsgType, splitAddress, type Envelope } from './envelope.js';
+import { MAX_HOPS, MsgType, splitAddress, wireInt, type Envelope } from './envelope.js';
 import type { LocalHost } from './host.js';
 import { MAX_CREDIT, OutboundStream, OVERFLOW_POLICIES, type OverflowPolicy, type SubRequest } from './serving.js';
 import { errorFromWire, errorToWire } from './wire-error.js';
@@ -65,8 +65,10 @@ interface Forwarded {
 
 const NODE_ID = /^[^/\s]{1,200}$/;
 
-function isCount(n: unknown, min: number): n is number {
-  return typeof n === 'number' && Number.isInteger(n) && n >= min && n <= MAX_CREDIT;
+/** A count from the wire (credit, buffer size) in min .. MAX_CREDIT, or undefined. */
+function count(n: unknown, min: number): number | undefined {
+  const v = wireInt(n);
+  return v !== undefined && v >= min && v <= MAX_CREDIT ? v : undefined;
 }
 
 export class BusNode {
@@ -177,10 +179,13 @@ export class BusNode {
         done();
         reject(signal!.reason);
       };
-      const timer = setTimeout(() => {
-        done();
-        reject(new AskTimeoutError(target, message, opts.timeoutMs));
-      }, opts.timeoutMs);
+      // Infinity: no deadline (the ask still ends if its connection does)
+      const timer = Number.isFinite(opts.timeoutMs)
+        ? setTimeout(() => {
+            done();
+            reject(new AskTimeoutError(target, message, opts.timeoutMs));
+          }, opts.timeoutMs)
+        : undefined;
       signal?.addEventListener('abort', onAbort, { once: true });
       this.asks.set(id, {
         conn,
@@ -251,7 +256,11 @@ export class BusNode {
     try {
       if (!NODE_ID.test(env.from)) throw new ProtocolError(`bad "from" ${JSON.stringify(env.from)}`, 'ERR_BAD_MESSAGE');
       if (env.to === '') throw new ProtocolError(`message type ${env.type} needs a "to"`, 'ERR_BAD_MESSAGE');
-      this.learn(env.from, conn);
+      // A message that was not forwarded must come from the peer that sent it: a peer may not
+      // speak for another node. (Routes are learned from refs only, never from `from`.)
+      if (env.hops === 0 && env.from !== conn.peer) {
+        throw new ProtocolError(`${conn.peer} sent a message claiming to be from ${JSON.stringify(env.from)}`, 'ERR_BAD_MESSAGE');
+      }
       const { node, actor } = splitAddress(env.to);
       if (node !== this.id) this.forward(conn, env, node, actor);
       else if (actor !== undefined) this.serve(conn, env, actor);
@@ -260,6 +269,17 @@ export class BusNode {
       if (err instanceof ProtocolError) conn.fail(err);
       // anything else is our own failure handling one message: report it, keep the link
       else this.host.reportError(err, `handling message type ${env.type} id ${env.id} from ${env.from}`);
+    }
+  }
+
+  /** Sends without throwing; false if the connection is gone or the message cannot be sent. */
+  private trySend(conn: Connection, env: Envelope): boolean {
+    if (!conn.isOpen) return false;
+    try {
+      conn.send(env);
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -316,10 +336,12 @@ export class BusNode {
     if (served && served.conn !== conn) throw new ProtocolError(`stream ${env.id} of ${env.from} belongs to another connection`, 'ERR_BAD_MESSAGE');
     const s = served?.stream;
     switch (env.type) {
-      case MsgType.credit:
-        if (!isCount(env.payload, 1)) throw new ProtocolError('credit must be an integer >= 1', 'ERR_BAD_MESSAGE');
-        s?.addCredit(env.payload);
+      case MsgType.credit: {
+        const n = count(env.payload, 1);
+        if (n === undefined) throw new ProtocolError(`credit must be an integer 1 .. ${MAX_CREDIT}`, 'ERR_BAD_MESSAGE');
+        s?.addCredit(n);
         return;
+      }
       case MsgType.cancel:
         s?.cancel();
         return;
@@ -347,13 +369,15 @@ export class BusNode {
 
   private subRequest(env: Envelope): SubRequest {
     const p = env.payload as Record<string, unknown> | null;
+    const credit = p ? count(p.credit, 1) : undefined;
+    const bufferSize = p ? count(p.bufferSize, 0) : undefined;
     if (
-      typeof p !== 'object' || p === null || typeof p.name !== 'string' || !Array.isArray(p.args) || !isCount(p.credit, 1) ||
-      typeof p.channel !== 'boolean' || !OVERFLOW_POLICIES.includes(p.overflow as OverflowPolicy) || !isCount(p.bufferSize, 0)
+      typeof p !== 'object' || p === null || typeof p.name !== 'string' || !Array.isArray(p.args) || credit === undefined ||
+      typeof p.channel !== 'boolean' || !OVERFLOW_POLICIES.includes(p.overflow as OverflowPolicy) || bufferSize === undefined
     ) {
-      throw new ProtocolError('sub payload must be {name, args[], credit >= 1, channel, overflow, bufferSize >= 0}', 'ERR_BAD_MESSAGE');
+      throw new ProtocolError(`sub payload must be {name, args[], credit 1..${MAX_CREDIT}, channel, overflow, bufferSize 0..${MAX_CREDIT}}`, 'ERR_BAD_MESSAGE');
     }
-    return { name: p.name, args: p.args as unknown[], credit: p.credit, channel: p.channel, overflow: p.overflow as OverflowPolicy, bufferSize: p.bufferSize };
+    return { name: p.name, args: p.args as unknown[], credit, channel: p.channel, overflow: p.overflow as OverflowPolicy, bufferSize };
   }
 
   /** Sends a reply or error back over the connection the ask came in on. */
@@ -362,18 +386,19 @@ export class BusNode {
     try {
       conn.send({ type, id: env.id, to: env.from, from: this.id, payload, hops: 0 });
     } catch (err) {
-      if (!conn.isOpen) return;
-      // the reply could not be encoded: the asker gets that error instead
-      conn.send({ type: MsgType.error, id: env.id, to: env.from, from: this.id, payload: errorToWire(err, this.options.sendStacks), hops: 0 });
+      // the reply could not be encoded (or is too big for the peer): the asker gets that error instead
+      this.trySend(conn, { type: MsgType.error, id: env.id, to: env.from, from: this.id, payload: errorToWire(err, this.options.sendStacks), hops: 0 });
     }
   }
 
   // ---- answers to requests this node made (to = "self") ----
 
   private settle(conn: Connection, env: Envelope): void {
+    // only the connection a request went out on may answer it
     const ask = this.asks.get(env.id);
     const ownAsk = ask && ask.conn === conn ? ask : undefined;
-    const s = ownAsk ? undefined : this.inbound.get(env.id);
+    const stream = ownAsk ? undefined : this.inbound.get(env.id);
+    const s = stream && stream.connection === conn ? stream : undefined;
     switch (env.type) {
       case MsgType.reply:
         ownAsk?.resolve(env.payload);
@@ -388,10 +413,12 @@ export class BusNode {
       case MsgType.complete:
         s?.onComplete();
         return;
-      case MsgType.credit:
-        if (!isCount(env.payload, 1)) throw new ProtocolError('credit must be an integer >= 1', 'ERR_BAD_MESSAGE');
-        s?.onInputCredit(env.payload);
+      case MsgType.credit: {
+        const n = count(env.payload, 1);
+        if (n === undefined) throw new ProtocolError(`credit must be an integer 1 .. ${MAX_CREDIT}`, 'ERR_BAD_MESSAGE');
+        s?.onInputCredit(n);
         return;
+      }
       case MsgType.cancel:
         s?.onInputCancel();
         return;
@@ -404,34 +431,47 @@ export class BusNode {
 
   private forward(conn: Connection, env: Envelope, node: string, actor: string | undefined): void {
     const towardActor = actor !== undefined;
-    const requester = towardActor ? env.from : node;
-    const key = `${requester}\u0000${env.id}`;
-    const target = this.routes.get(node);
-    if (!target || !target.isOpen || target === conn || env.hops + 1 > MAX_HOPS) {
-      const why = env.hops + 1 > MAX_HOPS ? `hop limit ${MAX_HOPS} reached` : `no route from ${this.id} to node ${JSON.stringify(node)}`;
-      if (env.type === MsgType.ask || env.type === MsgType.sub) {
-        this.answer(conn, env, MsgType.error, { name: 'PeerGoneError', message: why, code: 'ERR_PEER_GONE' });
-      } else if (env.type === MsgType.tell) {
-        this.host.reportError(new PeerGoneError(why), `forwarding a tell to ${env.to}`);
-      }
+    const isRequest = env.type === MsgType.ask || env.type === MsgType.sub || env.type === MsgType.tell;
+    if (!towardActor || !isRequest) {
+      this.forwardAnswer(conn, env, towardActor);
       return;
     }
-    if (env.type === MsgType.ask || env.type === MsgType.sub) {
-      this.forwards.set(key, { back: conn, fwd: target, to: env.to, requester, id: env.id, kind: env.type === MsgType.ask ? 'ask' : 'sub' });
-    } else if (
-      (!towardActor && (env.type === MsgType.reply || env.type === MsgType.error || env.type === MsgType.complete)) ||
-      (towardActor && env.type === MsgType.cancel)
-    ) {
-      this.forwards.delete(key);
+    const key = `${env.from}\u0000${env.id}`;
+    const target = this.routes.get(node);
+    const tracked = env.type !== MsgType.tell;
+    let why: string | undefined;
+    if (env.hops + 1 > MAX_HOPS) why = `hop limit ${MAX_HOPS} reached`;
+    else if (!target || !target.isOpen || target === conn) why = `no route from ${this.id} to node ${JSON.stringify(node)}`;
+    else if (tracked && this.forwards.has(key)) why = `request ${env.id} of ${env.from} is already being forwarded`;
+    if (why !== undefined || !target) {
+      if (tracked) this.answer(conn, env, MsgType.error, { name: 'PeerGoneError', message: why, code: 'ERR_PEER_GONE' });
+      else this.host.reportError(new PeerGoneError(why), `forwarding a tell to ${env.to}`);
+      return;
     }
+    if (tracked) this.forwards.set(key, { back: conn, fwd: target, to: env.to, requester: env.from, id: env.id, kind: env.type === MsgType.ask ? 'ask' : 'sub' });
     try {
       target.send({ ...env, hops: env.hops + 1 });
     } catch (err) {
       // too big for the next hop's peer, say: fail this request, not the link it came on
       this.forwards.delete(key);
-      if (env.type === MsgType.ask || env.type === MsgType.sub) this.answer(conn, env, MsgType.error, errorToWire(err, this.options.sendStacks));
-      else this.host.reportError(err, `forwarding message type ${env.type} to ${env.to}`);
+      if (tracked) this.answer(conn, env, MsgType.error, errorToWire(err, this.options.sendStacks));
+      else this.host.reportError(err, `forwarding a tell to ${env.to}`);
     }
+  }
+
+  /**
+   * Forwards a message about a request we forwarded: only along that request's path (toward
+   * the actor if it came from the requester's side, back if it came from the actor's side),
+   * so no other peer can answer, credit or cancel it. Anything else is dropped.
+   */
+  private forwardAnswer(conn: Connection, env: Envelope, towardActor: boolean): void {
+    const requester = towardActor ? env.from : splitAddress(env.to).node;
+    const key = `${requester}\u0000${env.id}`;
+    const f = this.forwards.get(key);
+    if (!f || (towardActor ? f.back : f.fwd) !== conn) return;
+    const ends = towardActor ? env.type === MsgType.cancel : env.type === MsgType.reply || env.type === MsgType.error || env.type === MsgType.complete;
+    if (ends) this.forwards.delete(key);
+    this.trySend(towardActor ? f.fwd : f.back, { ...env, hops: env.hops + 1 });
   }
 
   // ---- connection loss ----
@@ -444,16 +484,14 @@ export class BusNode {
       new PeerGoneError(`connection from ${this.id} to ${peer} closed (${reason.kind}${reason.error ? `: ${reason.error.message}` : ''})`, { cause: reason.error });
     for (const a of [...this.asks.values()]) if (a.conn === conn) a.reject(gone());
     for (const s of [...this.inbound.values()]) if (s.connection === conn) s.onError(gone());
-    for (const served of [...this.outbound.values()]) if (served.conn === conn) served.stream.cancel();
+    for (const served of [...this.outbound.values()]) if (served.conn === conn) served.stream.cancel(gone());
     for (const [key, f] of [...this.forwards]) {
       if (f.fwd === conn) {
         this.forwards.delete(key);
-        if (f.back.isOpen) {
-          f.back.send({ type: MsgType.error, id: f.id, to: f.requester, from: this.id, payload: { name: 'PeerGoneError', message: `${this.id} lost its link toward ${f.to}`, code: 'ERR_PEER_GONE' }, hops: 0 });
-        }
+        this.trySend(f.back, { type: MsgType.error, id: f.id, to: f.requester, from: this.id, payload: { name: 'PeerGoneError', message: `${this.id} lost its link toward ${f.to}`, code: 'ERR_PEER_GONE' }, hops: 1 });
       } else if (f.back === conn) {
         this.forwards.delete(key);
-        if (f.kind === 'sub' && f.fwd.isOpen) f.fwd.send({ type: MsgType.cancel, id: f.id, to: f.to, from: f.requester, hops: 0, payload: null });
+        if (f.kind === 'sub') this.trySend(f.fwd, { type: MsgType.cancel, id: f.id, to: f.to, from: f.requester, hops: 1, payload: null });
       }
     }
     if (registered) this.onDisconnect?.(conn, reason);

@@ -88,10 +88,14 @@ export class OutboundStream {
     if (this.buffer.length === 0 && this.pendingTerminal && !this.ended) this.sendTerminal(this.pendingTerminal);
   }
 
-  /** The consumer cancelled, or its connection is gone: tear the source down, say nothing. */
-  cancel(): void {
-    this.input?.end();
+  /**
+   * The consumer cancelled (no reason), or its connection is gone (`reason`): tear the source
+   * down and send nothing. A channel's handler sees its input complete, or error with `reason`.
+   */
+  cancel(reason?: Error): void {
+    // source first: its teardown usually unsubscribes the input too, and nothing is sent after
     this.end();
+    this.input?.end(reason);
   }
 
   private onValue(v: unknown): void {
@@ -231,10 +235,20 @@ export class InputPort {
     this.flush();
   }
 
-  /** The stream is over: no more input will be taken. */
-  end(): void {
+  /**
+   * The stream is over: no more input will be taken. A handler still reading the input sees
+   * it error with `reason` (connection lost) or complete.
+   */
+  end(reason?: Error): void {
+    if (this.closed) return;
     this.closed = true;
     this.queue.length = 0;
+    const s = this.subscriber;
+    this.subscriber = undefined;
+    if (!s || s.closed || this.terminal) return;
+    this.terminal = reason ? { error: reason } : {};
+    if (reason) s.error(reason);
+    else s.complete();
   }
 
   private flush(): void {

@@ -410,7 +410,9 @@ for (const transport of listTransports()) {
         truncated: { code: 'ERR_BAD_MESSAGE' },
         'not-an-envelope': { code: 'ERR_BAD_MESSAGE', message: /array of 5 or 6/ },
         'bad-type': { code: 'ERR_BAD_MESSAGE', message: /unknown message type 99/ },
-        'error-ext-proto': { code: 'ERR_BAD_MESSAGE', message: /not a function/ },
+        // msgpackr's own Error extension (0x65) is refused: it looks names up in a plain object
+        'error-ext-proto': { code: 'ERR_BAD_MESSAGE', message: /extension type 101 is not accepted/ },
+        'error-ext-ctor': { code: 'ERR_BAD_MESSAGE', message: /extension type 101 is not accepted/ },
         oversize: { code: 'ERR_FRAME_TOO_LARGE', error: FrameTooLargeError },
       };
       let proto: string;
@@ -429,8 +431,6 @@ for (const transport of listTransports()) {
         // msgpackr keeps a "__proto__" key as the own property "__proto_"
         proto: { __proto_: { polluted: 1 } },
         constructor: { constructor: { prototype: { polluted: 1 } } },
-        // an "Error" extension naming Object.prototype.constructor: Object(value) is the value
-        'error-ext-ctor': { polluted: 1 },
       };
 
       it('before-hello: a message before the hello fails the handshake with ProtocolError; that link only', async function () {
@@ -476,7 +476,7 @@ for (const transport of listTransports()) {
         });
       }
 
-      for (const which of ['proto', 'constructor', 'error-ext-ctor']) {
+      for (const which of ['proto', 'constructor']) {
         it(`${which}: a prototype-pollution attempt is plain data and pollutes nothing`, async function () {
           const before = protoSnapshot();
           const { child, remote } = await bench.raw(which, maxFrame);

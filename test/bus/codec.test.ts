@@ -5,7 +5,7 @@
  * (scanner) without touching any prototype.
  */
 import { expect } from 'chai';
-import { decode, DEFAULT_MAX_DEPTH, encode, EXT_MAP, EXT_REF, type RefDecoder } from '../../src/bus/codec.js';
+import { decode, DEFAULT_MAX_DEPTH, encode, EXT_ERROR, EXT_MAP, EXT_REF, type RefDecoder } from '../../src/bus/codec.js';
 import { ScanError, scanMsgpack, type ExtShape } from '../../src/bus/msgpack-scan.js';
 import { WireRef } from '../../src/bus/wire-ref.js';
 import { ProtocolError } from '../../src/index.js';
@@ -45,6 +45,18 @@ describe('bus codec', function () {
       const all = samples();
       const v = { list: all, nested: { deeper: [all] }, set: new Set([all]), map: new Map<unknown, unknown>([['all', all], [new Map([[1, 2]]), 'map key']]) };
       expectSame(decode(encode(v)), v);
+    });
+
+    it('Errors travel as data: name, message and code come back on a plain Error, nothing else', function () {
+      const err = Object.assign(new RangeError('out of range'), { code: 'ERR_X', secret: 'not sent' });
+      const back = decode(encode({ e: err, list: [new TypeError('t')] })) as { e: Error & { code?: string; secret?: string }; list: Error[] };
+      expect(back.e).to.be.instanceOf(Error);
+      expect(Object.getPrototypeOf(back.e)).to.equal(Error.prototype);
+      expect([back.e.name, back.e.message, back.e.code, back.e.secret]).to.deep.equal(['RangeError', 'out of range', 'ERR_X', undefined]);
+      expect([back.list[0]!.name, back.list[0]!.message]).to.deep.equal(['TypeError', 't']);
+      // a name that is an Object.prototype member is just a name
+      const odd = decode(bytes(0xd4, EXT_ERROR, 0x00, 0x82, ...str('name'), ...str('valueOf'), ...str('message'), ...str('m'))) as Error;
+      expect([odd instanceof Error, odd.name, odd.message]).to.deep.equal([true, 'valueOf', 'm']);
     });
 
     it('Map inside arrays and objects, and Maps as keys and values', function () {
@@ -142,6 +154,10 @@ describe('bus codec', function () {
       ['a ref with a bad name', bytes(0xd4, EXT_REF, 0x00, 0x92, ...str('a/b'), ...str('c'))],
       ['a ref that is not a pair', bytes(0xd4, EXT_REF, 0x00, 0x91, ...str('a'))],
       ['an Error extension naming __proto__', bytes(0xd4, 0x65, 0x00, 0x93, ...str('__proto__'), 0x80, 0xc0)],
+      ["msgpackr's Error extension (0x65) naming valueOf", bytes(0xd4, 0x65, 0x00, 0x93, ...str('valueOf'), ...str('m'), 0xc0)],
+      ['our Error extension without a message', bytes(0xd4, EXT_ERROR, 0x00, 0x81, ...str('name'), ...str('E'))],
+      ['our Error extension with a non-string code', bytes(0xd4, EXT_ERROR, 0x00, 0x83, ...str('name'), ...str('E'), ...str('message'), ...str('m'), ...str('code'), 0x01)],
+      ['a tag extension whose data byte is not 0', bytes(0xd4, EXT_MAP, 0x01, 0x90)],
     ];
     for (const [what, input] of cases) {
       it(what, function () {
