@@ -410,6 +410,7 @@ for (const transport of listTransports()) {
         truncated: { code: 'ERR_BAD_MESSAGE' },
         'not-an-envelope': { code: 'ERR_BAD_MESSAGE', message: /array of 5 or 6/ },
         'bad-type': { code: 'ERR_BAD_MESSAGE', message: /unknown message type 99/ },
+        'spoofed-from': { code: 'ERR_BAD_MESSAGE', message: /claiming to be from "someone-else"/ },
         // msgpackr's own Error extension (0x65) is refused: it looks names up in a plain object
         'error-ext-proto': { code: 'ERR_BAD_MESSAGE', message: /extension type 101 is not accepted/ },
         'error-ext-ctor': { code: 'ERR_BAD_MESSAGE', message: /extension type 101 is not accepted/ },
