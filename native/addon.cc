@@ -3,6 +3,7 @@
 #include <napi.h>
 #include "errors.h"
 #include "fd.h"
+#include "shm_link.h"
 
 namespace switchyard {
 
@@ -10,6 +11,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));
   InitFd(env, exports);
+  InitShm(env, exports);
   return exports;
 }
 

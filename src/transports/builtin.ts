@@ -5,8 +5,9 @@
 import { fifoTransport } from './fifo.js';
 import { pipeTransport } from './pipe.js';
 import { registerTransport } from './registry.js';
+import { shmTransport } from './shm.js';
 import { socketpairTransport } from './socketpair.js';
 import { tcpTransport } from './tcp.js';
 import { unixTransport } from './unix.js';
 
-for (const t of [pipeTransport, socketpairTransport, fifoTransport, unixTransport, tcpTransport]) registerTransport(t);
+for (const t of [pipeTransport, socketpairTransport, fifoTransport, unixTransport, tcpTransport, shmTransport]) registerTransport(t);

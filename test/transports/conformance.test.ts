@@ -24,6 +24,7 @@ const BAD_ADDRESSES: Record<string, (dir: string) => string[]> = {
   fifo: (dir) => [`fifo://${dir}/nobody-here`, 'fifo://somehost/x', 'fifo:relative'],
   unix: (dir) => [`unix://${dir}/nobody-here.sock`, 'unix://', `unix://${dir}/${'x'.repeat(120)}.sock`],
   tcp: () => ['tcp://127.0.0.1', 'tcp://127.0.0.1:0', 'tcp://256.1.1.1:80'],
+  shm: () => ['shm:', 'shm:?fds=x', 'shm:?fds=900,901', 'shm:?fds=0,1', 'shm://nobody-here-a8c1f2', 'shm://bad%2Fname'],
 };
 
 const KiB = 1024;
