@@ -2,6 +2,7 @@
 // and the memory-ordering rules). Owns the mapping and the waiter thread; never the fd.
 #include "shm_ring.h"
 
+#include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -128,10 +129,14 @@ void Endpoint::Run(uint64_t spinNs) {
     uint32_t ev = Check();
     if (ev == 0 && spinNs > 0) {
       auto until = Clock::now() + std::chrono::nanoseconds(spinNs);
+      // Poll politely: after a short burst of pause instructions, yield the core on every
+      // check, so on a small machine the spinning waiter never starves a thread with work
+      // (the peer's, or our own JS thread) while it waits.
       for (int i = 0; ev == 0 && !stop_.load(std::memory_order_relaxed); i++) {
-        CpuRelax();
+        if (i < 64) CpuRelax();
+        else sched_yield();
         ev = Check();
-        if ((i & 63) == 63 && Clock::now() >= until) break;
+        if ((i & 7) == 7 && Clock::now() >= until) break;
       }
     }
     if (ev == 0) {

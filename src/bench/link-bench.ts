@@ -19,7 +19,12 @@ export interface LinkBenchResult {
   size: number;
   rtt: { p50Us: number; p99Us: number; p999Us: number };
   throughput: { msgsPerSec: number; mbPerSec: number };
+  /** shm only: the round trip again in spin mode (the receiver polls; costs a core per side). */
+  spin?: { spinUs: number; rtt: { p50Us: number; p99Us: number; p999Us: number } };
 }
+
+/** The spin window `switchyard bench` uses for shm's spin-mode round trips. */
+export const BENCH_SHM_SPIN_US = 50;
 
 export interface LinkBenchOptions {
   roundTrips: number;
@@ -51,14 +56,14 @@ function nextFrame(link: Link): Promise<Buffer> {
   return new Promise((resolve) => link.onFrame((f) => resolve(Buffer.from(f))));
 }
 
-async function open(scheme: string): Promise<Session> {
+async function open(scheme: string, linkOptions: Record<string, number> = {}): Promise<Session> {
   const transport = getTransport(scheme);
   let link: Link;
   let child: ChildProcess;
   let listener: Listener | undefined;
   let dir: string | undefined;
   if (transport.pair) {
-    ({ link, child } = await spawnWithLink(scheme, PEER, { args: ['inherit'] }));
+    ({ link, child } = await spawnWithLink(scheme, PEER, { args: ['inherit'], ...linkOptions }));
   } else {
     dir = makeTempDirSync();
     let accepted!: (l: Link) => void;
@@ -135,7 +140,19 @@ export async function benchLink(scheme: string, size: number, options: LinkBench
     await roundTrips(session.link, size, options.warmup);
     const times = await roundTrips(session.link, size, options.roundTrips);
     const { frames, seconds } = await throughput(session.link, size, options.throughputMs);
+    let spin: LinkBenchResult['spin'];
+    if (scheme === 'shm') {
+      const spinning = await open(scheme, { spinUs: BENCH_SHM_SPIN_US });
+      try {
+        await roundTrips(spinning.link, size, options.warmup);
+        const t = await roundTrips(spinning.link, size, options.roundTrips);
+        spin = { spinUs: BENCH_SHM_SPIN_US, rtt: { p50Us: percentile(t, 0.5), p99Us: percentile(t, 0.99), p999Us: percentile(t, 0.999) } };
+      } finally {
+        await spinning.close();
+      }
+    }
     return {
+      ...(spin ? { spin } : {}),
       name: scheme,
       kind: 'transport',
       level: 'link',

@@ -26,11 +26,15 @@ import type { Socket } from 'node:net';
 import { FrameTooLargeError, PeerGoneError, ProtocolError, TransportError } from '../errors.js';
 import { native, type ShmEndpoint } from '../native.js';
 import { FRAGMENT_HEADER_BYTES, Fragmenter, Reassembler } from './fragment.js';
+import { WAITER_SPIN_NS } from './shm-settings.js';
 import type { ResolvedLinkOptions } from './stream-link.js';
 import type { CloseKind, CloseReason, Link, LinkCapabilities } from './transport.js';
 
 const L = native.shmLayout;
 const HDR = L.recordHeader;
+const FLAG_DATA = L.flagData;
+const FLAG_PADDING = L.flagPadding;
+const FLAG_PIECE = L.flagPiece;
 
 export interface ShmLinkInit {
   remote: string;
@@ -41,7 +45,7 @@ export interface ShmLinkInit {
   side: 0 | 1;
   /** Bytes per ring. */
   capacity: number;
-  /** How long the waiter spins before it sleeps, in ns. */
+  /** Spin mode: how long the JS thread polls after the last record, in ns (0: off). */
   spinNs: number;
   /** EOF or an error here means the peer is gone. Owned by the link from now on. */
   liveness: Socket;
@@ -90,6 +94,11 @@ export class ShmLink implements Link {
   private rxOff = 0;
   private reassembler: Reassembler | undefined;
 
+  // Spin mode: the JS thread polls the ring once per event-loop turn until `pollUntil`.
+  private readonly pollMs: number;
+  private polling = false;
+  private pollUntil = 0;
+
   private handler: ((frame: Uint8Array) => void) | null = null;
   private paused = false;
   private draining = false;
@@ -108,7 +117,8 @@ export class ShmLink implements Link {
     this.liveness = init.liveness;
     this.onFinished = init.onFinished;
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
-    this.ep = new native.ShmEndpoint(init.fd, init.side, init.capacity, init.spinNs, (events) => this.onEvents(events));
+    this.pollMs = init.spinNs / 1e6;
+    this.ep = new native.ShmEndpoint(init.fd, init.side, init.capacity, init.spinNs > 0 ? 0 : WAITER_SPIN_NS, (events) => this.onEvents(events));
     this.memory = this.ep.memory;
     this.bytes = new Uint8Array(this.memory);
     this.words = new Uint32Array(this.memory);
@@ -138,6 +148,26 @@ export class ShmLink implements Link {
     }
     const len = frame.byteLength;
     if (len > this.options.maxFrame) throw new FrameTooLargeError(len, this.options.maxFrame, 'send');
+    // Fast path: nothing queued and the record fits before the wrap: copy it into the ring
+    // now; one publish at the end of the tick makes the whole batch visible.
+    if (this.queueHead === this.queue.length) {
+      const off = this.txOff;
+      const need = HDR + ((len + 7) & ~7);
+      if (need <= this.cap - off && this.txPos + need - this.txConsumer <= this.cap && len <= this.maxWhole) {
+        const at = this.txBase + off;
+        const w = at >>> 2;
+        this.words[w] = len;
+        this.words[w + 1] = FLAG_DATA;
+        if (len !== 0) this.bytes.set(frame, at + HDR);
+        this.txPos += need;
+        this.txOff = off + need === this.cap ? 0 : off + need;
+        if (!this.flushScheduled) {
+          this.flushScheduled = true;
+          process.nextTick(this.flush);
+        }
+        return true;
+      }
+    }
     // A frame received on this link is a view into our own ring: it would be overwritten
     // before it is written out. Echoing it is common enough to be worth a copy.
     if (frame.buffer === this.memory) frame = frame.slice();
@@ -286,8 +316,17 @@ export class ShmLink implements Link {
         }
       } while (this.drainAgain && !this.paused && this.state !== 'done');
       if (this.state === 'done') return;
-      const arm = !this.paused;
-      available = this.ep.release(this.rxPos, arm);
+      if (this.pollMs > 0 && !this.paused) {
+        // Spin mode: poll on the next turns instead of arming the waiter.
+        available = this.ep.release(this.rxPos, false);
+        this.pollUntil = performance.now() + this.pollMs;
+        if (!this.polling) {
+          this.polling = true;
+          setImmediate(this.poll);
+        }
+      } else {
+        available = this.ep.release(this.rxPos, !this.paused);
+      }
       if (this.peerGone && (this.rxPos === available || this.state === 'closing')) {
         this.finish('peer-gone');
       }
@@ -296,60 +335,74 @@ export class ShmLink implements Link {
     }
   }
 
+  /** Spin mode: one look at the ring per event-loop turn; arms the waiter when the window closes. */
+  private readonly poll = (): void => {
+    this.polling = false;
+    if (this.state === 'done' || this.paused || this.handler === null) return;
+    if (this.ep.available() !== this.rxPos || this.peerGone) this.drainReceived();
+    else if (performance.now() < this.pollUntil) {
+      this.polling = true;
+      setImmediate(this.poll);
+    } else this.ep.release(this.rxPos, true);
+  };
+
   /** Reads records up to `available`, stopping early on pause(). false once the link ended. */
   private readUpTo(available: number): boolean {
     const cap = this.cap;
-    if (available < this.rxPos || available - this.rxPos > cap || available % 8 !== 0) {
-      return this.corrupt(`producer position ${available} with consumer at ${this.rxPos}`);
+    let pos = this.rxPos;
+    let off = this.rxOff;
+    if (available < pos || available - pos > cap || available % 8 !== 0) {
+      return this.corrupt(`producer position ${available} with consumer at ${pos}`);
     }
     const words = this.words;
     const base = this.rxBase;
     const memory = this.memory;
     const maxFrame = this.options.maxFrame;
-    while (this.rxPos < available) {
-      const off = this.rxOff;
-      const w = (base + off) >>> 2;
-      const len = words[w]!;
-      const flag = words[w + 1]!;
-      const need = HDR + align8(len);
-      if (need > cap - off || this.rxPos + need > available) {
-        return this.corrupt(`a record of ${len} bytes at offset ${off} runs past the ring or the producer position`);
+    try {
+      while (pos < available) {
+        const w = (base + off) >>> 2;
+        const len = words[w]!;
+        const flag = words[w + 1]!;
+        const need = HDR + ((len + 7) & ~7);
+        if (need > cap - off || pos + need > available) {
+          return this.corrupt(`a record of ${len} bytes at offset ${off} runs past the ring or the producer position`);
+        }
+        const at = base + off + HDR;
+        pos += need;
+        off = off + need === cap ? 0 : off + need;
+        if (flag === FLAG_DATA) {
+          if (this.state !== 'open') continue; // closing: read and discard, so the peer never blocks on us
+          if (len > maxFrame) {
+            this.finish('protocol-error', new FrameTooLargeError(len, maxFrame, 'receive'));
+            return false;
+          }
+          this.handler!(new Uint8Array(memory, at, len));
+        } else if (flag === FLAG_PADDING) {
+          continue;
+        } else if (flag === FLAG_PIECE) {
+          if (this.state !== 'open') continue;
+          if (len < FRAGMENT_HEADER_BYTES) return this.corrupt(`a fragment record of ${len} bytes`);
+          this.reassembler ??= new Reassembler(
+            // A reliable, ordered ring never loses a piece: nothing may expire while paused.
+            { maxFrame, maxPending: 2, maxAgeMs: 2 ** 31 - 1 },
+            (frame) => this.handler!(frame),
+            (error) => this.finish('protocol-error', error),
+          );
+          if (!this.reassembler.push(new Uint8Array(memory, at, len))) return false;
+        } else {
+          return this.corrupt(`a record with unknown flags ${flag}`);
+        }
+        if (this.paused || this.ended) return !this.ended;
       }
-      this.rxPos += need;
-      this.rxOff = off + need === cap ? 0 : off + need;
-      if (flag === L.flagPadding) continue;
-      if (this.state !== 'open') continue; // closing: read and discard, so the peer never blocks on us
-      if (flag === L.flagData) {
-        if (len > maxFrame) {
-          this.finish('protocol-error', new FrameTooLargeError(len, maxFrame, 'receive'));
-          return false;
-        }
-        try {
-          this.handler!(new Uint8Array(memory, base + off + HDR, len));
-        } catch (err) {
-          this.finish('error', err instanceof Error ? err : new Error(String(err)));
-          return false;
-        }
-      } else if (flag === L.flagPiece) {
-        if (len < FRAGMENT_HEADER_BYTES) return this.corrupt(`a fragment record of ${len} bytes`);
-        this.reassembler ??= new Reassembler(
-          // A reliable, ordered ring never loses a piece: nothing may expire while paused.
-          { maxFrame, maxPending: 2, maxAgeMs: 2 ** 31 - 1 },
-          (frame) => this.handler!(frame),
-          (error) => this.finish('protocol-error', error),
-        );
-        try {
-          if (!this.reassembler.push(new Uint8Array(memory, base + off + HDR, len))) return false;
-        } catch (err) {
-          this.finish('error', err instanceof Error ? err : new Error(String(err)));
-          return false;
-        }
-      } else {
-        return this.corrupt(`a record with unknown flags ${flag}`);
-      }
-      if (this.paused || this.ended) return !this.ended;
+      return true;
+    } catch (err) {
+      // The handler threw: the application's bug ends this link, and only this link.
+      this.finish('error', err instanceof Error ? err : new Error(String(err)));
+      return false;
+    } finally {
+      this.rxPos = pos;
+      this.rxOff = off;
     }
-    return true;
   }
 
   private corrupt(why: string): false {

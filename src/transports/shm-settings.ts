@@ -12,12 +12,24 @@ import type { LinkOptions } from './transport.js';
 export interface ShmLinkOptions extends LinkOptions {
   /** Bytes of each ring (one per direction). Default 4 MiB; a multiple of 4096 from 64 KiB to 1 GiB. */
   ringSize?: number;
-  /** How long the receiver polls before sleeping, in microseconds. Default 20. */
+  /**
+   * Spin mode: how long, in microseconds, the receiving JS thread keeps polling the ring
+   * (one check per event-loop turn) after the last record before it goes back to sleeping
+   * on the waiter thread. Default 0 (off). Lowest latency, at the price of a core at 100%
+   * for as long as traffic keeps arriving within the window.
+   */
   spinUs?: number;
 }
 
 export const DEFAULT_RING_SIZE = 4 * 1024 * 1024;
-export const DEFAULT_SPIN_US = 20;
+export const DEFAULT_SPIN_US = 0;
+/**
+ * Blocking mode: how long the waiter thread polls after a batch before it sleeps on the
+ * doorbell semaphore. A peer that publishes again within this window needs no futex wake-up;
+ * the price is up to this much of one core per batch (a whole core while batches keep coming
+ * faster than this). In spin mode the JS thread polls instead and the waiter does not spin.
+ */
+export const WAITER_SPIN_NS = 50_000;
 const MIN_RING = 64 * 1024;
 const MAX_RING = 1024 * 1024 * 1024;
 const MAX_SPIN_US = 10_000_000;
