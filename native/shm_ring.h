@@ -102,6 +102,11 @@ struct Segment {
   Doorbell doorbell[2];
 };
 static_assert(sizeof(Segment) <= kHeaderBytes, "segment control must fit its page");
+// The offsets are protocol (docs/PROTOCOL.md §5): a peer in another language relies on them.
+static_assert(offsetof(Segment, ring[0].producer) == 64 && offsetof(Segment, ring[0].consumer) == 128 &&
+                  offsetof(Segment, ring[1].producer) == 192 && offsetof(Segment, ring[1].consumer) == 256 &&
+                  offsetof(Segment, doorbell[0]) == 320 && offsetof(Segment, doorbell[1]) == 384,
+              "segment layout changed: update docs/PROTOCOL.md and kVersion");
 
 // Bytes of the whole segment for a ring capacity.
 inline size_t SegmentBytes(uint64_t capacity) { return kHeaderBytes + 2 * capacity; }

@@ -21,7 +21,7 @@ import { ShmLink } from './shm-link.js';
 import { shmListen, shmConnect } from './shm-rendezvous.js';
 import { capacityOf, shmSettings, type ShmLinkOptions } from './shm-settings.js';
 import { resolveLinkOptions } from './stream-link.js';
-import type { ChildEnd, Link, LinkOptions, LinkPair, Listener, Transport } from './transport.js';
+import type { ChildEnd, Link, LinkPair, Listener, Transport } from './transport.js';
 import { DEFAULT_MAX_FRAME } from './transport.js';
 
 function inherited(url: URL): [segment: number, socket: number] {

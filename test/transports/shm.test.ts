@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { connect, listen, pair, spawnWithLink, TransportError, type Link, type Listener } from '../../src/index.js';
@@ -15,6 +15,7 @@ import { withTimeout } from '../setup/timing.js';
 import { nextFrame, PEER } from './harness.js';
 
 const PARENT = fileURLToPath(new URL('../fixtures/shm-parent.js', import.meta.url));
+const HOLDER = fileURLToPath(new URL('../fixtures/holder.js', import.meta.url));
 
 function devShm(prefix = 'switchyard'): string[] {
   return readdirSync('/dev/shm').filter((e) => e.startsWith(prefix)).sort();
@@ -166,6 +167,56 @@ describe('shm transport', function () {
     expect(devShm()).to.deep.equal(before);
   });
 
+  it('named: a second listen on a live name rejects with EADDRINUSE, and the first still works', async function () {
+    const name = uniqueName();
+    const l = await listen(`shm://${name}`, (a) => a.onFrame((f) => a.send(Buffer.from(f))));
+    listeners.push(l);
+    let error: unknown;
+    try {
+      listeners.push(await listen(`shm://${name}`, () => {}));
+    } catch (err) {
+      error = err;
+    }
+    expect(error).to.be.instanceOf(TransportError);
+    expect((error as TransportError).code).to.equal('EADDRINUSE');
+    const c = await connect(`shm://${name}`);
+    expect(await echo(c, 'still')).to.equal('still');
+    await c.close();
+  });
+
+  it('named: listen removes link segments left by dead pids and leaves those of live ones', async function () {
+    const name = uniqueName();
+    const dead = spawn(process.execPath, ['-e', '0']);
+    await exited(dead);
+    const stale = `switchyard.${name}.link.${dead.pid}.1`;
+    const live = `switchyard.${name}.link.${process.pid}.999`;
+    writeFileSync(`/dev/shm/${stale}`, '', { mode: 0o600 });
+    writeFileSync(`/dev/shm/${live}`, '', { mode: 0o600 });
+    try {
+      listeners.push(await listen(`shm://${name}`, () => {}));
+      expect(existsSync(`/dev/shm/${stale}`), 'the dead pid\'s segment').to.equal(false);
+      expect(existsSync(`/dev/shm/${live}`), 'a live pid\'s segment').to.equal(true);
+    } finally {
+      for (const e of [stale, live]) if (existsSync(`/dev/shm/${e}`)) unlinkSync(`/dev/shm/${e}`);
+    }
+  });
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`named: a listening process that gets ${signal} dies of it and removes its record`, async function () {
+      const name = uniqueName();
+      const holder = spawn(process.execPath, [HOLDER, `shm://${name}`], { stdio: ['pipe', 'pipe', 'inherit'] });
+      children.add(holder);
+      const rl = createInterface({ input: holder.stdout! });
+      await withTimeout(new Promise((resolve) => rl.once('line', resolve)), 10_000, 'the holder to listen');
+      rl.close();
+      expect(devShm(`switchyard.${name}`)).to.deep.equal([`switchyard.${name}`]);
+      const died = new Promise<NodeJS.Signals | null>((resolve) => holder.once('exit', (_code, sig) => resolve(sig)));
+      holder.kill(signal);
+      expect(await withTimeout(died, 10_000, 'the holder to die')).to.equal(signal);
+      expect(devShm()).to.deep.equal(before);
+    });
+  }
+
   it('pair: the parent SIGKILLed: the child sees peer-gone within 1 s; nothing lands in /dev/shm', async function () {
     const middle = spawn(process.execPath, [PARENT, 'pair'], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.add(middle);
@@ -241,7 +292,7 @@ describe('shm transport', function () {
     expect(kept[0]).to.equal(undefined);
   });
 
-  it('works in spin mode (shm://name?spin=200us) and with the waiter not spinning at all (spin=0)', async function () {
+  it('works in spin mode (shm://name?spin=200us) and in blocking mode (spin=0)', async function () {
     for (const spin of ['200us', '0']) {
       const name = uniqueName();
       const l = await listen(`shm://${name}?spin=${spin}`, (a) => a.onFrame((f) => a.send(Buffer.from(f))));
