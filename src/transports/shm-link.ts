@@ -35,6 +35,8 @@ const HDR = L.recordHeader;
 const FLAG_DATA = L.flagData;
 const FLAG_PADDING = L.flagPadding;
 const FLAG_PIECE = L.flagPiece;
+/** Records delivered per event-loop turn before the rest waits for the next one. */
+const DRAIN_BUDGET = 65_536;
 
 export interface ShmLinkInit {
   remote: string;
@@ -102,6 +104,7 @@ export class ShmLink implements Link {
   private handler: ((frame: Uint8Array) => void) | null = null;
   private paused = false;
   private draining = false;
+  private budget = 0;
   private drainAgain = false;
   private peerGone = false;
   private state: 'open' | 'closing' | 'done' = 'open';
@@ -308,13 +311,16 @@ export class ShmLink implements Link {
     this.draining = true;
     try {
       let available = this.ep.available();
+      // At most this many records per turn of the event loop: a large ring must not starve
+      // timers and I/O. What is left re-arms the waiter, which reports it at once.
+      this.budget = DRAIN_BUDGET;
       do {
         this.drainAgain = false;
-        while (this.rxPos !== available && !this.paused && this.state !== 'done') {
+        while (this.rxPos !== available && !this.paused && this.state !== 'done' && this.budget > 0) {
           if (!this.readUpTo(available) || this.ended) return;
           available = this.ep.release(this.rxPos, false);
         }
-      } while (this.drainAgain && !this.paused && this.state !== 'done');
+      } while (this.drainAgain && !this.paused && this.state !== 'done' && this.budget > 0);
       if (this.state === 'done') return;
       if (this.pollMs > 0 && !this.paused) {
         // Spin mode: poll on the next turns instead of arming the waiter.
@@ -358,8 +364,9 @@ export class ShmLink implements Link {
     const base = this.rxBase;
     const memory = this.memory;
     const maxFrame = this.options.maxFrame;
+    let budget = this.budget;
     try {
-      while (pos < available) {
+      while (pos < available && budget-- > 0) {
         const w = (base + off) >>> 2;
         const len = words[w]!;
         const flag = words[w + 1]!;
@@ -402,6 +409,7 @@ export class ShmLink implements Link {
     } finally {
       this.rxPos = pos;
       this.rxOff = off;
+      this.budget = budget;
     }
   }
 
