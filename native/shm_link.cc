@@ -13,6 +13,7 @@
 #include "shm_link.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -119,10 +120,17 @@ class ShmEndpoint : public Napi::ObjectWrap<ShmEndpoint> {
     return Napi::Number::New(info.Env(), static_cast<double>(ep_.Release(pos, arm)));
   }
 
-  // available() -> the receive ring's producer position
+  // available(seen?) -> the receive ring's producer position. With `seen` (spin mode's poll),
+  // yields the core once if the position is still `seen`, so two spinning processes on a
+  // small machine let each other run instead of burning each other's time slices.
   Napi::Value Available(const Napi::CallbackInfo& info) {
     if (closed_) return Napi::Number::New(info.Env(), -1);
-    return Napi::Number::New(info.Env(), static_cast<double>(ep_.Available()));
+    uint64_t pos = ep_.Available();
+    if (info.Length() > 0 && info[0].IsNumber() && pos == static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue())) {
+      sched_yield();
+      pos = ep_.Available();
+    }
+    return Napi::Number::New(info.Env(), static_cast<double>(pos));
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {

@@ -41,8 +41,8 @@ export interface ShmEndpoint {
   wantSpace(seen: number): void;
   /** Frees records below `position`; with `arm`, asks for an eventData when more arrive. Returns the producer position. */
   release(position: number, arm: boolean): number;
-  /** The receive ring's producer position. */
-  available(): number;
+  /** The receive ring's producer position; with `seen`, yields the core once if it is still `seen`. */
+  available(seen?: number): number;
   /** Joins the waiter thread, detaches `memory`, unmaps. Idempotent. */
   close(): void;
 }

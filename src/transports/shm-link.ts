@@ -345,7 +345,7 @@ export class ShmLink implements Link {
   private readonly poll = (): void => {
     this.polling = false;
     if (this.state === 'done' || this.paused || this.handler === null) return;
-    if (this.ep.available() !== this.rxPos || this.peerGone) this.drainReceived();
+    if (this.ep.available(this.rxPos) !== this.rxPos || this.peerGone) this.drainReceived();
     else if (performance.now() < this.pollUntil) {
       this.polling = true;
       setImmediate(this.poll);
