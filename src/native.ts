@@ -78,7 +78,10 @@ export interface NativeAddon {
 function load(): NativeAddon {
   const require = createRequire(import.meta.url);
   // dist/src/native.js -> ../../build/Release; also try Debug for `node-gyp --debug` builds.
-  const candidates = ['../../build/Release/switchyard.node', '../../build/Debug/switchyard.node'];
+  // SWITCHYARD_ADDON names another build (e.g. the AddressSanitizer one of `npm run
+  // test:native`), so the whole suite can run against it; unset, the normal build is used.
+  const override = process.env.SWITCHYARD_ADDON;
+  const candidates = override ? [override] : ['../../build/Release/switchyard.node', '../../build/Debug/switchyard.node'];
   let lastError: unknown;
   for (const path of candidates) {
     try {
