@@ -75,6 +75,7 @@ export class ShmLink implements Link {
   private readonly cap: number;
   private readonly liveness: Socket;
   private readonly onFinished: (() => void) | undefined;
+  private readonly maxFrame: number;
   /** Largest frame written as one record; larger ones go in pieces. */
   private readonly maxWhole: number;
 
@@ -129,6 +130,7 @@ export class ShmLink implements Link {
     this.txBase = this.ep.sendOffset;
     this.rxBase = this.ep.receiveOffset;
     this.maxWhole = this.cap / 2 - HDR;
+    this.maxFrame = init.options.maxFrame;
 
     this.liveness.on('data', () => {}); // nothing is ever sent on it; reading is how EOF shows
     this.liveness.on('error', () => this.onPeerGone());
@@ -149,8 +151,10 @@ export class ShmLink implements Link {
     if (this.state !== 'open') {
       throw new TransportError('ERR_LINK_CLOSED', `send on a closed shm link (${this.remote})`, { address: this.remote });
     }
-    const len = frame.byteLength;
-    if (len > this.options.maxFrame) throw new FrameTooLargeError(len, this.options.maxFrame, 'send');
+    // length, not byteLength: equal for a Uint8Array, and V8 inlines it (byteLength was a
+    // builtin call per send in profiles: ~6 ns of ~28).
+    const len = frame.length;
+    if (len > this.maxFrame) throw new FrameTooLargeError(len, this.maxFrame, 'send');
     // Fast path: nothing queued and the record fits before the wrap: copy it into the ring
     // now; one publish at the end of the tick makes the whole batch visible.
     if (this.queueHead === this.queue.length) {
