@@ -127,7 +127,10 @@ void Endpoint::Run(uint64_t spinNs) {
   sem_t* bell = &seg_->doorbell[side_].sem;
   while (!stop_.load(std::memory_order_acquire)) {
     uint32_t ev = Check();
-    if (ev == 0 && spinNs > 0) {
+    // Spin only while waiting for something: with nothing armed (JS is busy with the last
+    // batch) the waiter sleeps at once and leaves the core to the threads doing work.
+    bool armed = rxArmed_.load(std::memory_order_acquire) || txWaiting_.load(std::memory_order_acquire);
+    if (ev == 0 && spinNs > 0 && armed) {
       auto until = Clock::now() + std::chrono::nanoseconds(spinNs);
       // Poll politely: after a short burst of pause instructions, yield the core on every
       // check, so on a small machine the spinning waiter never starves a thread with work

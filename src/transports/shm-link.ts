@@ -335,7 +335,13 @@ export class ShmLink implements Link {
           setImmediate(this.poll);
         }
       } else {
-        available = this.ep.release(this.rxPos, !this.paused);
+        available = this.ep.release(this.rxPos, false);
+        // Arm the waiter after this tick's sends are flushed (their nextTick was queued
+        // first): waking the waiter must not delay a reply on the round-trip path.
+        if (!this.paused && !this.armScheduled) {
+          this.armScheduled = true;
+          process.nextTick(this.arm);
+        }
       }
       if (this.peerGone && (this.rxPos === available || this.state === 'closing')) {
         this.finish('peer-gone');
@@ -344,6 +350,12 @@ export class ShmLink implements Link {
       this.draining = false;
     }
   }
+
+  private armScheduled = false;
+  private readonly arm = (): void => {
+    this.armScheduled = false;
+    if (this.state !== 'done' && !this.paused && !this.draining && this.handler !== null) this.ep.release(this.rxPos, true);
+  };
 
   /** Spin mode: one look at the ring per event-loop turn; arms the waiter when the window closes. */
   private readonly poll = (): void => {
