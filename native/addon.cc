@@ -4,6 +4,7 @@
 #include "errors.h"
 #include "fd.h"
 #include "msg_queue.h"
+#include "shm_link.h"
 
 namespace switchyard {
 
@@ -12,6 +13,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));
   InitFd(env, exports);
   InitMsgQueue(env, exports);
+  InitShm(env, exports);
   return exports;
 }
 

@@ -32,10 +32,59 @@ export interface MsgReceiver {
    * Returns false if the wake-up could not be queued yet (queue full): call it again later.
    */
   stop(): boolean;
+/** Layout constants of the shm segment, from native/shm_ring.h (never copied into TypeScript). */
+export interface ShmLayout {
+  /** Bytes before the first ring's data (the control page). */
+  readonly headerBytes: number;
+  /** Bytes of a record header: u32 length, u32 flags. */
+  readonly recordHeader: number;
+  readonly flagData: number;
+  readonly flagPadding: number;
+  readonly flagPiece: number;
+  /** Waiter event bits. */
+  readonly eventData: number;
+  readonly eventSpace: number;
+}
+
+/**
+ * One process's side of a mapped shm segment, with its waiter thread. Positions are byte
+ * counts since the start of a ring (never wrapped). See native/shm_ring.h.
+ */
+export interface ShmEndpoint {
+  /** The whole mapping; detached (zero length) after close(). */
+  readonly memory: ArrayBuffer;
+  /** Bytes of data per ring. */
+  readonly capacity: number;
+  /** Offset in `memory` of the ring this side writes. */
+  readonly sendOffset: number;
+  /** Offset in `memory` of the ring this side reads. */
+  readonly receiveOffset: number;
+  /** Publishes records up to `position`; returns the send ring's consumer position. */
+  publish(position: number): number;
+  /** Asks for an eventSpace once the send ring's consumer moves past `seen`. */
+  wantSpace(seen: number): void;
+  /** Frees records below `position`; with `arm`, asks for an eventData when more arrive. Returns the producer position. */
+  release(position: number, arm: boolean): number;
+  /** The receive ring's producer position; with `seen`, yields the core once if it is still `seen`. */
+  available(seen?: number): number;
+  /** Joins the waiter thread, detaches `memory`, unmaps. Idempotent. */
+  close(): void;
 }
 
 /** The addon's exports. */
 export interface NativeAddon {
+  /**
+   * Maps segment `fd` as `side` (0 creates the header, 1 attaches) and starts the waiter
+   * thread, which calls `onEvents(mask)` on the JS thread once per batch.
+   */
+  ShmEndpoint: new (fd: number, side: 0 | 1, capacity: number, spinNs: number, onEvents: (events: number) => void) => ShmEndpoint;
+  /** memfd_create(MFD_CLOEXEC) sized to `bytes`: an anonymous segment. */
+  shmMemfd(bytes: number): number;
+  /** shm_open: `bytes > 0` creates exclusively with mode 0600 and that size; 0 opens an existing one. */
+  shmOpen(name: string, bytes: number): number;
+  /** shm_unlink; false if the name was already gone. */
+  shmUnlink(name: string): boolean;
+  readonly shmLayout: ShmLayout;
   /** pipe2(O_CLOEXEC): `[readFd, writeFd]`. */
   pipe(): [number, number];
   /** socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): two connected ends. */
@@ -74,7 +123,10 @@ export interface NativeAddon {
 function load(): NativeAddon {
   const require = createRequire(import.meta.url);
   // dist/src/native.js -> ../../build/Release; also try Debug for `node-gyp --debug` builds.
-  const candidates = ['../../build/Release/switchyard.node', '../../build/Debug/switchyard.node'];
+  // SWITCHYARD_ADDON names another build (e.g. the AddressSanitizer one of `npm run
+  // test:native`), so the whole suite can run against it; unset, the normal build is used.
+  const override = process.env.SWITCHYARD_ADDON;
+  const candidates = override ? [override] : ['../../build/Release/switchyard.node', '../../build/Debug/switchyard.node'];
   let lastError: unknown;
   for (const path of candidates) {
     try {

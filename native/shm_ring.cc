@@ -1,0 +1,185 @@
+// shm_ring.cc: Endpoint, one process's side of an shm segment (see shm_ring.h for the layout
+// and the memory-ordering rules). Owns the mapping and the waiter thread; never the fd.
+#include "shm_ring.h"
+
+#include <sched.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+
+namespace switchyard {
+namespace shm {
+namespace {
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Posts the doorbell if `flag` was set by its sleeper (exchange, so one post per sleep).
+inline void WakeIf(std::atomic<uint32_t>& flag, sem_t* bell) {
+  if (flag.load(std::memory_order_relaxed) != 0 && flag.exchange(0, std::memory_order_acq_rel) != 0) sem_post(bell);
+}
+
+}  // namespace
+
+Endpoint::~Endpoint() { Close(); }
+
+int Endpoint::Map(int fd, int side, uint64_t capacity) {
+  side_ = side;
+  size_t bytes = SegmentBytes(capacity);
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) return errno;
+  base_ = static_cast<uint8_t*>(p);
+  bytes_ = bytes;
+  seg_ = reinterpret_cast<Segment*>(base_);
+  capacity_ = capacity;
+  if (side == 0) {
+    // A fresh, zero-filled segment that nobody else has yet: plain stores, then the magic
+    // last with release so an attacher that sees it sees the rest.
+    seg_->header.version = kVersion;
+    seg_->header.headerBytes = kHeaderBytes;
+    seg_->header.capacity = capacity;
+    seg_->header.pid[0] = getpid();
+    for (int s = 0; s < 2; s++) {
+      if (sem_init(&seg_->doorbell[s].sem, 1, 0) != 0) {
+        int err = errno;
+        Close();
+        return err;
+      }
+    }
+    reinterpret_cast<std::atomic<uint64_t>*>(&seg_->header.magic)->store(kMagic, std::memory_order_release);
+  } else {
+    uint64_t magic = reinterpret_cast<std::atomic<uint64_t>*>(&seg_->header.magic)->load(std::memory_order_acquire);
+    if (magic != kMagic || seg_->header.version != kVersion || seg_->header.headerBytes != kHeaderBytes ||
+        seg_->header.capacity != capacity) {
+      Close();
+      return EPROTO;
+    }
+    seg_->header.pid[1] = getpid();
+  }
+  return 0;
+}
+
+void Endpoint::Start(uint64_t spinNs, Notify notify) {
+  notify_ = std::move(notify);
+  waiter_ = std::thread([this, spinNs] { Run(spinNs); });
+}
+
+uint64_t Endpoint::Publish(uint64_t position) {
+  RingControl& tx = seg_->ring[side_];
+  std::atomic_thread_fence(std::memory_order_release);  // JS's record writes before the position
+  tx.producer.position.store(position, std::memory_order_release);
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // store position, then read `sleeping`
+  WakeIf(tx.consumer.sleeping, &seg_->doorbell[1 - side_].sem);
+  return tx.consumer.position.load(std::memory_order_acquire);
+}
+
+void Endpoint::WantSpace(uint64_t seen) {
+  txSeen_.store(seen, std::memory_order_relaxed);
+  txWaiting_.store(true, std::memory_order_release);
+  Kick();
+}
+
+uint64_t Endpoint::Release(uint64_t position, bool arm) {
+  RingControl& rx = seg_->ring[1 - side_];
+  rx.consumer.position.store(position, std::memory_order_release);
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // store position, then read `waiting`
+  WakeIf(rx.producer.waiting, &seg_->doorbell[1 - side_].sem);
+  if (arm) {
+    rxSeen_.store(position, std::memory_order_relaxed);
+    rxArmed_.store(true, std::memory_order_release);
+    Kick();
+  }
+  return rx.producer.position.load(std::memory_order_acquire);
+}
+
+uint64_t Endpoint::Available() const {
+  return seg_->ring[1 - side_].producer.position.load(std::memory_order_acquire);
+}
+
+// Wakes our own waiter if it sleeps. sem_post on an uncontended semaphore is one atomic add
+// in user space; it enters the kernel only when the waiter is actually asleep.
+void Endpoint::Kick() { sem_post(&seg_->doorbell[side_].sem); }
+
+uint32_t Endpoint::Check() {
+  uint32_t ev = 0;
+  if (rxArmed_.load(std::memory_order_acquire) &&
+      seg_->ring[1 - side_].producer.position.load(std::memory_order_acquire) != rxSeen_.load(std::memory_order_relaxed)) {
+    ev |= kEventData;
+  }
+  if (txWaiting_.load(std::memory_order_acquire) &&
+      seg_->ring[side_].consumer.position.load(std::memory_order_acquire) != txSeen_.load(std::memory_order_relaxed)) {
+    ev |= kEventSpace;
+  }
+  return ev;
+}
+
+void Endpoint::Run(uint64_t spinNs) {
+  using Clock = std::chrono::steady_clock;
+  RingControl& rx = seg_->ring[1 - side_];
+  RingControl& tx = seg_->ring[side_];
+  sem_t* bell = &seg_->doorbell[side_].sem;
+  while (!stop_.load(std::memory_order_acquire)) {
+    uint32_t ev = Check();
+    // Spin only while waiting for something: with nothing armed (JS is busy with the last
+    // batch) the waiter sleeps at once and leaves the core to the threads doing work.
+    bool armed = rxArmed_.load(std::memory_order_acquire) || txWaiting_.load(std::memory_order_acquire);
+    if (ev == 0 && spinNs > 0 && armed) {
+      auto until = Clock::now() + std::chrono::nanoseconds(spinNs);
+      // Poll politely: after a short burst of pause instructions, yield the core on every
+      // check, so on a small machine the spinning waiter never starves a thread with work
+      // (the peer's, or our own JS thread) while it waits.
+      for (int i = 0; ev == 0 && !stop_.load(std::memory_order_relaxed); i++) {
+        if (i < 64) CpuRelax();
+        else sched_yield();
+        ev = Check();
+        if ((i & 7) == 7 && Clock::now() >= until) break;
+      }
+    }
+    if (ev == 0) {
+      // Announce, then look again: the peer either sees the flag and posts, or we see its move.
+      if (rxArmed_.load(std::memory_order_acquire)) rx.consumer.sleeping.store(1, std::memory_order_seq_cst);
+      if (txWaiting_.load(std::memory_order_acquire)) tx.producer.waiting.store(1, std::memory_order_seq_cst);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      ev = Check();
+      if (ev == 0 && !stop_.load(std::memory_order_acquire)) {
+        while (sem_wait(bell) != 0 && errno == EINTR) {
+        }
+      }
+      rx.consumer.sleeping.store(0, std::memory_order_relaxed);
+      tx.producer.waiting.store(0, std::memory_order_relaxed);
+      if (ev == 0) ev = Check();
+    }
+    if (ev == 0) continue;
+    // Report once; JS re-arms when it has drained (Release with arm) or found the ring full again.
+    if (ev & kEventData) rxArmed_.store(false, std::memory_order_relaxed);
+    if (ev & kEventSpace) txWaiting_.store(false, std::memory_order_relaxed);
+    notify_(ev);
+  }
+}
+
+void Endpoint::StopWaiter() {
+  if (waiter_.joinable()) {
+    stop_.store(true, std::memory_order_release);
+    Kick();
+    waiter_.join();
+  }
+}
+
+void Endpoint::Close() {
+  StopWaiter();
+  if (base_ != nullptr) {
+    munmap(base_, bytes_);
+    base_ = nullptr;
+  }
+  seg_ = nullptr;
+}
+
+}  // namespace shm
+}  // namespace switchyard
