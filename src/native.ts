@@ -32,6 +32,8 @@ export interface MsgReceiver {
    * Returns false if the wake-up could not be queued yet (queue full): call it again later.
    */
   stop(): boolean;
+}
+
 /** Layout constants of the shm segment, from native/shm_ring.h (never copied into TypeScript). */
 export interface ShmLayout {
   /** Bytes before the first ring's data (the control page). */

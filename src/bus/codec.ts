@@ -218,7 +218,11 @@ export function decode(bytes: Uint8Array, refs?: RefDecoder, limits: DecodeLimit
   try {
     scanMsgpack(bytes, ACCEPTED, maxDepth);
     currentRefs = refs;
-    return packr.unpack(bytes);
+    // msgpackr copies `bin` with the source's own class: a Buffer source gives Buffers, a plain
+    // Uint8Array (the shm transport's ring views) would give Uint8Arrays. One answer for every
+    // transport: view the frame as a Buffer (no copy).
+    const source = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return packr.unpack(source);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     throw new ProtocolError(`undecodable message from peer: ${why}`, 'ERR_BAD_MESSAGE', { cause: err });
