@@ -9,7 +9,7 @@ import { UsageError } from './usage-error.js';
 
 export function checkAddress(address: string): string {
   try {
-    getTransport(parseAddress(address).protocol);
+    getTransport(parseAddress(address).protocol.replace(/:$/, ''));
   } catch (err) {
     if (err instanceof TransportError) throw new UsageError(err.message);
     throw err;
