@@ -33,8 +33,7 @@ describe('cli: switchyard', function () {
     [['fly'], /unknown command "fly"/],
     [['bench', '--transports', 'carrier-pigeon'], /unknown transport\(s\) carrier-pigeon \(known: pipe, /],
     [['bench', '--sizes', '64,big'], /--sizes takes byte counts/],
-    [['bench', '--level', 'bus'], /the bus level is not available yet/],
-    [['bench', '--level', 'nope'], /--level takes link or bus/],
+    [['bench', '--level', 'nope'], /--level takes bus, link, all/],
     [['bench', '--frobnicate'], /Unknown option '--frobnicate'/],
     [['transports', 'extra'], /takes no arguments/],
   ];
