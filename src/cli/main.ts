@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { bench } from './bench.js';
 import { call } from './call.js';
+import { demo } from './demo.js';
 import { CliError, describeError } from './cli-error.js';
 import { serve } from './serve.js';
 import { stream } from './stream.js';
@@ -25,7 +26,8 @@ commands:
                   ask an actor, print the reply as JSON [--timeout MS]
   stream ADDRESS ACTOR STREAM [ARGS_JSON...]
                   print each value of an actor's stream as a JSON line [--take N]
-  demo            three processes over three transports, streaming live for ten seconds
+  demo            a hub and three worker processes over three transports, streaming
+                  live for ten seconds [--seconds N] (npm start runs it)
   transports      list the registered transports and what they promise
   help            this text
 
@@ -42,6 +44,7 @@ function version(): string {
 const COMMANDS: Record<string, (argv: readonly string[]) => Promise<number>> = {
   bench,
   call,
+  demo,
   serve,
   stream,
   transports,
