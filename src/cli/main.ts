@@ -18,7 +18,7 @@ const USAGE = `usage: switchyard <command> [options]
 commands:
   bench           measure every transport beside Node's usual IPC: latency and throughput
                   [--transports a,b] [--sizes 64,1024,65536,1048576] [--quick]
-                  [--json FILE] [--html FILE] [--cpu A,B] [--level link]
+                  [--json FILE] [--html FILE] [--cpu A,B] [--level bus|link|all]
                   (switchyard bench --help for all options)
   serve ADDRESS   run a system on ADDRESS hosting the actors echo, counter and ticker
                   [--name NAME]
