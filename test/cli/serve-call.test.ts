@@ -6,12 +6,24 @@
  * with a non-zero exit (2 for a usage mistake), never a stack trace.
  */
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir } from '../setup/tmp.js';
 import { runBin, type Run } from './run-bin.js';
 import { killStrays, startBin, type Running } from './spawn-bin.js';
+
+/** The keys of the SysV message queues `ipcs -q` lists, or undefined without ipcs. */
+function ipcQueueKeys(): number[] | undefined {
+  let out: string;
+  try {
+    out = execFileSync('ipcs', ['-q'], { encoding: 'utf8' });
+  } catch {
+    return undefined;
+  }
+  return [...out.matchAll(/^0x([0-9a-f]+)\s/gm)].map((m) => parseInt(m[1]!, 16));
+}
 
 function expectOk(r: Run, stdout: string): void {
   expect(r.stderr, 'stderr').to.equal('');
@@ -56,10 +68,13 @@ describe('cli: switchyard serve, call and stream', function () {
       expectOk(await runBin(['stream', address, 'ticker', 'ticks', '3', '5']), '0\n1\n2\n');
       // --take unsubscribes from a stream that would run for ever; the process still exits.
       expectOk(await runBin(['stream', address, 'ticker', 'ticks', '1000000', '1', '--take', '4']), '0\n1\n2\n3\n');
+      const msgqKey = scheme === 'msgq' ? Number(/^msgq:\/\/(\d+)$/.exec(address)![1]) : undefined;
+      if (msgqKey !== undefined) expect(ipcQueueKeys() ?? [msgqKey], 'the queue exists while serving').to.include(msgqKey);
       serve.child.kill('SIGINT');
       expect(await serve.exited, serve.stderr()).to.equal(0);
       expect(serve.stderr()).to.include('SIGINT, stopping').and.include('connected');
       expect(readdirSync(dir), 'socket file / FIFO removed').to.deep.equal([]);
+      if (msgqKey !== undefined) expect(ipcQueueKeys() ?? [], `queue key ${msgqKey} removed`).to.not.include(msgqKey);
       if (scheme === 'unix' || scheme === 'tcp') {
         const gone = await runBin(['call', address, 'echo', 'echo', '1', '--timeout', '3000']);
         expectFailure(gone, 1, /cannot connect to .*(ENOENT|ECONNREFUSED)/);
