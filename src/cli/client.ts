@@ -8,7 +8,7 @@
  * (exit 130 / 143) after stopping the system, so a stream is cancelled on the far side.
  */
 import { constants as osConstants } from 'node:os';
-import { ActorSystem, type RemoteSystem } from '../index.js';
+import { ActorSystem, connect, type RemoteSystem } from '../index.js';
 import { CliError, describeError } from './cli-error.js';
 
 export interface ClientOptions {
@@ -50,9 +50,21 @@ export async function withRemote(options: ClientOptions, body: (remote: RemoteSy
   aborted.catch(() => {});
   try {
     let remote: RemoteSystem;
+    // The link is made here, not by system.connect(): a link that connects after a timeout or
+    // a signal stopped the system would be left open by it (attach() refuses it without
+    // closing it) and keep this process alive; here it is closed.
+    const connecting = connect(address);
     try {
-      remote = await Promise.race([system.connect(address), aborted]);
+      const link = await Promise.race([connecting, aborted]);
+      remote = await Promise.race([
+        system.attach(link).catch(async (err: unknown) => {
+          await link.close();
+          throw err;
+        }),
+        aborted,
+      ]);
     } catch (err) {
+      if (abort.signal.aborted) void connecting.then((link) => link.close(), () => {});
       if (err instanceof CliError) throw err;
       throw new CliError(`cannot connect to ${address}: ${describeError(err)}`);
     }
