@@ -1,13 +1,20 @@
 /**
- * levels.ts: what `--level` can measure. Each level turns the user's selection into Subjects;
- * a level not built yet says so instead of failing obscurely. The bus level plugs in here
- * (its own Subject per transport) once src/bus exists.
+ * levels.ts: what `--level` measures. `bus`: tell/ask through an ActorSystem (bus-subject.ts);
+ * `link`: raw frames over a Link (link-subject.ts); `all`: both, each transport's bus row
+ * beside its link row, so the bus's own cost reads straight off the table. The baselines
+ * are the same at every level, so they run once per run whatever the level.
  */
 import { listTransports } from '../index.js';
 import type { Baseline } from './baselines/registry.js';
+import { busSubject } from './bus-subject.js';
 import { linkSubject } from './link-subject.js';
 import type { BenchLevel } from './result.js';
 import type { Subject } from './subject.js';
+
+/** What --level takes. */
+export type LevelChoice = BenchLevel | 'all';
+export const LEVEL_CHOICES: readonly LevelChoice[] = ['bus', 'link', 'all'];
+export const DEFAULT_LEVEL: LevelChoice = 'bus';
 
 export interface LevelSelection {
   /** Transport schemes, already validated against the registry. */
@@ -15,24 +22,21 @@ export interface LevelSelection {
   baselines: Baseline[];
 }
 
-export type Level =
-  | { readonly available: true; readonly describe: string; subjects(selection: LevelSelection): Subject[] }
-  | { readonly available: false; readonly reason: string };
+export function isLevelChoice(name: string): name is LevelChoice {
+  return (LEVEL_CHOICES as readonly string[]).includes(name);
+}
 
-export const LEVELS: Record<BenchLevel, Level> = {
-  link: {
-    available: true,
-    describe: 'raw frames over a Link',
-    subjects: ({ transports, baselines }) => [
-      ...listTransports()
-        .filter((t) => transports.includes(t.scheme))
-        .map(linkSubject),
-      ...baselines.map((b) => b.subject),
-    ],
-  },
-  bus: { available: false, reason: 'the bus level is not available yet (it arrives with src/bus); use --level link' },
-};
+/** The level baselines are tagged with in the results: the run's first level. */
+export function primaryLevel(choice: LevelChoice): BenchLevel {
+  return choice === 'link' ? 'link' : 'bus';
+}
 
-export function isLevel(name: string): name is BenchLevel {
-  return Object.hasOwn(LEVELS, name);
+export function subjectsFor(choice: LevelChoice, { transports, baselines }: LevelSelection): Subject[] {
+  const chosen = listTransports().filter((t) => transports.includes(t.scheme));
+  const perTransport = chosen.flatMap((t) => {
+    if (choice === 'bus') return [busSubject(t)];
+    if (choice === 'link') return [linkSubject(t)];
+    return [busSubject(t), linkSubject(t)];
+  });
+  return [...perTransport, ...baselines.map((b) => b.subject)];
 }

@@ -61,6 +61,7 @@ export function linkSubject(transport: Transport): Subject {
   return {
     name: scheme,
     kind: 'transport',
+    level: 'link',
     ...(transport.capabilities.reliable ? {} : { note: 'best-effort: loss counted' }),
     async open(ctx: OpenContext): Promise<Channel> {
       let link: Link;

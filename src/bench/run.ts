@@ -39,6 +39,7 @@ export interface ProgressSink {
 }
 
 export interface Plan {
+  /** The level of subjects that have none of their own (the baselines). */
   level: BenchLevel;
   subjects: Subject[];
   sizes: number[];
@@ -75,11 +76,13 @@ export async function runMatrix(plan: Plan, progress: ProgressSink): Promise<{ r
   progress.start(total);
   for (const subject of plan.subjects) {
     let channel: Channel | undefined;
+    const level = subject.level ?? plan.level;
+    const name = subject.level ? `${subject.name} (${subject.level})` : subject.name;
     for (const size of plan.sizes) {
-      const label: CellLabel = { index: ++index, total, name: subject.name, size };
+      const label: CellLabel = { index: ++index, total, name, size };
       progress.begin(label);
       const fail = (error: string, skipped = false): void => {
-        const f: BenchFailure = { name: subject.name, kind: subject.kind, level: plan.level, size, error, ...(skipped ? { skipped: true } : {}) };
+        const f: BenchFailure = { name: subject.name, kind: subject.kind, level, size, error, ...(skipped ? { skipped: true } : {}) };
         failures.push(f);
         progress.end(label, f);
       };
@@ -94,7 +97,7 @@ export async function runMatrix(plan: Plan, progress: ProgressSink): Promise<{ r
         continue;
       }
       try {
-        const r = await measureCell(channel, subject, plan.level, size, plan.tuning);
+        const r = await measureCell(channel, subject, level, size, plan.tuning);
         results.push(r);
         progress.end(label, r);
       } catch (err) {

@@ -4,6 +4,7 @@
  * are all Subjects, so they are measured by the same code in the same run.
  */
 import type { Channel } from './channel.js';
+import type { BenchLevel } from './result.js';
 
 export type SubjectKind = 'transport' | 'baseline';
 
@@ -16,6 +17,12 @@ export interface Subject {
   /** The name in the table and the JSON, e.g. `unix` or `child_process (json)`. */
   readonly name: string;
   readonly kind: SubjectKind;
+  /**
+   * What it measures: raw frames over a Link, or tell/ask through the bus. Absent on the
+   * baselines, which are the same at either level: they are run once and tagged with the
+   * run's first level (see levels.ts).
+   */
+  readonly level?: BenchLevel;
   /** True when the peer is a thread of this process, not another process. */
   readonly threads?: boolean;
   /** A remark for the table (how the figure should be read). */

@@ -16,11 +16,14 @@ function remark(r: BenchResult, notes: ReadonlyMap<string, string>): string {
   return parts.join('; ');
 }
 
+/** Where the level column says a baseline's level: they are the same at every level. */
+const ANY_LEVEL = 'any';
+
 /** The table as text; `notes` maps a subject's name to its remark. */
 export function renderTable(results: readonly BenchResult[], notes: ReadonlyMap<string, string>): string {
   const table = new Table({
-    head: ['name', 'kind', 'size', 'p50 µs', 'p99 µs', 'p99.9 µs', 'round trips', 'msg/s', 'MB/s', 'note'],
-    colAligns: ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
+    head: ['name', 'kind', 'level', 'size', 'p50 µs', 'p99 µs', 'p99.9 µs', 'round trips', 'msg/s', 'MB/s', 'note'],
+    colAligns: ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
     style: { head: [], border: [] },
     // No rule between rows: 50-odd rows read better dense.
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
@@ -29,6 +32,7 @@ export function renderTable(results: readonly BenchResult[], notes: ReadonlyMap<
     table.push([
       r.name,
       r.threads ? 'baseline*' : r.kind,
+      r.kind === 'baseline' ? ANY_LEVEL : r.level,
       formatSize(r.size),
       formatUs(r.rtt.p50Us),
       formatUs(r.rtt.p99Us),

@@ -4,7 +4,7 @@
  * the option and what it takes.
  */
 import { parseArgs } from 'node:util';
-import type { BenchLevel } from '../bench/result.js';
+import { DEFAULT_LEVEL, isLevelChoice, LEVEL_CHOICES, type LevelChoice } from '../bench/levels.js';
 import type { Tuning } from '../bench/run.js';
 import { MIN_SIZE } from '../bench/wire.js';
 import { UsageError } from './usage-error.js';
@@ -17,7 +17,8 @@ export const BENCH_USAGE = `usage: switchyard bench [options]
 Measures every transport against a real child process, beside Node's usual alternatives:
 round-trip latency (p50/p99/p99.9) and one-way throughput confirmed by the receiver.
 
-  --level link            what to measure: link (raw frames over a Link); bus comes later
+  --level bus|link|all    what to measure: bus (tell/ask through the bus, the default),
+                          link (raw frames over a Link), or all (both, side by side)
   --transports a,b|none   transports to measure (default: every registered one)
   --baselines a,b|none    baselines to measure beside them (default: all available):
                           child-json, child-advanced, raw-unix, worker, zeromq, node-ipc
@@ -36,7 +37,7 @@ tuning (mostly for tests):
 `;
 
 export interface BenchOptions {
-  level: BenchLevel;
+  level: LevelChoice;
   /** Selected transport schemes, or null for all registered. */
   transports: string[] | null;
   /** Selected baseline ids, or null for all available. */
@@ -116,8 +117,8 @@ export function parseBenchArgs(argv: readonly string[], choices: BenchChoices): 
   }
   if (positionals.length) throw new UsageError(`bench takes no arguments besides options, got "${positionals.join(' ')}"`);
 
-  const level = values.level ?? 'link';
-  if (level !== 'link' && level !== 'bus') throw new UsageError(`--level takes link or bus, got "${level}"`);
+  const level = values.level ?? DEFAULT_LEVEL;
+  if (!isLevelChoice(level)) throw new UsageError(`--level takes ${LEVEL_CHOICES.join(', ')}, got "${level}"`);
 
   let transports: string[] | null = null;
   if (values.transports !== undefined) {

@@ -6,7 +6,7 @@
  */
 import { constants as osConstants, cpus } from 'node:os';
 import { availableBaselines, BASELINE_IDS } from '../bench/baselines/registry.js';
-import { isLevel, LEVELS } from '../bench/levels.js';
+import { primaryLevel, subjectsFor } from '../bench/levels.js';
 import { describeMachine, machineLine } from '../bench/machine.js';
 import { NO_PINNING, pinCpus, type Pinning } from '../bench/pinning.js';
 import { progressFor } from '../bench/progress.js';
@@ -47,9 +47,6 @@ export async function bench(argv: readonly string[]): Promise<number> {
     process.stdout.write(BENCH_USAGE);
     return 0;
   }
-  if (!isLevel(options.level)) throw new UsageError(`unknown level ${options.level}`);
-  const level = LEVELS[options.level];
-  if (!level.available) throw new UsageError(level.reason);
 
   const { baselines, missing } = await availableBaselines();
   if (options.baselines) {
@@ -57,7 +54,7 @@ export async function bench(argv: readonly string[]): Promise<number> {
     if (absent.length) throw new UsageError(`baseline(s) ${absent.join(', ')} need their package installed (npm install ${absent.join(' ')})`);
   }
   const chosen = options.baselines ? baselines.filter((b) => options.baselines!.includes(b.id)) : baselines;
-  const subjects = level.subjects({ transports: options.transports ?? schemes, baselines: chosen });
+  const subjects = subjectsFor(options.level, { transports: options.transports ?? schemes, baselines: chosen });
 
   let pinning: Pinning = NO_PINNING;
   if (options.cpu) {
@@ -76,7 +73,7 @@ export async function bench(argv: readonly string[]): Promise<number> {
   const progress = progressFor(process.stderr);
   const stopOnSignal = interruptible(progress);
   const { results, failures } = await runMatrix(
-    { level: options.level, subjects, sizes: options.sizes, tuning: options.tuning, pinning },
+    { level: primaryLevel(options.level), subjects, sizes: options.sizes, tuning: options.tuning, pinning },
     progress,
   ).finally(stopOnSignal);
   const report: BenchReport = { machine, results, failures };

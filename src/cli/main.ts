@@ -4,16 +4,30 @@
  */
 import { readFileSync } from 'node:fs';
 import { bench } from './bench.js';
+import { call } from './call.js';
+import { demo } from './demo.js';
+import { CliError, describeError } from './cli-error.js';
+import { serve } from './serve.js';
+import { stream } from './stream.js';
 import { transports } from './transports.js';
 import { UsageError } from './usage-error.js';
+import { SwitchyardError } from '../index.js';
 
 const USAGE = `usage: switchyard <command> [options]
 
 commands:
   bench           measure every transport beside Node's usual IPC: latency and throughput
                   [--transports a,b] [--sizes 64,1024,65536,1048576] [--quick]
-                  [--json FILE] [--html FILE] [--cpu A,B] [--level link]
+                  [--json FILE] [--html FILE] [--cpu A,B] [--level bus|link|all]
                   (switchyard bench --help for all options)
+  serve ADDRESS   run a system on ADDRESS hosting the actors echo, counter and ticker
+                  [--name NAME]
+  call ADDRESS ACTOR MESSAGE [ARGS_JSON...]
+                  ask an actor, print the reply as JSON [--timeout MS]
+  stream ADDRESS ACTOR STREAM [ARGS_JSON...]
+                  print each value of an actor's stream as a JSON line [--take N]
+  demo            a hub and three worker processes over three transports, streaming
+                  live for ten seconds [--seconds N] (npm start runs it)
   transports      list the registered transports and what they promise
   help            this text
 
@@ -29,6 +43,10 @@ function version(): string {
 
 const COMMANDS: Record<string, (argv: readonly string[]) => Promise<number>> = {
   bench,
+  call,
+  demo,
+  serve,
+  stream,
   transports,
 };
 
@@ -54,6 +72,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (err instanceof UsageError) {
       process.stderr.write(`switchyard ${command}: ${err.message}\n(switchyard ${command} --help lists the options)\n`);
       return 2;
+    }
+    if (err instanceof CliError) {
+      process.stderr.write(`switchyard ${command}: ${err.message}\n`);
+      return err.exitCode;
+    }
+    if (err instanceof SwitchyardError) {
+      process.stderr.write(`switchyard ${command}: ${describeError(err)}\n`);
+      return 1;
     }
     process.stderr.write(`switchyard ${command}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return 1;

@@ -19,9 +19,9 @@ function usageError(argv: string[]): UsageError {
 }
 
 describe('cli: bench options', function () {
-  it('defaults to the link level, every transport and baseline, the four sizes, full tuning', function () {
+  it('defaults to the bus level, every transport and baseline, the four sizes, full tuning', function () {
     const o = parseBenchArgs([], CHOICES);
-    expect(o).to.include({ level: 'link', transports: null, baselines: null, mode: 'full', help: false });
+    expect(o).to.include({ level: 'bus', transports: null, baselines: null, mode: 'full', help: false });
     expect(o.sizes).to.deep.equal(DEFAULT_SIZES).and.deep.equal([64, 1024, 65536, 1048576]);
     expect(o.tuning.rtt.count).to.be.at.least(5000);
     expect(o).not.to.have.any.keys('json', 'html', 'cpu');
@@ -53,8 +53,8 @@ describe('cli: bench options', function () {
     expect(quick.rtt.count, 'presets are not mutated').to.equal(parseBenchArgs(['--quick'], CHOICES).tuning.rtt.count);
   });
 
-  it('accepts --level bus here (levels.ts decides whether it can run)', function () {
-    expect(parseBenchArgs(['--level', 'bus'], CHOICES).level).to.equal('bus');
+  it('takes --level bus, link and all', function () {
+    for (const level of ['bus', 'link', 'all']) expect(parseBenchArgs(['--level', level], CHOICES).level).to.equal(level);
   });
 
   const mistakes: Array<[string[], RegExp]> = [
@@ -65,7 +65,7 @@ describe('cli: bench options', function () {
     [['--sizes', '4'], /--sizes takes byte counts from 8/],
     [['--sizes', '999999999'], /--sizes takes byte counts/],
     [['--sizes', '1e3'], /--sizes takes byte counts/],
-    [['--level', 'actor'], /--level takes link or bus, got "actor"/],
+    [['--level', 'actor'], /--level takes bus, link, all, got "actor"/],
     [['--cpu', '0'], /--cpu takes two CPU numbers A,B/],
     [['--cpu', '0,7'], /--cpu: this machine has CPUs 0 to 1/],
     [['--round-trips', '0'], /--round-trips takes a whole number from 1/],

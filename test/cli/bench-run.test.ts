@@ -1,7 +1,8 @@
 /**
- * bench-run.test.ts: a real, tiny `switchyard bench` (the bin, a real peer process or thread
- * per subject, small sizes, short phases) that must measure every registered transport and
- * every available baseline and write the documented JSON and HTML; then the HTML is rendered
+ * bench-run.test.ts: a real, tiny `switchyard bench --level all` (the bin, a real peer
+ * process or thread per subject, small sizes, short phases) that must measure every
+ * registered transport at the bus and the link level, and every available baseline once, and
+ * write the documented JSON and HTML; then the HTML is rendered
  * in headless Chromium, which must report that every chart drew every point.
  * Checks shape and sanity, never speed.
  */
@@ -56,7 +57,7 @@ describe('cli: switchyard bench, a real tiny run', function () {
   before(async function () {
     this.timeout(50_000);
     run = await runBin(
-      ['bench', '--sizes', SIZES.join(','), '--warmup', '20', '--round-trips', '200', '--duration-ms', '40', '--json', json, '--html', html],
+      ['bench', '--level', 'all', '--sizes', SIZES.join(','), '--warmup', '20', '--round-trips', '200', '--duration-ms', '40', '--json', json, '--html', html],
       45_000,
     );
     if (run.code !== 0) throw new Error(`bench exited ${run.code}:\n${run.stderr}`);
@@ -68,13 +69,17 @@ describe('cli: switchyard bench, a real tiny run', function () {
     rmSync(html, { force: true });
   });
 
-  it('measures every registered transport and every available baseline at every size', async function () {
+  it('measures every registered transport at both levels and every available baseline once, at every size', async function () {
     const { baselines } = await availableBaselines();
     const expected = [
-      ...listTransports().map((t) => ({ name: t.scheme, kind: 'transport' })),
-      ...baselines.map((b) => ({ name: b.subject.name, kind: 'baseline' })),
-    ].flatMap((s) => SIZES.map((size) => `${s.kind}:${s.name}/${size}`));
-    expect(report.results.map((r) => `${r.kind}:${r.name}/${r.size}`)).to.deep.equal(expected);
+      ...listTransports().flatMap((t) => [
+        { name: t.scheme, kind: 'transport', level: 'bus' },
+        { name: t.scheme, kind: 'transport', level: 'link' },
+      ]),
+      // Baselines are the same at every level: run once, tagged with the run's first level.
+      ...baselines.map((b) => ({ name: b.subject.name, kind: 'baseline', level: 'bus' })),
+    ].flatMap((s) => SIZES.map((size) => `${s.kind}:${s.name}:${s.level}/${size}`));
+    expect(report.results.map((r) => `${r.kind}:${r.name}:${r.level}/${r.size}`)).to.deep.equal(expected);
     expect(report.failures).to.deep.equal([]);
     for (const name of ['child_process (json)', 'child_process (advanced)', 'raw unix socket', 'worker_threads']) {
       expect(report.results.some((r) => r.name === name), name).to.equal(true);
@@ -88,8 +93,8 @@ describe('cli: switchyard bench, a real tiny run', function () {
     expect(report.machine.cpu).to.be.a('string').that.is.not.empty;
     expect(report.machine.kernel).to.be.a('string').that.is.not.empty;
     for (const r of report.results) {
-      const where = `${r.name}/${r.size}`;
-      expect(r.level, where).to.equal('link');
+      const where = `${r.name}/${r.level}/${r.size}`;
+      expect(r.level, where).to.be.oneOf(['bus', 'link']);
       expect(r.rtt.samples, where).to.equal(200);
       expect(r.rtt.p50Us, where).to.be.above(0);
       expect(r.rtt.p99Us, where).to.be.at.least(r.rtt.p50Us);
@@ -103,9 +108,11 @@ describe('cli: switchyard bench, a real tiny run', function () {
 
   it('prints progress lines off a terminal, the machine, and the table on stdout', function () {
     const cells = report.results.length;
-    expect(run.stderr).to.match(/^switchyard bench \(link level, custom\) on .+ cores, Node v/m);
+    expect(run.stderr).to.match(/^switchyard bench \(all level, custom\) on .+ cores, Node v/m);
     expect(run.stderr).to.include(`[${cells}/${cells}] `);
-    expect(run.stdout).to.match(/│ name +│ kind +│ +size │ +p50 µs │/);
+    expect(run.stdout).to.match(/│ name +│ kind +│ level │ +size │ +p50 µs │/);
+    expect(run.stdout).to.match(/│ unix +│ transport │ bus +│/).and.match(/│ unix +│ transport │ link +│/).and.match(/│ raw unix socket +│ baseline +│ any +│/);
+    expect(run.stderr).to.include('unix (bus) 64 B: p50').and.include('unix (link) 64 B: p50');
     for (const r of report.results) expect(run.stdout).to.include(r.name);
     expect(run.stdout).to.include(`Node ${process.version}`);
   });

@@ -23,6 +23,16 @@ describe('cli: switchyard', function () {
     }
   });
 
+  it('serve, call, stream and demo each have --help, and the usage names them', async function () {
+    const usage = (await runBin(['--help'])).stdout;
+    for (const command of ['serve', 'call', 'stream', 'demo']) {
+      expect(usage).to.match(new RegExp(`^  ${command} `, 'm'));
+      const r = await runBin([command, '--help']);
+      expect(r.code, command).to.equal(0);
+      expect(r.stdout).to.match(new RegExp(`^usage: switchyard ${command} `));
+    }
+  });
+
   it('lists the registered transports', async function () {
     const r = await runBin(['transports']);
     expect(r.code).to.equal(0);
@@ -33,8 +43,7 @@ describe('cli: switchyard', function () {
     [['fly'], /unknown command "fly"/],
     [['bench', '--transports', 'carrier-pigeon'], /unknown transport\(s\) carrier-pigeon \(known: pipe, /],
     [['bench', '--sizes', '64,big'], /--sizes takes byte counts/],
-    [['bench', '--level', 'bus'], /the bus level is not available yet/],
-    [['bench', '--level', 'nope'], /--level takes link or bus/],
+    [['bench', '--level', 'nope'], /--level takes bus, link, all/],
     [['bench', '--frobnicate'], /Unknown option '--frobnicate'/],
     [['transports', 'extra'], /takes no arguments/],
   ];

@@ -36,22 +36,36 @@ function escapeHtml(text: string): string {
 interface Series {
   label: string;
   kind: string;
+  /** 'bus' or 'link' for a transport; '' for a baseline (the same at every level). */
+  level: string;
   threads: boolean;
   color: string;
   points: Array<{ size: number; p50: number; p99: number; mbps: number; msgs: number }>;
 }
 
+/**
+ * One series per transport and level, and per baseline. When both levels are present, a
+ * transport's two series share a colour (so the pair reads together): bus solid with round
+ * points, link thin with triangles, and the labels say which is which.
+ */
 function seriesOf(results: readonly BenchResult[]): Series[] {
-  const byName = new Map<string, Series>();
+  const byKey = new Map<string, Series>();
+  const colours = new Map<string, string>();
+  const levels = new Set(results.filter((r) => r.kind === 'transport').map((r) => r.level));
   for (const r of results) {
-    let s = byName.get(r.name);
+    const level = r.kind === 'transport' ? r.level : '';
+    const key = `${r.name}\u0000${level}`;
+    let s = byKey.get(key);
     if (!s) {
-      s = { label: r.name, kind: r.kind, threads: r.threads === true, color: PALETTE[byName.size % PALETTE.length]!, points: [] };
-      byName.set(r.name, s);
+      let color = colours.get(r.name);
+      if (!color) colours.set(r.name, (color = PALETTE[colours.size % PALETTE.length]!));
+      const label = level && levels.size > 1 ? `${r.name} (${level})` : r.name;
+      s = { label, kind: r.kind, level, threads: r.threads === true, color, points: [] };
+      byKey.set(key, s);
     }
     s.points.push({ size: r.size, p50: r.rtt.p50Us, p99: r.rtt.p99Us, mbps: r.throughput.mbPerSec, msgs: r.throughput.msgsPerSec });
   }
-  return [...byName.values()];
+  return [...byKey.values()];
 }
 
 function tableHtml(results: readonly BenchResult[]): string {
@@ -60,6 +74,7 @@ function tableHtml(results: readonly BenchResult[]): string {
       const cells = [
         escapeHtml(r.name),
         r.threads ? 'baseline (threads)' : r.kind,
+        r.kind === 'baseline' ? 'any' : r.level,
         formatSize(r.size),
         formatUs(r.rtt.p50Us),
         formatUs(r.rtt.p99Us),
@@ -69,10 +84,10 @@ function tableHtml(results: readonly BenchResult[]): string {
         formatMb(r.throughput.mbPerSec),
         r.throughput.received < r.throughput.sent ? `${((100 * (r.throughput.sent - r.throughput.received)) / r.throughput.sent).toFixed(1)}%` : '',
       ];
-      return `<tr>${cells.map((c, i) => `<td${i >= 2 ? ' class="n"' : ''}>${c}</td>`).join('')}</tr>`;
+      return `<tr>${cells.map((c, i) => `<td${i >= 3 ? ' class="n"' : ''}>${c}</td>`).join('')}</tr>`;
     })
     .join('\n');
-  return `<table><thead><tr><th>name</th><th>kind</th><th>size</th><th>p50 µs</th><th>p99 µs</th><th>p99.9 µs</th><th>round trips</th><th>msg/s</th><th>MB/s</th><th>lost</th></tr></thead><tbody>${rows}</tbody></table>`;
+  return `<table><thead><tr><th>name</th><th>kind</th><th>level</th><th>size</th><th>p50 µs</th><th>p99 µs</th><th>p99.9 µs</th><th>round trips</th><th>msg/s</th><th>MB/s</th><th>lost</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 /** The page's own script: draws the charts, then checks the pixels under every point. */
@@ -103,13 +118,14 @@ const PAGE_SCRIPT = String.raw`
               data: s.points.map(function (p) { return { x: p.size, y: p[spec.key] }; }),
               borderColor: s.color, backgroundColor: s.color,
               borderDash: s.kind === 'baseline' ? (s.threads ? [2, 3] : [6, 4]) : [],
-              pointRadius: 4, borderWidth: 2
+              pointStyle: s.level === 'link' ? 'triangle' : 'circle',
+              pointRadius: s.level === 'link' ? 5 : 4, borderWidth: s.level === 'link' ? 1 : 2
             };
           })
         },
         options: {
           animation: false, responsive: false, devicePixelRatio: 1,
-          plugins: { title: { display: true, text: spec.title }, legend: { position: 'right' } },
+          plugins: { title: { display: true, text: spec.title }, legend: { position: 'right', labels: { usePointStyle: true } } },
           scales: {
             x: { type: 'logarithmic', title: { display: true, text: 'message size' },
                  afterBuildTicks: function (axis) { axis.ticks = data.sizes.map(function (v) { return { value: v }; }); },
@@ -151,6 +167,12 @@ const PAGE_SCRIPT = String.raw`
 })();
 `;
 
+/** "bus", "link" or "bus and link": the levels of the transports measured. */
+function levelsOf(report: BenchReport): string {
+  const levels = [...new Set(report.results.filter((r) => r.kind === 'transport').map((r) => r.level))].sort();
+  return levels.length ? levels.join(' and ') : (report.results[0]?.level ?? 'link');
+}
+
 export function renderHtml(report: BenchReport): string {
   const sizes = [...new Set(report.results.map((r) => r.size))].sort((a, b) => a - b);
   const data = { sizes, series: seriesOf(report.results) };
@@ -161,7 +183,7 @@ export function renderHtml(report: BenchReport): string {
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>switchyard bench (${report.results[0]?.level ?? 'link'} level)</title>
+<title>switchyard bench (${levelsOf(report)} level)</title>
 <style>
 body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
 canvas { display: block; margin: 1em 0; }
@@ -174,7 +196,7 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 <body>
 <h1>switchyard bench</h1>
 <p class="machine">${escapeHtml(machineLine(report.machine))}, ${escapeHtml(report.machine.date)}, ${report.machine.mode} run.
-Baselines are dashed; worker_threads (dotted) are threads of one process, not two processes.</p>
+${levelsOf(report).includes(' and ') ? 'Each transport is drawn twice in one colour: bus level (tell/ask through the bus; round points) and link level (raw frames; thin line, triangles). ' : ''}Baselines are dashed (they are the same at every level); worker_threads (dotted) are threads of one process, not two processes.</p>
 <canvas id="chart-p50" width="1000" height="420"></canvas>
 <canvas id="chart-p99" width="1000" height="420"></canvas>
 <canvas id="chart-mbps" width="1000" height="420"></canvas>
