@@ -45,7 +45,8 @@ export class LocalActor {
     this.mailbox.post(
       () => (this.stopped ? Promise.reject(this.stoppedError()) : fn(this.state, ...args)),
       (err) => {
-        if (err !== undefined) onError(err);
+        // tells dropped by stop() are not errors worth reporting one by one
+        if (err !== undefined && !this.stopped) onError(err);
       },
     );
   }
@@ -89,6 +90,7 @@ export class LocalActor {
     if (this.stopped) return;
     this.stopped = true;
     const err = this.stoppedError();
+    this.mailbox.drop(err);
     for (const reject of [...this.pendingAsks]) reject(err);
     this.pendingAsks.clear();
     for (const s of [...this.subscribers]) s.error(err);

@@ -28,6 +28,14 @@ export class Mailbox {
     return this.queue.length - this.head;
   }
 
+  /** Ends every job still waiting (not the one running) with `err`, and empties the queue. */
+  drop(err: unknown): void {
+    const waiting = this.queue.slice(this.head);
+    this.queue = [];
+    this.head = 0;
+    for (const job of waiting) job?.done?.(err);
+  }
+
   post(run: () => unknown, done?: JobDone): void {
     this.queue.push({ run, done });
     if (!this.running) this.drain();

@@ -203,7 +203,11 @@ export class ActorSystem implements RefHost {
 
   /** Runs the bus over a link you made yourself (for example `linkFromParent()` in a child). */
   async attach(link: Link): Promise<RemoteSystem> {
-    this.checkRunning();
+    if (this.stopping) {
+      // a link that arrives after stop() began (a connect() in flight, say) is closed, not leaked
+      await link.close();
+      this.checkRunning();
+    }
     const conn = await this.track(this.bus.attach(link));
     return this.remotesByConn.get(conn) ?? new Remote(this, conn);
   }

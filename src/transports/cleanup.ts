@@ -52,7 +52,9 @@ function install(): void {
   if (installed) return;
   installed = true;
   process.on('exit', runAll);
-  for (const s of SIGNALS) process.on(s, onSignal);
+  // First in line, so that we look before any handler runs: an application's `once` handler
+  // removes itself before it is called, and would look absent to a handler that runs after it.
+  for (const s of SIGNALS) process.prependListener(s, onSignal);
 }
 
 function uninstall(): void {

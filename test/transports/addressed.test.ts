@@ -112,7 +112,11 @@ async function expectRejects(p: Promise<Listener | Link>, code: string): Promise
 
 /** Spawns holder.js on `addresses` and resolves once it printed "listening". */
 async function spawnHolder(...addresses: string[]): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [HOLDER, ...addresses], { stdio: ['pipe', 'pipe', 'inherit'] });
+  return spawnHolderWith({}, ...addresses);
+}
+
+async function spawnHolderWith(env: NodeJS.ProcessEnv, ...addresses: string[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [HOLDER, ...addresses], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   children.push(child);
   await withTimeout(
     new Promise<void>((resolve, reject) => {
@@ -407,6 +411,25 @@ describe('addressed transports', function () {
         expect(readdirSync(dir)).to.deep.equal([]);
       });
     }
+
+    it("an application's own once('SIGTERM') handler, registered first, keeps the process alive; names go at its exit", async function () {
+      const sock = join(dir, 's.sock');
+      const holder = await spawnHolderWith({ HOLDER_ONCE: 'SIGTERM' }, `unix://${sock}`);
+      let out = '';
+      holder.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+      holder.kill('SIGTERM');
+      const end = Date.now() + 5000;
+      while (!out.includes('handled SIGTERM') && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      expect(out).to.include('handled SIGTERM');
+      await new Promise((r) => setTimeout(r, 200));
+      expect(holder.exitCode, 'still running after its handler').to.equal(null);
+      expect(holder.signalCode).to.equal(null);
+      expect(lstatSync(sock).isSocket(), 'the name is kept while the app runs').to.equal(true);
+      holder.stdin!.write('exit\n');
+      const exit = await withTimeout(exitOf(holder), 10_000, 'holder exits on "exit"');
+      expect(exit).to.deep.equal({ code: 0, signal: null });
+      expect(existsSync(sock), 'socket file').to.equal(false);
+    });
 
     it('a holder that calls process.exit(0) without closing its listeners removes its names', async function () {
       const sock = join(dir, 's.sock');
