@@ -56,27 +56,37 @@ function firstFrame(link: Link): Promise<string> {
   return new Promise((resolve) => link.onFrame((f) => resolve(Buffer.from(f).toString())));
 }
 
-export function linkSubject(transport: Transport): Subject {
+/** Another mode of a transport, measured as its own row (e.g. shm in spin mode). */
+export interface LinkVariant {
+  /** Appended to the scheme for the row's name. */
+  suffix: string;
+  /** Transport options for both ends (pair transports pass them to the child's end too). */
+  options: Record<string, unknown>;
+  note: string;
+}
+
+export function linkSubject(transport: Transport, variant?: LinkVariant): Subject {
   const scheme = transport.scheme;
+  const note = variant?.note ?? (transport.capabilities.reliable ? undefined : 'best-effort: loss counted');
   return {
-    name: scheme,
+    name: scheme + (variant?.suffix ?? ''),
     kind: 'transport',
     level: 'link',
-    ...(transport.capabilities.reliable ? {} : { note: 'best-effort: loss counted' }),
+    ...(note ? { note } : {}),
     async open(ctx: OpenContext): Promise<Channel> {
       let link: Link;
       let child: ChildProcess;
       let listener: Listener | undefined;
       let dir: string | undefined;
       if (transport.pair) {
-        ({ link, child } = await spawnWithLink(scheme, PEER, { args: ['inherit'] }));
+        ({ link, child } = await spawnWithLink(scheme, PEER, { ...variant?.options, args: ['inherit'] }));
         await ctx.onPeerProcess(child.pid!);
       } else {
         dir = makeTempDirSync();
         let accepted!: (l: Link) => void;
         const got = new Promise<Link>((r) => (accepted = r));
         try {
-          listener = await listen(listenAddress(scheme, dir), (l) => accepted(l));
+          listener = await listen(listenAddress(scheme, dir), (l) => accepted(l), variant?.options);
         } catch (err) {
           removeTempDir(dir);
           throw err;

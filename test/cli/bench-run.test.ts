@@ -75,6 +75,8 @@ describe('cli: switchyard bench, a real tiny run', function () {
       ...listTransports().flatMap((t) => [
         { name: t.scheme, kind: 'transport', level: 'bus' },
         { name: t.scheme, kind: 'transport', level: 'link' },
+        // shm is also measured in spin mode, as its own row
+        ...(t.scheme === 'shm' ? [{ name: 'shm (spin 50us)', kind: 'transport', level: 'link' }] : []),
       ]),
       // Baselines are the same at every level: run once, tagged with the run's first level.
       ...baselines.map((b) => ({ name: b.subject.name, kind: 'baseline', level: 'bus' })),
