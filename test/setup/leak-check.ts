@@ -24,6 +24,16 @@ import { removeRegisteredTempDirs } from './tmp.js';
 const realTmp = os.tmpdir();
 const runTmp = fs.mkdtempSync(path.join(realTmp, 'sy-testrun-'));
 process.env.TMPDIR = runTmp;
+// A run whose root hooks never ran (no test matched --grep, or mocha failed to load a file)
+// still removes its empty run dir; rmdir never removes anything else.
+process.on('exit', () => {
+  try {
+    removeRegisteredTempDirs(); // the empty ones only
+    fs.rmdirSync(runTmp);
+  } catch {
+    // not empty (the leak check reported why) or already gone
+  }
+});
 
 const skipped = new Set((process.env.SWITCHYARD_LEAK_CHECK_SKIP ?? '').split(',').filter(Boolean));
 
