@@ -14,11 +14,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, listen, TransportError, type Link, type Listener } from '../../src/index.js';
+import { connect, listen, type Link, type Listener } from '../../src/index.js';
 import { native } from '../../src/native.js';
 import { makeTempDir } from '../setup/tmp.js';
 import { nextFrame } from './harness.js';
 import { withTimeout } from '../setup/timing.js';
+import { expectRejects } from '../setup/expect-rejects.js';
 
 const HOLDER = fileURLToPath(new URL('../fixtures/holder.js', import.meta.url));
 
@@ -96,19 +97,6 @@ async function roundTrip(link: Link, text: string): Promise<void> {
   expect((await back).toString()).to.equal(text);
 }
 
-/** Expects `p` to reject with a TransportError of `code`; a listener it made anyway is closed. */
-async function expectRejects(p: Promise<Listener | Link>, code: string): Promise<TransportError> {
-  let value: Listener | Link;
-  try {
-    value = await p;
-  } catch (err) {
-    expect(err, String(err)).to.be.instanceOf(TransportError);
-    expect((err as TransportError).code, (err as Error).message).to.equal(code);
-    return err as TransportError;
-  }
-  await value.close();
-  throw new Error(`expected a TransportError ${code}, but it succeeded`);
-}
 
 /** Spawns holder.js on `addresses` and resolves once it printed "listening". */
 async function spawnHolder(...addresses: string[]): Promise<ChildProcess> {

@@ -10,10 +10,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { connect, listen, TransportError, type Link, type Listener } from '../../src/index.js';
+import { connect, listen, type Link, type Listener } from '../../src/index.js';
 import { native } from '../../src/native.js';
 import { msgqLimits } from '../../src/transports/msgq.js';
 import { withTimeout } from '../setup/timing.js';
+import { expectRejects } from '../setup/expect-rejects.js';
 
 const HOLDER = fileURLToPath(new URL('../fixtures/holder.js', import.meta.url));
 const children: ChildProcess[] = [];
@@ -56,18 +57,6 @@ async function spawnHolder(address: string): Promise<ChildProcess> {
   return child;
 }
 
-async function expectCode(p: Promise<Listener | Link>, code: string): Promise<TransportError> {
-  let value: Listener | Link;
-  try {
-    value = await p;
-  } catch (err) {
-    expect(err, String(err)).to.be.instanceOf(TransportError);
-    expect((err as TransportError).code, (err as Error).message).to.equal(code);
-    return err as TransportError;
-  }
-  await value.close();
-  throw new Error(`expected TransportError ${code}, but it succeeded`);
-}
 
 function echo(link: Link): void {
   link.onFrame((f) => link.send(Buffer.from(f)));
@@ -101,7 +90,7 @@ describe('msgq transport', function () {
   it('refuses a key a live listener holds (EADDRINUSE), and reclaims it once that listener was SIGKILLed', async function () {
     const key = freshKey();
     const holder = await spawnHolder(`msgq://${key}`);
-    await expectCode(listen(`msgq://${key}`, () => {}), 'EADDRINUSE');
+    await expectRejects(listen(`msgq://${key}`, () => {}), 'EADDRINUSE');
     // The refused attempt put the owner record back: the holder still serves.
     const link = await connect(`msgq://${key}`);
     const back = new Promise<string>((r) => link.onFrame((f) => r(Buffer.from(f).toString())));
@@ -126,7 +115,7 @@ describe('msgq transport', function () {
     const key = freshKey();
     const foreign = native.msgget(key, true, 0o600);
     try {
-      const err = await expectCode(listen(`msgq://${key}`, () => {}), 'EEXIST');
+      const err = await expectRejects(listen(`msgq://${key}`, () => {}), 'EEXIST');
       expect(err.message).to.include(`msgq://${key}`);
       expect(queueWithKey(key)).to.equal(foreign);
     } finally {
