@@ -20,6 +20,7 @@ export { DEFAULT_HIGH_WATER_MARK, DEFAULT_LINGER_MS, DEFAULT_MAX_FRAME, DEFAULT_
 export { connect, getTransport, listen, listTransports, pair, registerTransport } from './transports/registry.js';
 export { linkFromParent, LINK_ENV, spawnWithLink, type SpawnedLink, type SpawnWithLinkOptions } from './transports/child.js';
 export { parseAddress } from './transports/address.js';
+export type { ShmLinkOptions } from './transports/shm-settings.js';
 export {
   AskTimeoutError,
   RemoteError,

@@ -7,7 +7,8 @@
  * handler names are looked up as own properties only (a peer cannot call `constructor` or
  * `__proto__`); after stop() nothing new runs, pending asks reject and open streams error.
  */
-import { Observable, isObservable, type Subscriber } from 'rxjs';
+import { from, Observable, isObservable, type Subscriber } from 'rxjs';
+import { isStreamSource, type StreamSource } from '../bus/serving.js';
 import { SwitchyardError } from '../errors.js';
 import type { AnyActorDefinition } from './define.js';
 import { Mailbox } from './mailbox.js';
@@ -73,11 +74,11 @@ export class LocalActor {
   }
 
   /** Opens a stream: the factory runs in mailbox order; the Observable it returns is the source. */
-  stream(name: string, args: unknown[]): Promise<Observable<unknown>> {
+  stream(name: string, args: unknown[]): Promise<StreamSource> {
     return this.open('streams', name, (fn) => fn(this.state, ...args));
   }
 
-  channel(name: string, input: Observable<unknown>, args: unknown[]): Promise<Observable<unknown>> {
+  channel(name: string, input: Observable<unknown>, args: unknown[]): Promise<StreamSource> {
     return this.open('channels', name, (fn) => fn(this.state, input, ...args));
   }
 
@@ -100,7 +101,7 @@ export class LocalActor {
     table: 'streams' | 'channels',
     name: string,
     call: (fn: (...a: unknown[]) => unknown) => unknown,
-  ): Promise<Observable<unknown>> {
+  ): Promise<StreamSource> {
     const fn = own(this.def.spec[table] as Record<string, (...a: unknown[]) => unknown> | undefined, name);
     if (!fn) {
       const what = table === 'streams' ? 'stream' : 'channel';
@@ -111,12 +112,18 @@ export class LocalActor {
         () => {
           if (this.stopped) throw this.stoppedError();
           const out = call(fn);
-          if (!isObservable(out)) throw new TypeError(`${table}.${name} of actor ${this.name} did not return an Observable`);
-          return { source: this.track(out) };
+          if (!isStreamSource(out)) throw new TypeError(`${table}.${name} of actor ${this.name} did not return an Observable or an iterable`);
+          // iterables stay raw: the bus pulls them by credit (observe() wraps them for local use)
+          return { source: isObservable(out) ? this.track(out) : out };
         },
-        (err, value) => (err !== undefined ? reject(err) : resolve((value as { source: Observable<unknown> }).source)),
+        (err, value) => (err !== undefined ? reject(err) : resolve((value as { source: StreamSource }).source)),
       );
     });
+  }
+
+  /** A source as an Observable for a consumer in this process (iterables are simply iterated). */
+  observe(source: StreamSource): Observable<unknown> {
+    return isObservable(source) ? source : this.track(from(source));
   }
 
   /** Wraps a source so that stop() can end every subscription to it with an error. */

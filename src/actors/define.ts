@@ -5,14 +5,17 @@
  *
  * A definition is plain data: `init` makes the state; `receive` handlers get the state and
  * the message's arguments and return the reply (or a promise of it); `streams` return an
- * Observable; `channels` get the consumer's input Observable and return one.
+ * Observable, or an iterable / async iterable that is pulled as the consumer grants credit;
+ * `channels` get the consumer's input Observable and return either.
  */
 import type { Observable } from 'rxjs';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- handler parameter lists are inferred per actor */
 export type MessageHandler<S> = (state: S, ...args: any[]) => unknown;
-export type StreamHandler<S> = (state: S, ...args: any[]) => Observable<unknown>;
-export type ChannelHandler<S> = (state: S, input: Observable<any>, ...args: any[]) => Observable<unknown>;
+/** What a stream handler returns: an Observable (pushed), or an iterable / async iterable (pulled by credit). */
+export type Source<T> = Observable<T> | Iterable<T> | AsyncIterable<T>;
+export type StreamHandler<S> = (state: S, ...args: any[]) => Source<unknown>;
+export type ChannelHandler<S> = (state: S, input: Observable<any>, ...args: any[]) => Source<unknown>;
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 export interface ActorSpec<
@@ -108,9 +111,12 @@ export type Reply<D, K extends string> = K extends keyof ReceiveOf<D>
 
 export type StreamName<D> = NamesOf<StreamsOf<D>>;
 export type StreamArgs<D, K extends string> = K extends keyof StreamsOf<D> ? Rest<StreamsOf<D>[K]> : unknown[];
+/** The values a source yields (an Observable's, an async iterable's or an iterable's). */
+type SourceValue<R> = R extends Observable<infer T> ? T : R extends AsyncIterable<infer T> ? T : R extends Iterable<infer T> ? T : unknown;
+
 export type StreamValue<D, K extends string> = K extends keyof StreamsOf<D>
-  ? StreamsOf<D>[K] extends (...args: never[]) => Observable<infer T>
-    ? T
+  ? StreamsOf<D>[K] extends (...args: never[]) => infer R
+    ? SourceValue<R>
     : unknown
   : unknown;
 
@@ -122,8 +128,8 @@ export type ChannelInput<D, K extends string> = K extends keyof ChannelsOf<D>
     : unknown
   : unknown;
 export type ChannelOutput<D, K extends string> = K extends keyof ChannelsOf<D>
-  ? ChannelsOf<D>[K] extends (...args: never[]) => Observable<infer T>
-    ? T
+  ? ChannelsOf<D>[K] extends (...args: never[]) => infer R
+    ? SourceValue<R>
     : unknown
   : unknown;
 

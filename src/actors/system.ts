@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { BusNode } from '../bus/node.js';
 import type { Connection } from '../bus/connection.js';
 import type { LocalHost } from '../bus/host.js';
-import { MAX_CREDIT, OVERFLOW_POLICIES } from '../bus/serving.js';
+import { MAX_CREDIT, OVERFLOW_POLICIES, type StreamSource } from '../bus/serving.js';
 import { AskTimeoutError, PeerGoneError, SwitchyardError } from '../errors.js';
 import { connect as connectLink, listen as listenLink } from '../transports/registry.js';
 import type { CloseReason, Link, LinkOptions, Listener } from '../transports/transport.js';
@@ -269,9 +269,10 @@ export class ActorSystem implements RefHost {
     return new Observable<unknown>((subscriber) => {
       let inner: { unsubscribe(): void } | undefined;
       let done = false;
-      let opened: Promise<Observable<unknown>>;
+      let opened: Promise<StreamSource>;
+      let actor: LocalActor;
       try {
-        const actor = this.local$(ref.actor);
+        actor = this.local$(ref.actor);
         opened = input ? actor.channel(name, input, args) : actor.stream(name, args);
       } catch (err) {
         subscriber.error(err);
@@ -279,7 +280,7 @@ export class ActorSystem implements RefHost {
       }
       opened.then(
         (source) => {
-          if (!done) inner = source.subscribe(subscriber);
+          if (!done) inner = actor.observe(source).subscribe(subscriber);
         },
         (err: unknown) => subscriber.error(err),
       );

@@ -4,6 +4,7 @@
  * implements this interface and hands it to its BusNode.
  */
 import type { Observable } from 'rxjs';
+import type { StreamSource } from './serving.js';
 
 export interface LocalHost {
   /**
@@ -13,10 +14,10 @@ export interface LocalHost {
   tell(actor: string, message: string, args: unknown[]): void;
   /** Runs an ask on a local actor; rejects with what the handler threw. */
   ask(actor: string, message: string, args: unknown[]): Promise<unknown>;
-  /** Opens a stream of a local actor (a cold Observable, subscribed once by the bus). */
-  stream(actor: string, name: string, args: unknown[]): Promise<Observable<unknown>>;
+  /** Opens a stream of a local actor: an Observable (subscribed once) or an iterable (pulled by credit). */
+  stream(actor: string, name: string, args: unknown[]): Promise<StreamSource>;
   /** Opens a channel of a local actor, fed by `input`. */
-  channel(actor: string, name: string, input: Observable<unknown>, args: unknown[]): Promise<Observable<unknown>>;
+  channel(actor: string, name: string, input: Observable<unknown>, args: unknown[]): Promise<StreamSource>;
   /** Builds the live ref for a ref that arrived in a message. */
   makeRef(node: string, actor: string): unknown;
   /** Reports an error nobody is waiting for (a failed tell, a bad route). */

@@ -21,7 +21,7 @@ import { Connection, type ConnectionOptions } from './connection.js';
 import { InboundStream } from './consuming.js';
 import { MAX_HOPS, MsgType, splitAddress, wireInt, type Envelope } from './envelope.js';
 import type { LocalHost } from './host.js';
-import { MAX_CREDIT, OutboundStream, OVERFLOW_POLICIES, type OverflowPolicy, type SubRequest } from './serving.js';
+import { MAX_CREDIT, OutboundStream, OVERFLOW_POLICIES, type OverflowPolicy, type StreamSource, type SubRequest } from './serving.js';
 import { errorFromWire, errorToWire } from './wire-error.js';
 
 export interface BusOptions extends ConnectionOptions {
@@ -319,7 +319,7 @@ export class BusNode {
           req,
         );
         this.outbound.set(key, { conn, stream });
-        let p: Promise<Observable<unknown>>;
+        let p: Promise<StreamSource>;
         try {
           p = req.channel ? this.host.channel(actor, req.name, stream.input!.observable, req.args) : this.host.stream(actor, req.name, req.args);
         } catch (err) {

@@ -10,13 +10,26 @@
  * Invariants: the source subscription is torn down exactly once (cancel, terminal, overflow,
  * or connection loss); nothing is sent after the terminal message.
  */
-import { Observable, type Subscriber, type Subscription } from 'rxjs';
+import { Observable, isObservable, type Subscriber, type Subscription } from 'rxjs';
 import { ProtocolError, StreamOverflowError } from '../errors.js';
 import type { Connection } from './connection.js';
 import { MsgType } from './envelope.js';
 import { errorToWire } from './wire-error.js';
 
 export type OverflowPolicy = 'error' | 'drop-oldest' | 'drop-newest';
+
+/**
+ * What a stream or channel handler may return: an Observable (pushed, buffered under the
+ * overflow policy), or an iterable / async iterable (pulled by credit: true backpressure).
+ */
+export type StreamSource = Observable<unknown> | Iterable<unknown> | AsyncIterable<unknown>;
+
+/** True for what start() can take. Strings are iterable but are values, not sources. */
+export function isStreamSource(v: unknown): v is StreamSource {
+  if (isObservable(v)) return true;
+  if (typeof v !== 'object' || v === null) return false;
+  return typeof (v as Iterable<unknown>)[Symbol.iterator] === 'function' || typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
+}
 export const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['error', 'drop-oldest', 'drop-newest'];
 
 /** A checked `sub` payload. */
@@ -47,6 +60,8 @@ export class OutboundStream {
   private credit: number;
   private readonly buffer: unknown[] = [];
   private sub: Subscription | undefined;
+  private puller: Iterator<unknown> | AsyncIterator<unknown> | undefined;
+  private pulling = false;
   private ended = false;
   private pendingTerminal: { error?: unknown } | undefined;
   readonly input: InputPort | undefined;
@@ -61,9 +76,17 @@ export class OutboundStream {
     this.input = req.channel ? new InputPort(w, req.credit) : undefined;
   }
 
-  /** Subscribes to the source the actor's handler returned. */
-  start(source: Observable<unknown>): void {
+  /**
+   * Starts the source the actor's handler returned. An Observable is subscribed (it pushes;
+   * the buffer and overflow policy apply). An iterable or async iterable is pulled: one value
+   * per unit of credit, so it needs no buffer and never overflows.
+   */
+  start(source: StreamSource): void {
     if (this.ended) return;
+    if (!isObservable(source)) {
+      this.startPull(source);
+      return;
+    }
     const sub = source.subscribe({
       next: (v) => this.onValue(v),
       error: (e: unknown) => this.onTerminal({ error: e }),
@@ -84,6 +107,10 @@ export class OutboundStream {
     if (this.ended) return;
     this.credit = Math.min(MAX_CREDIT, this.credit + n);
     this.inFlight -= n;
+    if (this.puller) {
+      this.pull();
+      return;
+    }
     while (this.credit > 0 && this.buffer.length > 0 && !this.ended) this.sendNext(this.buffer.shift());
     if (this.buffer.length === 0 && this.pendingTerminal && !this.ended) this.sendTerminal(this.pendingTerminal);
   }
@@ -96,6 +123,56 @@ export class OutboundStream {
     // source first: its teardown usually unsubscribes the input too, and nothing is sent after
     this.end();
     this.input?.end(reason);
+  }
+
+  private startPull(source: Iterable<unknown> | AsyncIterable<unknown>): void {
+    const asyncIt = (source as AsyncIterable<unknown>)[Symbol.asyncIterator];
+    try {
+      this.puller = asyncIt ? asyncIt.call(source) : (source as Iterable<unknown>)[Symbol.iterator]();
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.pull();
+  }
+
+  /** Pulls while there is credit: synchronously for an iterator, one await at a time for an async one. */
+  private pull(): void {
+    const it = this.puller;
+    if (!it || this.pulling) return;
+    this.pulling = true;
+    try {
+      while (!this.ended && this.credit > 0) {
+        const r = it.next();
+        if (typeof (r as Promise<IteratorResult<unknown>>).then === 'function') {
+          (r as Promise<IteratorResult<unknown>>).then(
+            (res) => {
+              this.pulling = false;
+              if (this.ended) return;
+              if (res.done) this.sendTerminal({});
+              else {
+                this.sendNext(res.value);
+                this.pull();
+              }
+            },
+            (err: unknown) => {
+              this.pulling = false;
+              if (!this.ended) this.sendTerminal({ error: err });
+            },
+          );
+          return; // `pulling` stays set until the promise settles
+        }
+        const res = r as IteratorResult<unknown>;
+        if (res.done) {
+          this.sendTerminal({});
+          break;
+        }
+        this.sendNext(res.value);
+      }
+    } catch (err) {
+      if (!this.ended) this.sendTerminal({ error: err });
+    }
+    this.pulling = false;
   }
 
   private onValue(v: unknown): void {
@@ -169,6 +246,17 @@ export class OutboundStream {
     const sub = this.sub;
     this.sub = undefined;
     sub?.unsubscribe();
+    // a pulled source is told we stopped early (its finally blocks run); errors there are its own
+    const it = this.puller;
+    this.puller = undefined;
+    if (it?.return) {
+      try {
+        const r = it.return();
+        if (r && typeof (r as Promise<unknown>).then === 'function') (r as Promise<unknown>).then(undefined, () => {});
+      } catch {
+        // the source failed while closing; nobody is left to tell
+      }
+    }
     this.w.onEnd();
   }
 }

@@ -10,12 +10,14 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { TransportError } from '../errors.js';
 import { connect, pair } from './registry.js';
+import type { ShmLinkOptions } from './shm-settings.js';
 import type { Link, LinkOptions } from './transport.js';
 
 /** The environment variable that carries the inherited end's address. */
 export const LINK_ENV = 'SWITCHYARD_LINK';
 
-export interface SpawnWithLinkOptions extends LinkOptions {
+/** Options for spawnWithLink: LinkOptions, the pair transports' own (shm's ring size and spin), and the child's. */
+export interface SpawnWithLinkOptions extends LinkOptions, Pick<ShmLinkOptions, 'ringSize' | 'spinUs'> {
   /** Arguments after the module path. */
   args?: readonly string[];
   /** Extra environment for the child (merged over process.env). */

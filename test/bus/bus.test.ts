@@ -112,6 +112,25 @@ for (const transport of listTransports()) {
         expectSame(await echo.ask('echo', big), big, '1 MiB buffer');
       });
 
+      for (const kind of ['pulledSync', 'pulledAsync'] as const) {
+        it(`${kind}: an iterable source is pulled by credit: no buffer, no overflow, closed early on cancel`, async function () {
+          // all of it arrives, in order, with no producer buffer at all
+          const n = 3000;
+          const all = await lastValueFrom(producer.with({ prefetch: 16, bufferSize: 0 }).stream(kind, n).pipe(toArray()));
+          expect(all).to.deep.equal([...Array(n).keys()]);
+          // a consumer that stops after 10: the producer never ran more than the credit ahead
+          const ten = await lastValueFrom(producer.with({ prefetch: 4, bufferSize: 0 }).stream(kind, 1_000_000).pipe(take(10), toArray()));
+          expect(ten).to.deep.equal([...Array(10).keys()]);
+          let stats = (await producer.ask('pullStats')) as { pulled: number; closed: boolean };
+          for (let i = 0; i < 50 && !stats.closed; i++) {
+            await sleep(10);
+            stats = (await producer.ask('pullStats')) as { pulled: number; closed: boolean };
+          }
+          expect(stats.pulled, 'values pulled').to.be.at.most(10 + 4);
+          expect(stats.closed, "the generator's finally ran").to.equal(true);
+        });
+      }
+
       it('a reply above our maxFrame fails that ask only: the peer refuses to send it (maxFrame is in the hello)', async function () {
         let error: unknown;
         try {

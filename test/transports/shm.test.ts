@@ -235,7 +235,7 @@ describe('shm transport', function () {
   });
 
   it('carries frames of random sizes through a 64 KiB ring: wrap padding and fragments, in order, byte-exact', async function () {
-    const { link, child } = await spawnWithLink('shm', PEER, { args: ['inherit', 'echo'], ringSize: 64 * 1024 } as Parameters<typeof spawnWithLink>[2]);
+    const { link, child } = await spawnWithLink('shm', PEER, { args: ['inherit', 'echo'], ringSize: 64 * 1024 });
     children.add(child);
     expect((await nextFrame(link)).toString()).to.equal('ready');
     const rand = prng(0x5eed);

@@ -14,6 +14,11 @@ export const counter = defineActor({
     get: (s) => s.n,
     label: async (s, prefix: string, upper?: boolean) => (upper ? prefix.toUpperCase() : prefix) + s.n,
   },
-  streams: { ticks: (s, ms: number) => interval(ms).pipe(map(() => s.n)) },
+  streams: {
+    ticks: (s, ms: number) => interval(ms).pipe(map(() => s.n)),
+    upTo: function* (s, n: number) {
+      for (let i = s.n; i < n; i++) yield `#${i}`;
+    },
+  },
   channels: { lengths: (_s, input: Observable<string>) => input.pipe(map((x) => x.length)) },
 });

@@ -22,6 +22,8 @@ export function typedRefUsage(system: ActorSystem): void {
   ref.ask('label', 'n=', true);
   const ticks = ref.stream('ticks', 100);
   assertType<Equal<typeof ticks, Observable<number>>>(true);
+  const upTo = ref.stream('upTo', 5); // a generator source: its values are typed too
+  assertType<Equal<typeof upTo, Observable<string>>>(true);
   const lengths = ref.channel('lengths', of('a', 'bb'));
   assertType<Equal<typeof lengths, Observable<number>>>(true);
   const timed: ActorRef<typeof counter> = ref.with({ timeout: 1000 });
