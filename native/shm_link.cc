@@ -156,15 +156,23 @@ class ShmEndpoint : public Napi::ObjectWrap<ShmEndpoint> {
   bool hooked_ = false;
 };
 
-// shmMemfd(bytes) -> fd: an anonymous segment (nothing in /dev/shm), O_CLOEXEC.
+// shmMemfd(bytes) -> fd: an anonymous segment (nothing in /dev/shm), O_CLOEXEC, sealed
+// against resizing: a peer that could shrink it would turn our next ring access into SIGBUS.
 Napi::Value ShmMemfd(const Napi::CallbackInfo& info) {
   off_t bytes = static_cast<off_t>(info[0].As<Napi::Number>().DoubleValue());
-  int fd = memfd_create("switchyard-shm", MFD_CLOEXEC);
+  int fd = memfd_create("switchyard-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) ThrowErrno(info.Env(), errno, "memfd_create");
+  const char* step = "ftruncate";
+  int err = 0;
   if (ftruncate(fd, bytes) != 0) {
-    int err = errno;
+    err = errno;
+  } else if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+    err = errno;
+    step = "fcntl(F_ADD_SEALS)";
+  }
+  if (err != 0) {
     close(fd);
-    ThrowErrno(info.Env(), err, "ftruncate");
+    ThrowErrno(info.Env(), err, step);
   }
   return Napi::Number::New(info.Env(), fd);
 }

@@ -136,6 +136,7 @@ export class DatagramLink implements Link {
   private reason: CloseReason | null = null;
   private resolveClosed!: (reason: CloseReason) => void;
   private byeReceived = false;
+  /** Our BYE has been handed to the port (not merely queued). */
   private byeSent = false;
   private readonly timers: NodeJS.Timeout[] = [];
 
@@ -158,6 +159,8 @@ export class DatagramLink implements Link {
         maxAgeMs: this.reliable ? 2 ** 31 : (init.maxAgeMs ?? 2000),
         // Credit bounds the datagrams in flight, but a frame's pieces are many datagrams.
         maxPending: Math.max(1024, init.window),
+        // Both sides fragment to the negotiated datagram size: other piece sizes are forged.
+        pieceSize: this.fragmenter.pieceSize,
       },
       (frame) => this.deliver(frame),
       (error) => this.finish('protocol-error', error),
@@ -255,8 +258,10 @@ export class DatagramLink implements Link {
         this.enqueueBye();
         await this.waitUntil(() => this.byeReceived, Math.min(deadline, Date.now() + 1000));
       }
-      // If the peer said BYE first, it is waiting for ours.
-      this.finish('closed', undefined, this.byeReceived && !this.byeSent);
+      // Our BYE must reach the peer even if it sat behind DATA the peer never gave credit for
+      // (a paused peer): finish() then sends it out of band, or the peer would stay open
+      // forever (msgq has no heartbeat) and its sends would fill the shared queue.
+      this.finish('closed', undefined, !this.byeSent);
     }
     await this.closed;
   }
@@ -401,7 +406,6 @@ export class DatagramLink implements Link {
     const b = Buffer.allocUnsafe(5);
     b[0] = KIND_BYE;
     b.writeUInt32BE(this.nextDseq % U32, 1);
-    this.byeSent = true;
     this.data.push({ datagram: b, dseq: -1, bytes: 0 });
     this.schedulePump();
   }
@@ -467,6 +471,7 @@ export class DatagramLink implements Link {
       const o = this.data[this.dataHead]!;
       this.data[this.dataHead++] = undefined as unknown as Outgoing;
       this.buffered -= o.bytes;
+      if (o.dseq < 0) this.byeSent = true; // only now is it on the wire
     }
     if (this.dataHead > 1024 && this.dataHead * 2 > this.data.length) {
       this.data.splice(0, this.dataHead);

@@ -89,6 +89,13 @@ export interface ReassemblerOptions {
   maxAgeMs?: number;
   /** The seq of the sender's first frame (its Fragmenter's initialSeq). Default 0. */
   initialSeq?: number;
+  /**
+   * The pieceSize every piece must announce, when the link knows it (both sides fragment to
+   * one negotiated size: `new Fragmenter(n).pieceSize`). Anything else is a protocol error:
+   * without it, a few tiny datagrams could announce a huge frame in 1-byte pieces and make us
+   * allocate its whole size, plus a byte per piece, at once.
+   */
+  pieceSize?: number;
 }
 
 interface Partial {
@@ -107,6 +114,7 @@ export class Reassembler {
   private readonly maxFrame: number;
   private readonly maxPending: number;
   private readonly maxPendingBytes: number;
+  private readonly pieceSize: number | undefined;
   private readonly maxAgeMs: number;
   /** Every seq below `base` is resolved (delivered or lost). Unwrapped: grows past 2^32. */
   private base = 0;
@@ -131,6 +139,7 @@ export class Reassembler {
     this.maxFrame = options.maxFrame;
     this.maxPending = options.maxPending ?? 1024;
     this.maxPendingBytes = options.maxPendingBytes ?? 2 * options.maxFrame;
+    this.pieceSize = options.pieceSize;
     this.maxAgeMs = options.maxAgeMs ?? 2000;
     // Both ends agree where the stream starts, so even its first frames can be missed,
     // reordered or duplicated and still be counted exactly.
@@ -166,6 +175,7 @@ export class Reassembler {
       return false;
     }
     if (pieceSize === 0) return this.fail('a fragment with pieceSize 0');
+    if (this.pieceSize !== undefined && pieceSize !== this.pieceSize) return this.fail(`a fragment with pieceSize ${pieceSize}; this link's pieces are ${this.pieceSize} bytes`);
     const count = Math.max(1, Math.ceil(total / pieceSize));
     if (index >= count) return this.fail(`fragment ${index} of a ${count}-piece frame`);
     const expect = index < count - 1 ? pieceSize : total - index * pieceSize;

@@ -181,14 +181,16 @@ export class ShmLink implements Link {
     if (len <= this.maxWhole) {
       this.queue.push(frame);
       this.queueFlags.push(L.flagData);
+      this.queuedBytes += len;
     } else {
       this.fragmenter ??= new Fragmenter(this.cap / 4);
+      // count what flush() will subtract: each piece, fragment header included
       for (const piece of this.fragmenter.split(frame)) {
         this.queue.push(piece);
         this.queueFlags.push(L.flagPiece);
+        this.queuedBytes += piece.byteLength;
       }
     }
-    this.queuedBytes += len;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       process.nextTick(this.flush);
@@ -386,8 +388,13 @@ export class ShmLink implements Link {
         const w = (base + off) >>> 2;
         const len = words[w]!;
         const flag = words[w + 1]!;
-        const need = HDR + ((len + 7) & ~7);
-        if (need > cap - off || pos + need > available) {
+        // len comes from the other process: bound it before any arithmetic that could wrap
+        // (a length near 2^32 would align to 0 and the loop would never advance)
+        if (len > cap - off - HDR) {
+          return this.corrupt(`a record of ${len} bytes at offset ${off} runs past the ring`);
+        }
+        const need = HDR + len + ((8 - (len & 7)) & 7);
+        if (need > cap - off || pos + need > available || (flag === FLAG_PADDING && off + need !== cap)) {
           return this.corrupt(`a record of ${len} bytes at offset ${off} runs past the ring or the producer position`);
         }
         const at = base + off + HDR;

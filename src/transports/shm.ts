@@ -9,7 +9,7 @@
  *
  * Address parameters (both forms): `size=` bytes per ring (default 4 MiB, set by whoever
  * creates the segment), `spin=` how long the receiving thread polls before it sleeps, e.g.
- * `spin=50us` (default 20us; a longer spin lowers latency and costs up to a core while it spins).
+ * `spin=50us` (default 0: the receiver sleeps; spinning lowers latency and costs a core at 100% while it spins).
  */
 import { closeSync, fstatSync } from 'node:fs';
 import { Socket } from 'node:net';

@@ -201,7 +201,9 @@ function makeLink(
     peerWindow: peer.window,
     heartbeatMs: own.heartbeatMs,
     // Never declare the peer gone faster than three of its own heartbeats.
-    peerTimeoutMs: Math.max(own.timeoutMs, 3 * peer.heartbeatMs),
+    // (the peer's period is clamped to our own option's range: a hello announcing 2^32 ms
+    // would otherwise keep a silent link open for months)
+    peerTimeoutMs: Math.max(own.timeoutMs, 3 * Math.min(Math.max(peer.heartbeatMs, 10), 60_000)),
   });
 }
 
