@@ -74,38 +74,36 @@ export function linkSubject(transport: Transport, variant?: LinkVariant): Subjec
     level: 'link',
     ...(note ? { note } : {}),
     async open(ctx: OpenContext): Promise<Channel> {
-      let link: Link;
-      let child: ChildProcess;
+      let link: Link | undefined;
+      let child: ChildProcess | undefined;
       let listener: Listener | undefined;
       let dir: string | undefined;
-      if (transport.pair) {
-        ({ link, child } = await spawnWithLink(scheme, PEER, { ...variant?.options, args: ['inherit'] }));
-        await ctx.onPeerProcess(child.pid!);
-      } else {
-        dir = makeTempDirSync();
-        let accepted!: (l: Link) => void;
-        const got = new Promise<Link>((r) => (accepted = r));
-        try {
-          listener = await listen(listenAddress(scheme, dir), (l) => accepted(l), variant?.options);
-        } catch (err) {
-          removeTempDir(dir);
-          throw err;
-        }
-        child = spawnPeer(PEER, [listener.address.href]);
-        await ctx.onPeerProcess(child.pid!);
-        link = await unlessExits(child, got, scheme);
-      }
       const cleanup = async (): Promise<void> => {
         await listener?.close();
         if (dir) removeTempDir(dir);
       };
+      // Everything after the first OS object is inside one try: a peer that dies before it is
+      // ready (or a failed pinning) must not leave a listener, a temp dir or a child behind,
+      // nor keep the bench process alive.
       try {
+        if (transport.pair) {
+          ({ link, child } = await spawnWithLink(scheme, PEER, { ...variant?.options, args: ['inherit'] }));
+          await ctx.onPeerProcess(child.pid!);
+        } else {
+          dir = makeTempDirSync();
+          let accepted!: (l: Link) => void;
+          const got = new Promise<Link>((r) => (accepted = r));
+          listener = await listen(listenAddress(scheme, dir), (l) => accepted(l), variant?.options);
+          child = spawnPeer(PEER, [listener.address.href]);
+          await ctx.onPeerProcess(child.pid!);
+          link = await unlessExits(child, got, scheme);
+        }
         const ready = await unlessExits(child, firstFrame(link), scheme);
         if (ready !== 'ready') throw new Error(`bench peer said ${ready}`);
       } catch (err) {
-        child.kill('SIGKILL');
-        await link.close();
-        await exitOf(child);
+        if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        await link?.close();
+        if (child) await exitOf(child);
         await cleanup();
         throw err;
       }

@@ -51,6 +51,8 @@ export function roundTrips(channel: Channel, size: number, options: RoundTripOpt
     let seq = 0;
     let t0 = 0;
     const deadline = performance.now() + options.maxMs;
+    // the last sign of life; a lossy channel that answers nothing at all is stalled too
+    let lastReply = performance.now();
     const ping = (): void => {
       seq = nextSeq++ >>> 0;
       t0 = performance.now();
@@ -64,7 +66,11 @@ export function roundTrips(channel: Channel, size: number, options: RoundTripOpt
     };
     const watchdog = setInterval(() => {
       const waited = performance.now() - t0;
-      if (!channel.reliable && waited > options.lossTimeoutMs) {
+      if (performance.now() - lastReply > options.stallMs) {
+        clearInterval(watchdog);
+        channel.onReply(() => {});
+        reject(new Error(`no echo reply within ${options.stallMs} ms`));
+      } else if (!channel.reliable && waited > options.lossTimeoutMs) {
         lost++;
         if (performance.now() > deadline && n > 0) finish();
         else ping();
@@ -76,7 +82,8 @@ export function roundTrips(channel: Channel, size: number, options: RoundTripOpt
     }, Math.min(20, options.lossTimeoutMs));
     channel.onReply((reply: Reply) => {
       if (reply.tag !== 'echo' || reply.seq !== seq) return;
-      times[n++] = (performance.now() - t0) * 1000;
+      lastReply = performance.now();
+      times[n++] = (lastReply - t0) * 1000;
       if (n === options.count || performance.now() > deadline) finish();
       else ping();
     });

@@ -3,7 +3,7 @@
  * count it, or report the count. One implementation, so that our Links and the baselines are
  * answered by exactly the same work.
  */
-import { ACK, ECHO, QUIT, REPORT, SINK } from './wire.js';
+import { ACK, ECHO, FILLER, QUIT, REPORT, SINK } from './wire.js';
 
 export interface ResponderOptions {
   /** Copy echoed frames before replying (a Link's frame is only valid during the callback). */
@@ -29,6 +29,12 @@ export class Responder {
         return;
       case SINK: {
         const phase = b.readUInt32BE(1);
+        // Read the payload, one byte per cache line, and check it is the filler: a receiver
+        // that never touches the bytes would flatter zero-copy transports (shm hands over a
+        // view into the ring, the kernel paths copy), and a wrong payload must not count.
+        for (let i = 5; i < b.length; i += 64) {
+          if (b[i] !== FILLER) throw new Error(`bench peer: sink frame corrupt at byte ${i} (0x${b[i]!.toString(16)})`);
+        }
         const n = (this.frames.get(phase) ?? 0) + 1;
         this.frames.set(phase, n);
         this.bytes.set(phase, (this.bytes.get(phase) ?? 0) + b.byteLength);

@@ -23,6 +23,8 @@ export const QUIT = 0x05;
 
 /** The smallest message the bench sends: the tag, a u32, and room to spare. */
 export const MIN_SIZE = 8;
+/** The byte every probe's payload is filled with (the peer checks it on sinks). */
+export const FILLER = 0xab;
 
 export type Probe =
   | { readonly tag: 'echo'; readonly seq: number }
@@ -43,7 +45,7 @@ export function encodeProbe(probe: Probe, size: number): Buffer {
     b.writeUInt32BE(probe.nonce, 5);
     return b;
   }
-  const b = Buffer.alloc(size, 0xab);
+  const b = Buffer.alloc(size, FILLER);
   b[0] = probe.tag === 'echo' ? ECHO : SINK;
   b.writeUInt32BE(probe.tag === 'echo' ? probe.seq : probe.phase, 1);
   return b;

@@ -4,6 +4,8 @@
  * and --html. Exit codes: 0 every cell measured (or skipped: a size the channel cannot carry),
  * 1 some cell failed (listed with its reason), 2 usage error.
  */
+import { accessSync, constants } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { constants as osConstants, cpus } from 'node:os';
 import { availableBaselines, BASELINE_IDS } from '../bench/baselines/registry.js';
 import { primaryLevel, subjectsFor } from '../bench/levels.js';
@@ -46,6 +48,17 @@ export async function bench(argv: readonly string[]): Promise<number> {
   if (options.help) {
     process.stdout.write(BENCH_USAGE);
     return 0;
+  }
+
+  // Refuse an unwritable report path now, not after minutes of measuring.
+  for (const [flag, file] of [['--json', options.json], ['--html', options.html]] as const) {
+    if (!file) continue;
+    const dir = dirname(resolve(file));
+    try {
+      accessSync(dir, constants.W_OK);
+    } catch {
+      throw new UsageError(`${flag} ${file}: cannot write in ${dir} (missing or not writable)`);
+    }
   }
 
   const { baselines, missing } = await availableBaselines();

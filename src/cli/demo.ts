@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Subscription } from 'rxjs';
 import { ActorSystem, spawnWithLink, type ActorRef, type RemoteSystem } from '../index.js';
-import { exitOf, spawnPeer } from '../bench/peer-process.js';
+import { exitOf, spawnPeer, unlessExits } from '../bench/peer-process.js';
 import { formatRate, formatUs } from '../bench/format.js';
 import { describeError } from './cli-error.js';
 import { parseCommandArgs, wholeNumber } from './command-args.js';
@@ -103,22 +103,23 @@ export async function demo(argv: readonly string[]): Promise<number> {
     const waitFor = (name: string): Promise<RemoteSystem> => new Promise((resolve) => arrived.set(name, resolve));
 
     const plan: Array<[string, string, () => Promise<[ChildProcess, RemoteSystem]>]> = [
+      // unlessExits: a worker that dies while starting is reported, not waited for forever
       ['worker-1', 'socketpair', async () => {
         const { link, child } = await spawnWithLink('socketpair', WORKER, { args: ['worker-1', 'inherit'] });
         children.push(child);
-        return [child, await system.attach(link)];
+        return [child, await unlessExits(child, system.attach(link), 'worker-1')];
       }],
       ['worker-2', 'unix', async () => {
         const remote = waitFor('worker-2');
         const child = spawnPeer(WORKER, ['worker-2', unix.address]);
         children.push(child);
-        return [child, await remote];
+        return [child, await unlessExits(child, remote, 'worker-2')];
       }],
       ['worker-3', 'tcp', async () => {
         const remote = waitFor('worker-3');
         const child = spawnPeer(WORKER, ['worker-3', tcp.address]);
         children.push(child);
-        return [child, await remote];
+        return [child, await unlessExits(child, remote, 'worker-3')];
       }],
     ];
     process.stdout.write(`switchyard demo: hub (pid ${process.pid}) listening on ${unix.address} and ${tcp.address}\n`);

@@ -60,8 +60,19 @@ export const rawUnixSubject: Subject = {
     });
     const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
     const child = spawnPeer(peerScript('raw-unix-peer'), [path]);
-    await ctx.onPeerProcess(child.pid!);
-    const socket = await unlessExits(child, accepted, 'raw unix');
+    let socket: Socket;
+    try {
+      await ctx.onPeerProcess(child.pid!);
+      socket = await unlessExits(child, accepted, 'raw unix');
+    } catch (err) {
+      // a peer that dies before it connects must not leave the server, its file or the dir
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exitOf(child);
+      await new Promise<void>((r) => server.close(() => r()));
+      removeOwnedFile(path);
+      removeTempDir(dir);
+      throw err;
+    }
     socket.setNoDelay?.(true);
     return new RawUnixChannel(socket, server, child, dir, path);
   },
