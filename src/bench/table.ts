@@ -36,7 +36,8 @@ export function renderTable(results: readonly BenchResult[], notes: ReadonlyMap<
       formatSize(r.size),
       formatUs(r.rtt.p50Us),
       formatUs(r.rtt.p99Us),
-      formatUs(r.rtt.p999Us),
+      // below 1000 samples a p99.9 is just the maximum: the table says so (the JSON keeps it)
+      r.rtt.samples >= 1000 ? formatUs(r.rtt.p999Us) : `${formatUs(r.rtt.p999Us)} (max)`,
       formatRate(r.rtt.samples),
       formatRate(r.throughput.msgsPerSec),
       formatMb(r.throughput.mbPerSec),
