@@ -104,12 +104,19 @@ export function childIpcSubject(serialization: IpcSerialization): Subject {
         stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
         serialization,
       });
-      await ctx.onPeerProcess(child.pid!);
-      await unlessExits(
-        child,
-        new Promise<void>((resolve) => child.once('message', () => resolve())),
-        `child_process (${serialization})`,
-      );
+      try {
+        await ctx.onPeerProcess(child.pid!);
+        await unlessExits(
+          child,
+          new Promise<void>((resolve) => child.once('message', () => resolve())),
+          `child_process (${serialization})`,
+        );
+      } catch (err) {
+        // failed pinning or a peer that died at start: no child may outlive the bench
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        await exitOf(child);
+        throw err;
+      }
       return serialization === 'json' ? new JsonIpcChannel(child) : new AdvancedChannel(child);
     },
   };

@@ -69,11 +69,13 @@ export const nodeIpcSubject: Subject = {
       ipc.server.start();
     });
     const child = spawnPeer(peerScript('node-ipc-peer'), [path]);
-    await ctx.onPeerProcess(child.pid!);
     let socket: Socket;
     try {
+      await ctx.onPeerProcess(child.pid!);
       socket = await unlessExits(child, connected, 'node-ipc');
     } catch (err) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exitOf(child);
       ipc.server.stop();
       removeOwnedFile(path);
       removeTempDir(dir);

@@ -68,8 +68,8 @@ export const zeromqSubject: Subject = {
     const socket = new zmq.Pair();
     await socket.bind(address);
     const child = spawnPeer(peerScript('zeromq-peer'), [address]);
-    await ctx.onPeerProcess(child.pid!);
     try {
+      await ctx.onPeerProcess(child.pid!);
       const [hello] = await unlessExits(child, socket.receive(), 'zeromq');
       if (hello?.toString() !== 'ready') throw new Error(`zeromq peer said ${hello?.toString()}`);
     } catch (err) {
