@@ -161,6 +161,8 @@ export class DatagramLink implements Link {
         maxPending: Math.max(1024, init.window),
         // Both sides fragment to the negotiated datagram size: other piece sizes are forged.
         pieceSize: this.fragmenter.pieceSize,
+        // The peer is another process that may lie about a frame's size: hold only what came.
+        allocateAsReceived: true,
       },
       (frame) => this.deliver(frame),
       (error) => this.finish('protocol-error', error),

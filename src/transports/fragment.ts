@@ -96,6 +96,12 @@ export interface ReassemblerOptions {
    * allocate its whole size, plus a byte per piece, at once.
    */
   pieceSize?: number;
+  /**
+   * Keep each piece as it arrives and join them when the frame is whole, instead of
+   * allocating the announced total at the first piece. Costs one more copy per frame; bounds
+   * memory by what the peer actually sent (for links whose peer may lie: udp, msgq).
+   */
+  allocateAsReceived?: boolean;
 }
 
 interface Partial {
@@ -103,9 +109,12 @@ interface Partial {
   readonly total: number;
   readonly pieceSize: number;
   readonly count: number;
-  readonly buf: Buffer | null; // null for a single-piece frame not yet seen (a gap)
+  readonly buf: Buffer | null; // the whole frame, allocated upfront (null when allocating as received)
+  readonly parts: (Buffer | undefined)[] | null; // the pieces so far, when allocating as received
   readonly have: Uint8Array; // one byte per piece: cheaper than bit twiddling, bounded by maxFrame / pieceSize
   missing: number;
+  /** Bytes this frame holds (counted in pendingBytes). */
+  held: number;
 }
 
 /** Puts pieces back together. Pieces may come lost, duplicated or out of order. */
@@ -115,6 +124,7 @@ export class Reassembler {
   private readonly maxPending: number;
   private readonly maxPendingBytes: number;
   private readonly pieceSize: number | undefined;
+  private readonly asReceived: boolean;
   private readonly maxAgeMs: number;
   /** Every seq below `base` is resolved (delivered or lost). Unwrapped: grows past 2^32. */
   private base = 0;
@@ -140,6 +150,7 @@ export class Reassembler {
     this.maxPending = options.maxPending ?? 1024;
     this.maxPendingBytes = options.maxPendingBytes ?? 2 * options.maxFrame;
     this.pieceSize = options.pieceSize;
+    this.asReceived = options.allocateAsReceived ?? false;
     this.maxAgeMs = options.maxAgeMs ?? 2000;
     // Both ends agree where the stream starts, so even its first frames can be missed,
     // reordered or duplicated and still be counted exactly.
@@ -199,12 +210,14 @@ export class Reassembler {
         total,
         pieceSize,
         count,
-        buf: Buffer.allocUnsafe(total),
+        buf: this.asReceived ? null : Buffer.allocUnsafe(total),
+        parts: this.asReceived ? new Array<Buffer | undefined>(count) : null,
         have: new Uint8Array(count),
         missing: count,
+        held: this.asReceived ? count : total,
       };
       this.pending.set(seq, entry);
-      this.pendingBytes += total;
+      this.pendingBytes += entry.held;
     } else if (entry.total !== total || entry.pieceSize !== pieceSize) {
       return this.fail(`fragments of frame ${wireSeq} disagree on its size`);
     }
@@ -214,10 +227,16 @@ export class Reassembler {
     }
     entry.have[index] = 1;
     entry.missing--;
-    payload.copy(entry.buf!, index * pieceSize);
+    if (entry.parts) {
+      entry.parts[index] = Buffer.from(payload); // a copy: the piece's buffer is the link's
+      entry.held += payload.length;
+      this.pendingBytes += payload.length;
+    } else {
+      payload.copy(entry.buf!, index * pieceSize);
+    }
     if (entry.missing === 0) {
-      this.pendingBytes -= total;
-      this.complete(seq, entry.buf!);
+      this.pendingBytes -= entry.held;
+      this.complete(seq, entry.parts ? Buffer.concat(entry.parts as Buffer[], total) : entry.buf!);
     } else {
       this.enforceBounds(now);
     }
@@ -294,7 +313,7 @@ export class Reassembler {
     this.stats.lost++;
     if (!('gap' in entry)) {
       this.stats.expired++;
-      this.pendingBytes -= entry.total;
+      this.pendingBytes -= entry.held;
     }
   }
 

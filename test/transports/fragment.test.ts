@@ -114,6 +114,37 @@ const MAX_PIECES = [17, 100, 1500, 8192];
 // ---------------------------------------------------------------------------------------------
 
 describe('fragment', () => {
+  describe('Reassembler with a known piece size, allocating as pieces arrive (udp, msgq)', () => {
+    it('reassembles out-of-order pieces byte-exact, holding only the bytes that came', () => {
+      const frag = new Fragmenter(116); // pieceSize 100
+      const { rx, got, errors } = makeRx({ pieceSize: 100, allocateAsReceived: true });
+      const frame = randomBytes(prng(7), 1050);
+      const pieces = frag.split(frame);
+      expect(pieces.length).to.equal(11);
+      for (const i of [3, 0, 10, 5]) rx.push(pieces[i]!, T0);
+      // pieces 3, 0, 5 (100 bytes each) and the last one (50), plus the one-byte-per-piece
+      // map: not the 1050 bytes announced
+      expect(rx.heldBytes).to.equal(350 + 11);
+      for (const i of [1, 2, 4, 6, 7, 8, 9]) rx.push(pieces[i]!, T0);
+      expect(errors).to.deep.equal([]);
+      expect(got.length).to.equal(1);
+      expect(got[0]!.data.equals(frame)).to.equal(true);
+      expect(rx.heldBytes).to.equal(0);
+    });
+
+    it('a piece announcing a huge frame in tiny pieces is refused before anything is allocated', () => {
+      const { rx, errors } = makeRx({ maxFrame: 64 << 20, pieceSize: 1024, allocateAsReceived: true });
+      const piece = Buffer.alloc(FRAGMENT_HEADER_BYTES + 1);
+      piece.writeUInt32BE(0, 0); // seq
+      piece.writeUInt32BE(64 << 20, 4); // total: 64 MiB
+      piece.writeUInt32BE(0, 8); // index
+      piece.writeUInt32BE(1, 12); // pieceSize 1: not this link's
+      expect(rx.push(piece, T0)).to.equal(false);
+      expect(errors[0]?.message).to.match(/pieceSize 1; this link's pieces are 1024 bytes/);
+      expect(rx.heldBytes).to.equal(0);
+    });
+  });
+
   describe('Fragmenter', () => {
     it('rejects a maxPiece that cannot hold more than the 16-byte header', () => {
       expect(FRAGMENT_HEADER_BYTES).to.equal(16);
