@@ -230,9 +230,28 @@ class MsgReceiver : public Napi::ObjectWrap<MsgReceiver> {
         [](Napi::Env env, std::shared_ptr<ReceiverState>* kept) {
           std::shared_ptr<ReceiverState> s = *kept;
           delete kept;
-          if (s->thread.joinable()) s->thread.join();  // it has released: finished or about to return
+          // Normally the thread has released (it finished, or is about to return). At
+          // environment teardown (a worker terminated) it may still be blocked in msgrcv:
+          // wake it with its zero-length message, or, if the queue stays full, let it go
+          // (detach) rather than hang the teardown; it ends when the queue does.
+          s->stop.store(true, std::memory_order_release);
+          bool woken = !s->running.load(std::memory_order_acquire);
+          std::vector<uint8_t> scratch;
+          for (int i = 0; i < 100 && !woken; i++) {
+            int err = SendOne(s->msqid, s->mtype, nullptr, 0, scratch, IPC_NOWAIT);
+            if (err != EAGAIN) woken = true;  // sent, or the queue is gone (which wakes it too)
+            else std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          }
+          if (s->thread.joinable()) {
+            if (woken) s->thread.join();
+            else s->thread.detach();
+          }
           if (env != nullptr && !s->onEnd.IsEmpty()) {
-            s->onEnd.Call({Napi::Number::New(env, s->endErrno)});
+            try {
+              s->onEnd.Call({Napi::Number::New(env, s->endErrno)});
+            } catch (const Napi::Error&) {
+              // the environment is shutting down (a worker terminated): nobody to tell
+            }
             s->onEnd.Reset();
           }
         });
