@@ -33,7 +33,11 @@ export abstract class ByteChannel implements Channel {
   abstract readonly maxMessage: number;
   private handler: (reply: Reply) => void = () => {};
   private readonly echoes = new Map<number, Buffer>();
-  private readonly sinks = new Map<string, Buffer>();
+  // The sink template of the phase and size being sent: compared by number, so a sink costs
+  // no string key and no Map lookup per message.
+  private sink: Buffer | undefined;
+  private sinkPhase = -1;
+  private sinkSize = -1;
 
   protected abstract sendBytes(bytes: Buffer): boolean;
   abstract drain(): Promise<void>;
@@ -48,13 +52,12 @@ export abstract class ByteChannel implements Channel {
         return this.sendBytes(b);
       }
       case 'sink': {
-        const key = `${probe.phase}/${size}`;
-        let b = this.sinks.get(key);
-        if (!b) {
-          this.sinks.clear();
-          this.sinks.set(key, (b = encodeProbe(probe, size)));
+        if (probe.phase !== this.sinkPhase || size !== this.sinkSize || this.sink === undefined) {
+          this.sink = encodeProbe(probe, size);
+          this.sinkPhase = probe.phase;
+          this.sinkSize = size;
         }
-        return this.sendBytes(b);
+        return this.sendBytes(this.sink);
       }
       case 'report':
         return this.sendBytes(encodeProbe(probe, size));

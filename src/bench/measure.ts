@@ -126,6 +126,15 @@ function stallGuard(drained: Promise<void>, ms: number): Promise<void> {
   return Promise.race([drained, stalled]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * Sinks sent per event-loop turn: 256, or up to 256 KiB of small ones. A turn of the loop
+ * costs a few microseconds whatever the channel; at 64 B, 256 sinks a turn made that cost a
+ * third of the fastest transport's time, so the bench measured its own loop, not the channel.
+ */
+export function framesPerTurn(size: number): number {
+  return Math.max(256, Math.min(4096, Math.floor((256 * 1024) / Math.max(1, size))));
+}
+
 /** Sends `size`-byte sinks for `durationMs`, then returns what the receiver confirmed. */
 export async function throughput(
   channel: Channel,
@@ -138,12 +147,14 @@ export async function throughput(
   let sent = 0;
   const start = performance.now();
   const end = start + options.durationMs;
+  const probe = { tag: 'sink', phase } as const;
+  const perTurn = framesPerTurn(size);
   while (performance.now() < end) {
     // A batch per turn: stream transports write one tick's frames with one syscall.
     let open = true;
-    for (let k = 0; k < 256 && open; k++) {
+    for (let k = 0; k < perTurn && open; k++) {
       sent++;
-      open = channel.send({ tag: 'sink', phase }, size);
+      open = channel.send(probe, size);
     }
     if (!open) await stallGuard(channel.drain(), options.stallMs);
     else await new Promise((r) => setImmediate(r));
