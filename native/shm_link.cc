@@ -37,6 +37,7 @@ class ShmEndpoint : public Napi::ObjectWrap<ShmEndpoint> {
                            InstanceMethod<&ShmEndpoint::WantSpace>("wantSpace"),
                            InstanceMethod<&ShmEndpoint::Release>("release"),
                            InstanceMethod<&ShmEndpoint::Available>("available"),
+                           InstanceMethod<&ShmEndpoint::Rebase>("rebase"),
                            InstanceMethod<&ShmEndpoint::Close>("close"),
                        });
   }
@@ -98,17 +99,23 @@ class ShmEndpoint : public Napi::ObjectWrap<ShmEndpoint> {
     }
   }
 
+  // Positions cross into JavaScript relative to a base per ring (txBase_, rxBase_): a double
+  // holds integers exactly only up to 2^53, and a link at tens of GB/s gets there in days.
+  // JavaScript moves the bases forward with rebase() long before; the shared memory keeps the
+  // absolute u64 positions. A peer's position below our base comes back as a huge number,
+  // which the JavaScript checks reject like any other impossible position.
+
   // publish(position) -> the send ring's consumer position
   Napi::Value Publish(const Napi::CallbackInfo& info) {
     if (closed_) return Napi::Number::New(info.Env(), -1);
     uint64_t pos = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
-    return Napi::Number::New(info.Env(), static_cast<double>(ep_.Publish(pos)));
+    return Number(info.Env(), ep_.Publish(txBase_ + pos) - txBase_);
   }
 
   // wantSpace(consumerPositionSeen)
   Napi::Value WantSpace(const Napi::CallbackInfo& info) {
     if (closed_) return info.Env().Undefined();
-    ep_.WantSpace(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()));
+    ep_.WantSpace(txBase_ + static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()));
     return info.Env().Undefined();
   }
 
@@ -117,7 +124,7 @@ class ShmEndpoint : public Napi::ObjectWrap<ShmEndpoint> {
     if (closed_) return Napi::Number::New(info.Env(), -1);
     uint64_t pos = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
     bool arm = info[1].As<Napi::Boolean>().Value();
-    return Napi::Number::New(info.Env(), static_cast<double>(ep_.Release(pos, arm)));
+    return Number(info.Env(), ep_.Release(rxBase_ + pos, arm) - rxBase_);
   }
 
   // available(seen?) -> the receive ring's producer position. With `seen` (spin mode's poll),
@@ -125,13 +132,23 @@ class ShmEndpoint : public Napi::ObjectWrap<ShmEndpoint> {
   // small machine let each other run instead of burning each other's time slices.
   Napi::Value Available(const Napi::CallbackInfo& info) {
     if (closed_) return Napi::Number::New(info.Env(), -1);
-    uint64_t pos = ep_.Available();
+    uint64_t pos = ep_.Available() - rxBase_;
     if (info.Length() > 0 && info[0].IsNumber() && pos == static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue())) {
       sched_yield();
-      pos = ep_.Available();
+      pos = ep_.Available() - rxBase_;
     }
-    return Napi::Number::New(info.Env(), static_cast<double>(pos));
+    return Number(info.Env(), pos);
   }
+
+  // rebase(sendDelta, receiveDelta): positions passed from now on are that much lower.
+  Napi::Value Rebase(const Napi::CallbackInfo& info) {
+    if (closed_) return info.Env().Undefined();
+    txBase_ += static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
+    rxBase_ += static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue());
+    return info.Env().Undefined();
+  }
+
+  static Napi::Value Number(Napi::Env env, uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
     if (closed_) return info.Env().Undefined();
@@ -147,6 +164,8 @@ class ShmEndpoint : public Napi::ObjectWrap<ShmEndpoint> {
   }
 
   shm::Endpoint ep_;
+  uint64_t txBase_ = 0;
+  uint64_t rxBase_ = 0;
   napi_env env_ = nullptr;
   Napi::Reference<Napi::ArrayBuffer> memory_;
   Napi::ObjectReference selfRef_;

@@ -61,7 +61,7 @@ export interface ShmEndpoint {
   readonly sendOffset: number;
   /** Offset in `memory` of the ring this side reads. */
   readonly receiveOffset: number;
-  /** Publishes records up to `position`; returns the send ring's consumer position. */
+  /** Publishes records up to `position`; returns the send ring's consumer position. Positions are relative: see rebase(). */
   publish(position: number): number;
   /** Asks for an eventSpace once the send ring's consumer moves past `seen`. */
   wantSpace(seen: number): void;
@@ -69,6 +69,11 @@ export interface ShmEndpoint {
   release(position: number, arm: boolean): number;
   /** The receive ring's producer position; with `seen`, yields the core once if it is still `seen`. */
   available(seen?: number): number;
+  /**
+   * Positions given and returned from now on are `sendDelta` (send ring) and `receiveDelta`
+   * (receive ring) lower. Keeps them far below 2^53, where a double stops being exact.
+   */
+  rebase(sendDelta: number, receiveDelta: number): void;
   /** Joins the waiter thread, detaches `memory`, unmaps. Idempotent. */
   close(): void;
 }

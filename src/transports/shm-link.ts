@@ -19,6 +19,9 @@
  *   paused), then the link ends as `peer-gone`.
  * - Every ending goes through finish(): joins the waiter, unmaps, destroys the liveness
  *   socket, and resolves `closed` once its fd is closed.
+ * - Positions here are relative to a base per ring kept in native code, moved forward (rebase)
+ *   once they pass `rebaseAt`: a double is exact only up to 2^53, and a link moving tens of
+ *   GB/s would get there within days. Only differences of positions matter here.
  * - Everything read from the shared memory is checked: a peer that publishes a position or a
  *   record that cannot be right ends the link as `protocol-error`, nothing worse.
  */
@@ -53,7 +56,12 @@ export interface ShmLinkInit {
   liveness: Socket;
   /** Runs once the link has released everything (e.g. to forget an exit hook). */
   onFinished?: () => void;
+  /** Position past which positions are rebased; tests set it low to exercise that path. */
+  rebaseAt?: number;
 }
+
+/** 2^48 bytes: rebasing happens once per 256 TiB, far below where doubles lose integers. */
+const REBASE_AT = 2 ** 48;
 
 const capabilitiesBase = { reliable: true, ordered: true, crossHost: false } as const;
 
@@ -80,6 +88,7 @@ export class ShmLink implements Link {
   private readonly maxWhole: number;
   /** Bytes read before the consumer position is released mid-batch. */
   private readonly releaseBytes: number;
+  private readonly rebaseAt: number;
 
   // Send ring: this side is the only producer.
   private readonly txBase: number;
@@ -133,6 +142,7 @@ export class ShmLink implements Link {
     this.rxBase = this.ep.receiveOffset;
     this.maxWhole = this.cap / 2 - HDR;
     this.releaseBytes = this.cap / 8;
+    this.rebaseAt = init.rebaseAt ?? REBASE_AT;
     this.maxFrame = init.options.maxFrame;
 
     this.liveness.on('data', () => {}); // nothing is ever sent on it; reading is how EOF shows
@@ -210,6 +220,13 @@ export class ShmLink implements Link {
   private readonly flush = (): void => {
     this.flushScheduled = false;
     if (this.state === 'done') return;
+    if (this.txPos >= this.rebaseAt) {
+      // Everything below the consumer is free: that is the new zero.
+      const delta = this.txConsumer;
+      this.ep.rebase(delta, 0);
+      this.txPos -= delta;
+      this.txConsumer = 0;
+    }
     const flags = this.queueFlags;
     const q = this.queue;
     const bytes = this.bytes;
@@ -350,6 +367,11 @@ export class ShmLink implements Link {
       }
       if (this.peerGone && (this.rxPos === available || this.state === 'closing')) {
         this.finish('peer-gone');
+      } else if (this.rxPos >= this.rebaseAt) {
+        // Released up to rxPos above, so that is the new zero (the armed waiter keeps the
+        // absolute position it was given).
+        this.ep.rebase(0, this.rxPos);
+        this.rxPos = 0;
       }
     } finally {
       this.draining = false;
