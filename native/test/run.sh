@@ -5,8 +5,8 @@
 #     without Node.
 #  2. The addon itself, rebuilt with the sanitizers into a temporary directory, loaded by the
 #     shm tests (conformance, shm, rendezvous, stress) and the fd-passing tests through
-#     SWITCHYARD_ADDON, in this process and in every child it spawns (LD_PRELOAD is inherited). Leak detection is off there: Node does
-#     not free everything at exit, by design.
+#     SWITCHYARD_ADDON, in this process and in every child it spawns (LD_PRELOAD is
+#     inherited). Leak detection is off there: Node does not free everything at exit, by design.
 set -eu
 cd "$(dirname "$0")/../.."
 root=$(pwd)
