@@ -87,14 +87,20 @@ export function checkListener(peer: PeerCred, record: Pick<ListenerRecord, 'pid'
   if (why !== null) throw new TransportError('ERR_SHM_PEER', `connect ${href}: the process behind the listener's socket ${why}`, { address: href });
 }
 
-/** Throws ERR_SHM_BAD_SEGMENT unless `fd` is a sealed (shrink, grow) regular file sized for rings; returns the ring capacity. */
-export function checkSegment(fd: number, href: string): number {
+/**
+ * Throws ERR_SHM_BAD_SEGMENT unless `fd` is a regular file of ours, sealed against shrinking
+ * and growing (so nobody can turn our mapping into SIGBUS), sized for rings; returns the
+ * ring capacity.
+ */
+export function checkSegment(fd: number, euid: number, href: string): number {
   const st = fstatSync(fd);
   const { shrink, grow } = native.sealFlags;
-  const seals = native.fdSeals(fd);
-  if (!st.isFile() || (seals & (shrink | grow)) !== (shrink | grow)) {
-    throw new TransportError('ERR_SHM_BAD_SEGMENT', `connect ${href}: the listener passed ${st.isFile() ? 'a segment that is not sealed against resizing' : 'an fd that is not a shared-memory segment'}`, { address: href });
-  }
+  const why =
+    !st.isFile() ? 'an fd that is not a shared-memory segment'
+    : st.uid !== euid ? `a segment of uid ${st.uid}`
+    : (native.fdSeals(fd) & (shrink | grow)) !== (shrink | grow) ? 'a segment that is not sealed against resizing'
+    : null;
+  if (why !== null) throw new TransportError('ERR_SHM_BAD_SEGMENT', `connect ${href}: the listener passed ${why}`, { address: href });
   return capacityOf(fd, href);
 }
 
@@ -229,11 +235,12 @@ export async function shmConnect(address: URL, options?: ShmLinkOptions): Promis
   const { socket: socketFd, fd, byte } = received;
   let liveness: Socket | undefined;
   try {
-    checkListener(native.peerCred(socketFd), record, process.geteuid!(), href);
+    const euid = process.geteuid!();
+    checkListener(native.peerCred(socketFd), record, euid, href);
     if (byte !== SEGMENT_BYTE || fd < 0) {
       throw new TransportError('ERR_SHM_HANDSHAKE', `connect ${href}: the listener sent a bad handshake (byte ${byte}, ${fd < 0 ? 'no single fd' : 'an fd'})`, { address: href });
     }
-    const capacity = checkSegment(fd, href);
+    const capacity = checkSegment(fd, euid, href);
     liveness = new Socket({ fd: socketFd, readable: true, writable: true, allowHalfOpen: false });
     const link = new ShmLink({ remote: href, options: resolved, fd, side: 1, capacity, spinNs, liveness });
     liveness.write(ACK);
