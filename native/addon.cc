@@ -3,6 +3,7 @@
 #include <napi.h>
 #include "errors.h"
 #include "fd.h"
+#include "fd_passing.h"
 #include "msg_queue.h"
 #include "shm_link.h"
 
@@ -12,6 +13,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));
   InitFd(env, exports);
+  InitFdPassing(env, exports);
   InitMsgQueue(env, exports);
   InitShm(env, exports);
   return exports;

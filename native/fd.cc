@@ -12,9 +12,14 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <cstddef>
+#include <cstring>
 
 namespace switchyard {
 namespace {
@@ -80,6 +85,47 @@ Napi::Value SetNonblock(const Napi::CallbackInfo& info) {
   return SetFdFlag(info, F_GETFL, F_SETFL, O_NONBLOCK, "fcntl");
 }
 
+// lockExclusive(fd) -> true if this open file now holds flock(LOCK_EX), false if another
+// open file holds a lock on it (EWOULDBLOCK). Never waits. The lock belongs to the open file
+// description: it goes when the last fd to it is closed, or when the process dies.
+Napi::Value LockExclusive(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  for (;;) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return Napi::Boolean::New(info.Env(), true);
+    if (errno == EINTR) continue;
+    if (errno == EWOULDBLOCK) return Napi::Boolean::New(info.Env(), false);
+    ThrowErrno(info.Env(), errno, "flock");
+  }
+}
+
+// listenUnix(path, backlog) -> a listening AF_UNIX stream socket (non-blocking, CLOEXEC).
+// A path starting with "\0" is an abstract name, bound with exactly its own length: libuv
+// (Node 20) pads abstract names with NULs to the whole sun_path, which makes the name depend
+// on the Node version and unreachable for a client that connects with the exact length.
+Napi::Value ListenUnix(const Napi::CallbackInfo& info) {
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int backlog = info[1].As<Napi::Number>().Int32Value();
+  std::string shown = path;
+  if (!shown.empty() && shown[0] == '\0') shown[0] = '@';
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  bool abstract = !path.empty() && path[0] == '\0';
+  if (path.empty() || path.size() > sizeof(addr.sun_path) - (abstract ? 0 : 1)) ThrowErrno(info.Env(), ENAMETOOLONG, "bind", shown);
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + (abstract ? 0 : 1));
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) ThrowErrno(info.Env(), errno, "socket", shown);
+  const char* step = nullptr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) step = "bind";
+  else if (::listen(fd, backlog) != 0) step = "listen";
+  if (step != nullptr) {
+    int err = errno;
+    ::close(fd);
+    ThrowErrno(info.Env(), err, step, shown);
+  }
+  return Napi::Number::New(info.Env(), fd);
+}
+
 }  // namespace
 
 void InitFd(Napi::Env env, Napi::Object exports) {
@@ -88,6 +134,8 @@ void InitFd(Napi::Env env, Napi::Object exports) {
   exports.Set("mkfifo", Napi::Function::New(env, MkFifo, "mkfifo"));
   exports.Set("setCloexec", Napi::Function::New(env, SetCloexec, "setCloexec"));
   exports.Set("setNonblock", Napi::Function::New(env, SetNonblock, "setNonblock"));
+  exports.Set("listenUnix", Napi::Function::New(env, ListenUnix, "listenUnix"));
+  exports.Set("lockExclusive", Napi::Function::New(env, LockExclusive, "lockExclusive"));
 }
 
 }  // namespace switchyard

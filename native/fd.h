@@ -1,4 +1,4 @@
-// fd.h: the file-descriptor helpers (pipe, socketpair, mkfifo, cloexec/nonblock).
+// fd.h: the file-descriptor helpers (pipe, socketpair, mkfifo, cloexec/nonblock, flock, a listening Unix socket).
 #pragma once
 #include <napi.h>
 

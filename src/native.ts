@@ -78,6 +78,31 @@ export interface ShmEndpoint {
   close(): void;
 }
 
+/** SO_PEERCRED: who is on the other end of a Unix socket, as the kernel saw it at connect/listen. */
+export interface PeerCred {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/** What arrived on a socket through receiveFd / connectReceiveFd. */
+export interface ReceivedFd {
+  /** The socket it came on (for connectReceiveFd: a new connected socket, now the caller's). */
+  socket: number;
+  /** The one data byte that carried it. */
+  byte: number;
+  /** The fd (O_CLOEXEC, the caller's), or -1 if the message did not carry exactly one. */
+  fd: number;
+}
+
+/** The F_SEAL_* bits (fcntl(2)). */
+export interface SealFlags {
+  readonly seal: number;
+  readonly shrink: number;
+  readonly grow: number;
+  readonly write: number;
+}
+
 /** The addon's exports. */
 export interface NativeAddon {
   /**
@@ -102,6 +127,31 @@ export interface NativeAddon {
   setCloexec(fd: number, on: boolean): void;
   /** Sets or clears O_NONBLOCK. */
   setNonblock(fd: number, on: boolean): void;
+  /**
+   * A listening AF_UNIX stream socket bound to `path` ("\0..." for an abstract name, bound
+   * with its exact length, unlike Node 20's own listen), non-blocking and CLOEXEC.
+   */
+  listenUnix(path: string, backlog: number): number;
+  /** flock(LOCK_EX | LOCK_NB): true if taken, false if another open file holds a lock. */
+  lockExclusive(fd: number): boolean;
+  /** Sends one byte carrying `fd` (SCM_RIGHTS), non-blocking; false if the socket is full (try later). */
+  sendFd(socket: number, fd: number, byte: number): boolean;
+  /**
+   * Waits on a pool thread (at most `timeoutMs`) for one byte and its fd on `socket`, which
+   * nobody else may be reading meanwhile. The socket stays the caller's, whatever happens.
+   */
+  receiveFd(socket: number, timeoutMs: number, cb: (error: Error | null, received: ReceivedFd | null) => void): void;
+  /**
+   * Connects a new AF_UNIX stream socket to `path` ("\0..." for an abstract name) and waits
+   * for one byte and its fd on it, on a pool thread, all within `timeoutMs`. On success the
+   * socket is the caller's; on failure it is closed.
+   */
+  connectReceiveFd(path: string, timeoutMs: number, cb: (error: Error | null, received: ReceivedFd | null) => void): void;
+  /** getsockopt(SO_PEERCRED). */
+  peerCred(socket: number): PeerCred;
+  /** fcntl(F_GET_SEALS); 0 for a file that cannot be sealed. */
+  fdSeals(fd: number): number;
+  readonly sealFlags: SealFlags;
   /** msgget(key, create ? IPC_CREAT|IPC_EXCL|mode : 0): the queue id. */
   msgget(key: number, create: boolean, mode: number): number;
   /** msgctl(IPC_STAT). */

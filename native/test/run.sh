@@ -4,9 +4,9 @@
 #  1. native/test/shm_ring_test.cc: the ring and its waiter thread between two processes,
 #     without Node.
 #  2. The addon itself, rebuilt with the sanitizers into a temporary directory, loaded by the
-#     shm tests (conformance, shm, stress) through SWITCHYARD_ADDON, in this process and in
-#     every child it spawns (LD_PRELOAD is inherited). Leak detection is off there: Node does
-#     not free everything at exit, by design.
+#     shm tests (conformance, shm, rendezvous, stress) and the fd-passing tests through
+#     SWITCHYARD_ADDON, in this process and in every child it spawns (LD_PRELOAD is
+#     inherited). Leak detection is off there: Node does not free everything at exit, by design.
 set -eu
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -33,4 +33,4 @@ ln -s "$root/node_modules" "$work/addon/node_modules"
 npx tsc -p tsconfig.json
 LD_PRELOAD="$libasan" ASAN_OPTIONS=halt_on_error=1:detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   SWITCHYARD_ADDON="$work/addon/build/Release/switchyard.node" \
-  node node_modules/mocha/bin/mocha.js --grep "shm"
+  node node_modules/mocha/bin/mocha.js --grep "shm|native fd passing"

@@ -1,47 +1,52 @@
 /**
  * shm-rendezvous.ts: `shm://name`, shm links between unrelated processes of the same user.
  *
- * The listener publishes a small record, the POSIX shm object `/switchyard.NAME` (mode 0600,
- * so only its user can read it), holding its pid and a random 128-bit token. The token names
+ * The listener publishes a record, `/switchyard.NAME` (shm-record.ts: mode 0600, locked by
+ * the listener while it lives), holding its pid and a random 128-bit token. The token names
  * a Linux abstract Unix socket, `\0switchyard-shm.TOKEN`: it has no file, so it vanishes with
  * the listener even on SIGKILL, and nobody finds it without reading the 0600 record.
  *
  *   client                                     listener
  *   read /switchyard.NAME -> pid, token
- *   connect \0switchyard-shm.TOKEN  ------->   accept; shm_open /switchyard.NAME.link.PID.N
- *                                               (O_EXCL, 0600), map it as side 0
- *                                   <-------   "/switchyard.NAME.link.PID.N\n"
- *   shm_open it, map as side 1; "k"  ------->   shm_unlink it: both sides are attached
+ *   connect \0switchyard-shm.TOKEN  ------->   accept; SO_PEERCRED: the client's uid must be
+ *                                               our euid, else close (nothing is made);
+ *                                               memfd sealed against resize, map as side 0
+ *                                   <-------   1 byte 0x01 + SCM_RIGHTS [the memfd]
+ *   SO_PEERCRED: uid = our euid, pid = the
+ *   record's; the fd: a regular file, sealed
+ *   (shrink+grow), sized for rings; map as
+ *   side 1, close the fd; 1 byte "k" ------->   hand the link to onLink
  *
- * From then on the socket carries nothing; it stays open as the liveness channel (EOF =
- * the other side closed or died). A link segment has a name only between those two steps,
- * and is registered with cleanup.ts meanwhile. Crash leftovers are reclaimed by the next
- * listen() of the same name: the record when its token's socket refuses connections, link
- * segments when the pid in their name is dead.
+ * The client reads the socket natively (native/fd_passing.cc, on a pool thread, bounded by
+ * the connect timeout) until the fd arrived, because a plain read of the byte would make the
+ * kernel drop the fd; only then does a net.Socket take the socket over. From then on the
+ * socket carries nothing; it stays open as the liveness channel (EOF = the other side closed
+ * or died). No link segment ever has a name: nothing of a link appears in /dev/shm, and a
+ * peer cannot resize a segment under the other's mapping (that would be SIGBUS). A record
+ * left by a dead listener is reclaimed by the next listen() of its name (shm-record.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, readdirSync, readSync, writeSync } from 'node:fs';
-import { createConnection, type Socket } from 'node:net';
+import { closeSync, fstatSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { TransportError } from '../errors.js';
-import { native } from '../native.js';
+import { native, type PeerCred, type ReceivedFd } from '../native.js';
 import { badAddress } from './address.js';
 import { atExit } from './cleanup.js';
 import { handOver } from './hand-over.js';
 import { serve, stopServer } from './net-stream.js';
 import { capacityOf, shmSettings, type ShmLinkOptions } from './shm-settings.js';
 import { ShmLink } from './shm-link.js';
+import { claimRecord, readRecord, recordName, RECORD_VERSION, type ListenerRecord } from './shm-record.js';
 import { resolveLinkOptions } from './stream-link.js';
 import type { Link, Listener } from './transport.js';
 
 const NAME = /^[A-Za-z0-9_-]{1,200}$/;
-const RECORD_BYTES = 4096;
-const SHM_DIR = '/dev/shm';
-
-interface Record {
-  v: 1;
-  pid: number;
-  token: string;
-}
+/** The byte that carries the segment fd (version 1 of the handshake). */
+export const SEGMENT_BYTE = 0x01;
+/** The client's answer once it has mapped the segment. */
+const ACK = 'k';
+/** How long the listener waits before trying a full socket again (it never is, in practice). */
+const SEND_RETRY_MS = 5;
 
 function nameOf(url: URL): string {
   let name: string;
@@ -56,89 +61,47 @@ function nameOf(url: URL): string {
   return name;
 }
 
-const recordName = (name: string): string => `/switchyard.${name}`;
-const linkPrefix = (name: string): string => `switchyard.${name}.link.`;
-const socketPath = (token: string): string => `\0switchyard-shm.${token}`;
+export const socketPath = (token: string): string => `\0switchyard-shm.${token}`;
 
-function readRecord(name: string, href: string): Record | null {
-  let fd: number;
-  try {
-    fd = native.shmOpen(recordName(name), 0);
-  } catch (err) {
-    if ((err as TransportError).code === 'ENOENT') return null;
-    throw err;
-  }
-  try {
-    const buf = Buffer.alloc(RECORD_BYTES);
-    const n = readSync(fd, buf, 0, RECORD_BYTES, 0);
-    const end = buf.indexOf(0);
-    const text = buf.subarray(0, end < 0 ? n : Math.min(end, n)).toString('utf8');
-    if (text === '') return { v: 1, pid: 0, token: '' }; // being written right now
-    const r = JSON.parse(text) as Record;
-    if (r.v !== 1 || !Number.isInteger(r.pid) || !/^[0-9a-f]{32}$/.test(r.token)) throw new Error('bad record');
-    return r;
-  } catch (cause) {
-    throw new TransportError('ERR_SHM_BAD_SEGMENT', `shm: ${recordName(name)} is not a switchyard listener record (${href})`, { address: href, cause });
-  } finally {
-    closeSync(fd);
-  }
+/** The fd under a connected net.Socket, or -1 once it has none (destroyed). Linux, libuv pipes. */
+function fdOf(socket: Socket): number {
+  const handle = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle;
+  return typeof handle?.fd === 'number' && handle.fd >= 0 ? handle.fd : -1;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** Listener side: why a connecting peer gets no link, or null if it may have one. */
+export function refusal(peer: PeerCred, euid: number): string | null {
+  return peer.uid === euid ? null : `its uid ${peer.uid} is not ours (${euid})`;
 }
 
-function answers(token: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = createConnection({ path: socketPath(token) });
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => {
-      probe.destroy();
-      resolve(false);
-    });
-  });
+/**
+ * Client side: throws ERR_SHM_PEER unless the process behind the socket runs as our euid and
+ * is the one the record names (someone else of our uid could have bound the token's socket
+ * only by reading the record, but then it is not the record's pid).
+ */
+export function checkListener(peer: PeerCred, record: Pick<ListenerRecord, 'pid'>, euid: number, href: string): void {
+  const why =
+    peer.uid !== euid ? `runs as uid ${peer.uid}, not as ours (${euid})`
+    : peer.pid !== record.pid ? `is pid ${peer.pid}, not pid ${record.pid} of the listener record`
+    : null;
+  if (why !== null) throw new TransportError('ERR_SHM_PEER', `connect ${href}: the process behind the listener's socket ${why}`, { address: href });
 }
 
-/** Removes link segments of `name` whose creator is dead (crash leftovers). */
-function reclaimLinks(name: string): void {
-  const prefix = linkPrefix(name);
-  let entries: string[];
-  try {
-    entries = readdirSync(SHM_DIR);
-  } catch {
-    return;
-  }
-  for (const e of entries) {
-    if (!e.startsWith(prefix)) continue;
-    const pid = Number(e.slice(prefix.length).split('.')[0]);
-    if (Number.isInteger(pid) && pid > 0 && !pidAlive(pid)) native.shmUnlink(`/${e}`);
-  }
-}
-
-/** Creates the listener record, reclaiming a stale one once. */
-async function createRecord(name: string, record: Record, href: string): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const fd = native.shmOpen(recordName(name), RECORD_BYTES);
-      writeSync(fd, Buffer.from(JSON.stringify(record)), 0, undefined, 0);
-      return fd;
-    } catch (err) {
-      if ((err as TransportError).code !== 'EEXIST' || attempt > 0) throw err;
-    }
-    const old = readRecord(name, href);
-    if (old && old.token !== '' && pidAlive(old.pid) && (await answers(old.token))) {
-      throw new TransportError('EADDRINUSE', `listen ${href}: process ${old.pid} is listening on this name`, { address: href, syscall: 'shm_open', errno: 98 });
-    }
-    native.shmUnlink(recordName(name));
-  }
+/**
+ * Throws ERR_SHM_BAD_SEGMENT unless `fd` is a regular file of ours, sealed against shrinking
+ * and growing (so nobody can turn our mapping into SIGBUS), sized for rings; returns the
+ * ring capacity.
+ */
+export function checkSegment(fd: number, euid: number, href: string): number {
+  const st = fstatSync(fd);
+  const { shrink, grow } = native.sealFlags;
+  const why =
+    !st.isFile() ? 'an fd that is not a shared-memory segment'
+    : st.uid !== euid ? `a segment of uid ${st.uid}`
+    : (native.fdSeals(fd) & (shrink | grow)) !== (shrink | grow) ? 'a segment that is not sealed against resizing'
+    : null;
+  if (why !== null) throw new TransportError('ERR_SHM_BAD_SEGMENT', `connect ${href}: the listener passed ${why}`, { address: href });
+  return capacityOf(fd, href);
 }
 
 export async function shmListen(address: URL, onLink: (link: Link) => void, options?: ShmLinkOptions): Promise<Listener> {
@@ -146,86 +109,97 @@ export async function shmListen(address: URL, onLink: (link: Link) => void, opti
   const name = nameOf(address);
   const settings = shmSettings(address, options);
   const href = `shm://${name}`;
-  reclaimLinks(name);
-  const record: Record = { v: 1, pid: process.pid, token: randomBytes(16).toString('hex') };
+  const record: ListenerRecord = { v: RECORD_VERSION, pid: process.pid, token: randomBytes(16).toString('hex') };
   const bytes = settings.ringSize * 2 + native.shmLayout.headerBytes;
   let n = 0;
-  const handshakes = new Set<() => void>();
 
   const accept = (socket: Socket): void => {
-    const segName = `/${linkPrefix(name)}${process.pid}.${++n}`;
-    let fd: number;
+    const id = ++n;
+    let segment: number;
     try {
-      fd = native.shmOpen(segName, bytes);
+      if (refusal(native.peerCred(fdOf(socket)), process.geteuid!()) !== null) throw new Error('refused');
+      segment = native.shmMemfd(bytes);
     } catch {
       socket.destroy();
       return;
     }
-    let named = true;
-    const unlink = (): void => {
-      if (!named) return;
-      named = false;
-      forget();
-      handshakes.delete(unlink);
-      native.shmUnlink(segName);
-    };
-    const forget = atExit(unlink);
-    handshakes.add(unlink);
     let link: ShmLink;
     try {
-      link = new ShmLink({ remote: `${href}#${n}`, options: resolved, fd, side: 0, capacity: settings.ringSize, spinNs: settings.spinNs, liveness: socket });
+      link = new ShmLink({ remote: `${href}#${id}`, options: resolved, fd: segment, side: 0, capacity: settings.ringSize, spinNs: settings.spinNs, liveness: socket });
     } catch {
-      unlink();
+      closeSync(segment);
       socket.destroy();
       return;
-    } finally {
-      closeSync(fd);
     }
+    // Kept until the kernel has it in flight (then the client's copy keeps the memory).
+    const dropSegment = (): void => {
+      if (segment < 0) return;
+      closeSync(segment);
+      segment = -1;
+    };
     const timer = setTimeout(() => void link.close(), resolved.timeoutMs);
+    let retry: NodeJS.Timeout | undefined;
     const onAck = (): void => {
       clearTimeout(timer);
-      unlink();
       handOver(onLink, link);
     };
     socket.once('data', onAck);
     void link.closed.then(() => {
       clearTimeout(timer);
+      clearTimeout(retry);
       socket.off('data', onAck);
-      unlink();
+      dropSegment();
     });
-    socket.write(`${segName}\n`);
+    const send = (): void => {
+      // A destroyed socket's fd number may already belong to something else: never send then.
+      const fd = socket.destroyed ? -1 : fdOf(socket);
+      if (segment < 0 || fd < 0) return dropSegment();
+      try {
+        if (!native.sendFd(fd, segment, SEGMENT_BYTE)) {
+          retry = setTimeout(send, SEND_RETRY_MS); // bounded by the handshake timer
+          return;
+        }
+      } catch {
+        void link.close();
+        return;
+      }
+      dropSegment();
+    };
+    send();
   };
 
-  const server = await serve((s) => s.listen({ path: socketPath(record.token) }), href, accept);
-  let recordFd: number;
+  const claim = claimRecord(name, href);
+  const forgetClaim = atExit(() => claim.release());
+  let server;
   try {
-    recordFd = await createRecord(name, record, href);
+    // Bound natively: Node 20 pads abstract names to the whole sun_path (see native/fd.cc).
+    const listening = native.listenUnix(socketPath(record.token), 511);
+    server = await serve((s) => s.listen({ fd: listening }), href, accept);
+    claim.publish(record);
   } catch (err) {
-    await stopServer(server);
+    if (server) await stopServer(server);
+    forgetClaim();
+    claim.release();
     throw err;
   }
-  closeSync(recordFd);
-  const removeRecord = (): void => {
-    // Only our own record: a newer listener may have reclaimed the name after a stall.
-    try {
-      if (readRecord(name, href)?.token === record.token) native.shmUnlink(recordName(name));
-    } catch {
-      // gone, or not ours
-    }
-  };
-  const forgetRecord = atExit(removeRecord);
   let closing: Promise<void> | undefined;
   return {
     address: new URL(href),
     close() {
       closing ??= stopServer(server).then(() => {
-        removeRecord();
-        forgetRecord();
-        for (const u of [...handshakes]) u();
+        forgetClaim();
+        claim.release();
       });
       return closing;
     },
   };
+}
+
+/** Connects to the token's socket and waits for the segment fd, off the JS thread. */
+function dialForSegment(token: string, timeoutMs: number): Promise<ReceivedFd> {
+  return new Promise((resolve, reject) => {
+    native.connectReceiveFd(socketPath(token), Math.max(1, timeoutMs), (error, received) => (error ? reject(error) : resolve(received!)));
+  });
 }
 
 export async function shmConnect(address: URL, options?: ShmLinkOptions): Promise<Link> {
@@ -242,58 +216,40 @@ export async function shmConnect(address: URL, options?: ShmLinkOptions): Promis
   if (record === null || record.token === '') {
     throw new TransportError('ECONNREFUSED', `connect ${href}: no shm listener named "${name}" (${recordName(name)} does not exist)`, { address: href, syscall: 'shm_open', errno: 111 });
   }
-  const socket = await new Promise<Socket>((resolve, reject) => {
-    const s = createConnection({ path: socketPath(record.token), allowHalfOpen: false });
-    const timer = setTimeout(() => fail(new TransportError('ETIMEDOUT', `connect ${href} timed out after ${resolved.timeoutMs} ms`, { address: href, syscall: 'connect' })), Math.max(1, deadline - Date.now()));
-    function fail(e: Error): void {
-      clearTimeout(timer);
-      s.destroy();
-      reject(e);
-    }
-    s.once('error', (err: NodeJS.ErrnoException) =>
-      fail(err.code === 'ECONNREFUSED'
-        ? new TransportError('ECONNREFUSED', `connect ${href}: the listener (pid ${record.pid}) is gone; its record is stale`, { address: href, syscall: 'connect', errno: 111, cause: err })
-        : TransportError.fromNode(err, href)),
-    );
-    let line = '';
-    const onData = (chunk: Buffer): void => {
-      line += chunk.toString('utf8');
-      if (line.length > 512) return fail(new TransportError('ERR_SHM_HANDSHAKE', `connect ${href}: the listener sent a bad handshake`, { address: href }));
-      if (!line.endsWith('\n')) return;
-      clearTimeout(timer);
-      s.off('data', onData);
-      s.removeAllListeners('error');
-      s.removeAllListeners('close');
-      (s as Socket & { segment?: string }).segment = line.slice(0, -1);
-      resolve(s);
-    };
-    s.on('data', onData);
-    s.once('close', () => fail(new TransportError('ECONNRESET', `connect ${href}: the listener closed the connection during the handshake`, { address: href, errno: 104 })));
-  });
-  const segName = (socket as Socket & { segment?: string }).segment!;
-  if (!segName.startsWith(`/${linkPrefix(name)}`) || segName.includes('/', 1)) {
-    socket.destroy();
-    throw new TransportError('ERR_SHM_HANDSHAKE', `connect ${href}: the listener named an unexpected segment`, { address: href });
-  }
-  let fd: number;
+  let received: ReceivedFd;
   try {
-    fd = native.shmOpen(segName, 0);
+    received = await dialForSegment(record.token, deadline - Date.now());
   } catch (err) {
-    socket.destroy();
+    const code = (err as TransportError).code;
+    if (code === 'ECONNREFUSED') {
+      throw new TransportError('ECONNREFUSED', `connect ${href}: the listener (pid ${record.pid}) is gone; its record is stale`, { address: href, syscall: 'connect', errno: 111, cause: err });
+    }
+    if (code === 'ETIMEDOUT') {
+      throw new TransportError('ETIMEDOUT', `connect ${href} timed out after ${resolved.timeoutMs} ms`, { address: href, syscall: 'connect', errno: 110, cause: err });
+    }
+    if (code === 'ECONNRESET') {
+      throw new TransportError('ECONNRESET', `connect ${href}: the listener closed the connection during the handshake (it refuses peers of another uid)`, { address: href, errno: 104, cause: err });
+    }
     throw err;
   }
+  const { socket: socketFd, fd, byte } = received;
+  let liveness: Socket | undefined;
   try {
-    if (fstatSync(fd).uid !== process.getuid!()) {
-      throw new TransportError('ERR_SHM_BAD_SEGMENT', `connect ${href}: ${segName} belongs to another user`, { address: href });
+    const euid = process.geteuid!();
+    checkListener(native.peerCred(socketFd), record, euid, href);
+    if (byte !== SEGMENT_BYTE || fd < 0) {
+      throw new TransportError('ERR_SHM_HANDSHAKE', `connect ${href}: the listener sent a bad handshake (byte ${byte}, ${fd < 0 ? 'no single fd' : 'an fd'})`, { address: href });
     }
-    const capacity = capacityOf(fd, href);
-    const link = new ShmLink({ remote: href, options: resolved, fd, side: 1, capacity, spinNs, liveness: socket });
-    socket.write('k');
+    const capacity = checkSegment(fd, euid, href);
+    liveness = new Socket({ fd: socketFd, readable: true, writable: true, allowHalfOpen: false });
+    const link = new ShmLink({ remote: href, options: resolved, fd, side: 1, capacity, spinNs, liveness });
+    liveness.write(ACK);
     return link;
   } catch (err) {
-    socket.destroy();
+    if (liveness) liveness.destroy();
+    else closeSync(socketFd);
     throw err;
   } finally {
-    closeSync(fd);
+    if (fd >= 0) closeSync(fd); // mapped (or refused): the fd is no longer needed
   }
 }
