@@ -52,6 +52,22 @@ class ShmEndpoint : public Napi::ObjectWrap<ShmEndpoint> {
     Napi::Function onEvents = info[4].As<Napi::Function>();
     int err = ep_.Map(fd, side, capacity);
     if (err != 0) ThrowErrno(env, err, err == EPROTO ? "shm attach" : "mmap");
+    // The waiter first, while a failure can still be undone by unmapping alone (the thread-safe
+    // function's finalizer, made below, would outlive a constructor that throws). It reports
+    // nothing before JavaScript arms it (Release/WantSpace, after construction), and arming
+    // is a release store it acquires, so it sees tsfn_ set by then.
+    int started = ep_.Start(spinNs, [this](uint32_t ev) {
+      if (pending_.fetch_or(ev, std::memory_order_acq_rel) != 0) return;  // a call is already queued
+      tsfn_.NonBlockingCall([this](Napi::Env env, Napi::Function cb) {
+        uint32_t events = pending_.exchange(0, std::memory_order_acq_rel);
+        if (events != 0 && !closed_) cb.Call({Napi::Number::New(env, events)});
+      });
+    });
+    if (started != 0) {
+      // No waiter thread (a thread limit): this link fails to open, the process goes on.
+      ep_.Close();
+      ThrowErrno(env, started, "pthread_create");
+    }
     env_ = env;
     Napi::ArrayBuffer memory = Napi::ArrayBuffer::New(env, ep_.base(), ep_.bytes());
     memory_ = Napi::Persistent(memory);
@@ -67,13 +83,6 @@ class ShmEndpoint : public Napi::ObjectWrap<ShmEndpoint> {
     tsfn_.Unref(env);
     napi_add_env_cleanup_hook(env, OnEnvCleanup, this);
     hooked_ = true;
-    ep_.Start(spinNs, [this](uint32_t ev) {
-      if (pending_.fetch_or(ev, std::memory_order_acq_rel) != 0) return;  // a call is already queued
-      tsfn_.NonBlockingCall([this](Napi::Env env, Napi::Function cb) {
-        uint32_t events = pending_.exchange(0, std::memory_order_acq_rel);
-        if (events != 0 && !closed_) cb.Call({Napi::Number::New(env, events)});
-      });
-    });
   }
 
   ~ShmEndpoint() override {
@@ -151,7 +160,12 @@ class ShmEndpoint : public Napi::ObjectWrap<ShmEndpoint> {
   static Napi::Value Number(Napi::Env env, uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
-    if (closed_) return info.Env().Undefined();
+    CloseNow();
+    return info.Env().Undefined();
+  }
+
+  void CloseNow() {
+    if (closed_) return;
     closed_ = true;
     ep_.StopWaiter();
     Unhook();
@@ -160,7 +174,6 @@ class ShmEndpoint : public Napi::ObjectWrap<ShmEndpoint> {
     if (!memory.IsDetached()) memory.Detach();
     memory_.Reset();
     ep_.Close();
-    return info.Env().Undefined();
   }
 
   shm::Endpoint ep_;

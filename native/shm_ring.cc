@@ -4,10 +4,12 @@
 
 #include <sched.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <system_error>
 
 namespace switchyard {
 namespace shm {
@@ -66,9 +68,16 @@ int Endpoint::Map(int fd, int side, uint64_t capacity) {
   return 0;
 }
 
-void Endpoint::Start(uint64_t spinNs, Notify notify) {
+int Endpoint::Start(uint64_t spinNs, Notify notify) {
   notify_ = std::move(notify);
-  waiter_ = std::thread([this, spinNs] { Run(spinNs); });
+  // std::thread throws where the OS refuses a thread (RLIMIT_NPROC, memory): an error for
+  // this link, never std::terminate for the process.
+  try {
+    waiter_ = std::thread([this, spinNs] { Run(spinNs); });
+  } catch (const std::system_error& e) {
+    return e.code().value() != 0 ? e.code().value() : EAGAIN;
+  }
+  return 0;
 }
 
 uint64_t Endpoint::Publish(uint64_t position) {
@@ -149,7 +158,18 @@ void Endpoint::Run(uint64_t spinNs) {
       std::atomic_thread_fence(std::memory_order_seq_cst);
       ev = Check();
       if (ev == 0 && !stop_.load(std::memory_order_acquire)) {
-        while (sem_wait(bell) != 0 && errno == EINTR) {
+        // Bounded sleeps: the semaphore lives in memory the peer can write. A peer that
+        // zeroes it (or waits on it itself) could swallow the post that stops us, and
+        // close() joins this thread on the JS thread; waking every 100 ms to look at stop_
+        // bounds that, for the price of ten wake-ups a second on an idle link.
+        timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += 100 * 1000 * 1000;
+        if (until.tv_nsec >= 1000 * 1000 * 1000) {
+          until.tv_sec += 1;
+          until.tv_nsec -= 1000 * 1000 * 1000;
+        }
+        while (sem_clockwait(bell, CLOCK_MONOTONIC, &until) != 0 && errno == EINTR) {
         }
       }
       rx.consumer.sleeping.store(0, std::memory_order_relaxed);

@@ -126,7 +126,8 @@ class Endpoint {
   // side 1 checks them. Returns 0 or an errno (EPROTO for a segment that is not ours).
   int Map(int fd, int side, uint64_t capacity);
   // Starts the waiter thread; `notify` runs on it (must be thread-safe and quick).
-  void Start(uint64_t spinNs, Notify notify);
+  // Returns 0, or the errno of a thread that could not be made (EAGAIN at a thread limit).
+  int Start(uint64_t spinNs, Notify notify);
 
   // Producer: publishes records up to `position` on the send ring and wakes a sleeping
   // consumer. Returns the send ring's consumer position.
