@@ -10,8 +10,9 @@
  *   `send()` returns false once that reaches the high-water mark, and the waiter reports
  *   eventSpace when the consumer has moved, which flushes again and wakes `drain()`.
  * - A received frame is a view into the receive ring, valid during the handler call only:
- *   the consumer position is released after the handlers of a batch have returned, and the
- *   peer may overwrite the space from then on. The mapping is detached on close, so a view
+ *   the consumer position is released only past records whose handlers have returned (at
+ *   the end of a batch, and every eighth of the ring within a long one), and the peer may
+ *   overwrite the space from then on. The mapping is detached on close, so a view
  *   kept past its callback reads as empty, never as freed memory.
  * - Frames larger than half the ring go in pieces (fragment.ts) of a quarter ring each.
  * - Peer death is EOF on the liveness socket (an fd only the peer holds the other end of):

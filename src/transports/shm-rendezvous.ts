@@ -4,7 +4,8 @@
  * The listener publishes a record, `/switchyard.NAME` (shm-record.ts: mode 0600, locked by
  * the listener while it lives), holding its pid and a random 128-bit token. The token names
  * a Linux abstract Unix socket, `\0switchyard-shm.TOKEN`: it has no file, so it vanishes with
- * the listener even on SIGKILL, and nobody finds it without reading the 0600 record.
+ * the listener even on SIGKILL. The token is not a secret (every user can list abstract
+ * socket names in /proc/net/unix) and guards nothing: SO_PEERCRED does, on both ends.
  *
  *   client                                     listener
  *   read /switchyard.NAME -> pid, token
@@ -21,7 +22,9 @@
  * the connect timeout) until the fd arrived, because a plain read of the byte would make the
  * kernel drop the fd; only then does a net.Socket take the socket over. From then on the
  * socket carries nothing; it stays open as the liveness channel (EOF = the other side closed
- * or died). No link segment ever has a name: nothing of a link appears in /dev/shm, and a
+ * or died). At most MAX_PENDING_HANDSHAKES clients may sit between accept and "k" (each
+ * holds a mapping and a waiter thread); more are dropped at accept. listener.close() ends
+ * those in flight: no link reaches onLink after it. No link segment ever has a name: nothing of a link appears in /dev/shm, and a
  * peer cannot resize a segment under the other's mapping (that would be SIGBUS). A record
  * left by a dead listener is reclaimed by the next listen() of its name (shm-record.ts).
  */
@@ -45,6 +48,12 @@ const NAME = /^[A-Za-z0-9_-]{1,200}$/;
 export const SEGMENT_BYTE = 0x01;
 /** The client's answer once it has mapped the segment. */
 const ACK = 'k';
+/**
+ * Handshakes a listener carries at once. Each holds a mapped segment and a waiter thread
+ * until the client acknowledges: a client (of our own uid) that opens connections and never
+ * answers must run into this, not into the process's thread limit.
+ */
+export const MAX_PENDING_HANDSHAKES = 64;
 /** How long the listener waits before trying a full socket again (it never is, in practice). */
 const SEND_RETRY_MS = 5;
 
@@ -112,9 +121,16 @@ export async function shmListen(address: URL, onLink: (link: Link) => void, opti
   const record: ListenerRecord = { v: RECORD_VERSION, pid: process.pid, token: randomBytes(16).toString('hex') };
   const bytes = settings.ringSize * 2 + native.shmLayout.headerBytes;
   let n = 0;
+  /** Links handed to a client and not yet acknowledged; listener.close() ends them. */
+  const pending = new Set<ShmLink>();
+  let stopped = false;
 
   const accept = (socket: Socket): void => {
     const id = ++n;
+    if (stopped || pending.size >= MAX_PENDING_HANDSHAKES) {
+      socket.destroy();
+      return;
+    }
     let segment: number;
     try {
       if (refusal(native.peerCred(fdOf(socket)), process.geteuid!()) !== null) throw new Error('refused');
@@ -139,12 +155,17 @@ export async function shmListen(address: URL, onLink: (link: Link) => void, opti
     };
     const timer = setTimeout(() => void link.close(), resolved.timeoutMs);
     let retry: NodeJS.Timeout | undefined;
-    const onAck = (): void => {
+    pending.add(link);
+    const onAck = (data: Buffer): void => {
       clearTimeout(timer);
-      handOver(onLink, link);
+      pending.delete(link);
+      // Anything but the one ack byte is not a switchyard client.
+      if (data.length !== 1 || data.toString('latin1') !== ACK || stopped) void link.close();
+      else handOver(onLink, link);
     };
     socket.once('data', onAck);
     void link.closed.then(() => {
+      pending.delete(link);
       clearTimeout(timer);
       clearTimeout(retry);
       socket.off('data', onAck);
@@ -186,7 +207,9 @@ export async function shmListen(address: URL, onLink: (link: Link) => void, opti
   return {
     address: new URL(href),
     close() {
-      closing ??= stopServer(server).then(() => {
+      stopped = true;
+      // Handshakes in flight end with the listener: none reaches onLink after close().
+      closing ??= Promise.all([stopServer(server), ...[...pending].map((l) => l.close())]).then(() => {
         forgetClaim();
         claim.release();
       });

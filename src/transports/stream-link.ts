@@ -42,8 +42,8 @@ export function resolveLinkOptions(options: LinkOptions = {}): ResolvedLinkOptio
   return {
     maxFrame: check('maxFrame', options.maxFrame, DEFAULT_MAX_FRAME, MAX_FRAME_LIMIT),
     highWaterMark: check('highWaterMark', options.highWaterMark, DEFAULT_HIGH_WATER_MARK, 2 ** 31, 1),
-    lingerMs: check('lingerMs', options.lingerMs, DEFAULT_LINGER_MS, 2 ** 31),
-    timeoutMs: check('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS, 2 ** 31, 1),
+    lingerMs: check('lingerMs', options.lingerMs, DEFAULT_LINGER_MS, 2 ** 31 - 1),
+    timeoutMs: check('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS, 2 ** 31 - 1, 1),
   };
 }
 

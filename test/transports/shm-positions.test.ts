@@ -7,13 +7,10 @@
  * with the ring's wrap, while random frames (some in pieces) go both ways at once.
  */
 import { expect } from 'chai';
-import { Socket } from 'node:net';
-import { closeSync } from 'node:fs';
-import { native } from '../../src/native.js';
-import { ShmLink } from '../../src/transports/shm-link.js';
-import { resolveLinkOptions } from '../../src/transports/stream-link.js';
+import type { ShmLink } from '../../src/transports/shm-link.js';
 import { prng, randInt, randomBytes } from '../setup/random.js';
 import { withTimeout } from '../setup/timing.js';
+import { localShmPair } from './shm-local-pair.js';
 
 const RING = 64 * 1024;
 
@@ -30,19 +27,6 @@ function countRebases(link: ShmLink): { n: number } {
     },
   });
   return count;
-}
-
-function makePair(rebaseAt: [number, number]): [ShmLink, ShmLink] {
-  const fd = native.shmMemfd(RING * 2 + native.shmLayout.headerBytes);
-  const [s0, s1] = native.socketpair();
-  const options = resolveLinkOptions({});
-  try {
-    const a = new ShmLink({ remote: 'a', options, fd, side: 0, capacity: RING, spinNs: 0, liveness: new Socket({ fd: s0, readable: true, writable: true }), rebaseAt: rebaseAt[0] });
-    const b = new ShmLink({ remote: 'b', options, fd, side: 1, capacity: RING, spinNs: 0, liveness: new Socket({ fd: s1, readable: true, writable: true }), rebaseAt: rebaseAt[1] });
-    return [a, b];
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Sends `frames` on `from` and resolves with the first mismatch seen on `to` (or undefined). */
@@ -64,7 +48,7 @@ async function carry(from: ShmLink, to: ShmLink, frames: Buffer[]): Promise<stri
 
 describe('shm positions', function () {
   it('rebased every few KiB on both sides, both ways at once: frames arrive whole, in order, byte-exact', async function () {
-    const [a, b] = makePair([24 * 1024 + 8, 40 * 1024 + 16]);
+    const [a, b] = localShmPair(RING, [24 * 1024 + 8, 40 * 1024 + 16]);
     const rebasesA = countRebases(a);
     const rebasesB = countRebases(b);
     const rand = prng(0x9e3779b9);

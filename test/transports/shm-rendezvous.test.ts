@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { connect, listen, TransportError, type Link, type Listener } from '../../src/index.js';
 import { native, type ReceivedFd } from '../../src/native.js';
 import { readRecord } from '../../src/transports/shm-record.js';
-import { checkListener, refusal, SEGMENT_BYTE, socketPath } from '../../src/transports/shm-rendezvous.js';
+import { checkListener, MAX_PENDING_HANDSHAKES, refusal, SEGMENT_BYTE, socketPath } from '../../src/transports/shm-rendezvous.js';
 import { withTimeout } from '../setup/timing.js';
 import { makeTempDir } from '../setup/tmp.js';
 import { nextFrame } from './harness.js';
@@ -165,6 +165,83 @@ describe('shm rendezvous (shm://name)', function () {
       closeSync(r.socket);
       const reason = await withTimeout(link.closed, 2000, 'peer-gone after the hand-made client closed');
       expect(reason.kind).to.equal('peer-gone');
+    });
+  });
+
+  describe('handshakes in flight', function () {
+    /** A client that takes its segment and holds back the ack: the listener's link is pending. */
+    async function unacked(token: string): Promise<ReceivedFd> {
+      const r = await dial(token);
+      expect(r.fd).to.be.greaterThan(-1);
+      cleanups.push(() => {
+        closeSync(r.fd);
+        closeSync(r.socket);
+      });
+      return r;
+    }
+
+    it('end with listener.close(): an ack sent after it reaches no onLink, and nothing stays mapped', async function () {
+      const name = uniqueName();
+      let linked = 0;
+      const l = await listen(`shm://${name}?size=${RING}`, (a) => {
+        linked++;
+        void a.close();
+      });
+      const { token } = readRecord(name, `shm://${name}`)!;
+      const r = await unacked(token);
+      const mappedBefore = memfds().mapped;
+      await l.close();
+      // the listener unmapped its side: only our own mapping (none: we never mapped) is left
+      expect(memfds().mapped).to.be.lessThan(mappedBefore);
+      try {
+        writeSync(r.socket, 'k');
+      } catch (err) {
+        expect((err as NodeJS.ErrnoException).code).to.be.oneOf(['EPIPE', 'ECONNRESET']);
+      }
+      await new Promise((res) => setTimeout(res, 100));
+      expect(linked).to.equal(0);
+    });
+
+    it(`are capped at ${MAX_PENDING_HANDSHAKES}: past that new connections are dropped, and served again once the pending ones end`, async function () {
+      const name = uniqueName();
+      const l = await listen(`shm://${name}?size=${RING}`, (a) => a.onFrame((f) => a.send(Buffer.from(f))));
+      listeners.push(l);
+      const { token } = readRecord(name, `shm://${name}`)!;
+      const held: ReceivedFd[] = [];
+      for (let i = 0; i < MAX_PENDING_HANDSHAKES; i++) held.push(await unacked(token));
+      const refused = await dial(token).then(
+        (r) => {
+          closeSync(r.socket);
+          if (r.fd >= 0) closeSync(r.fd);
+          return null;
+        },
+        (e: TransportError) => e,
+      );
+      expect(refused?.code).to.equal('ECONNRESET');
+      for (const r of held.splice(0)) {
+        closeSync(r.fd);
+        closeSync(r.socket);
+      }
+      cleanups.length = 0;
+      // the listener sees each EOF and forgets the handshake; then a real client gets in
+      const c = await withTimeout(
+        (async () => {
+          for (;;) {
+            try {
+              return await connect(`shm://${name}`);
+            } catch (err) {
+              if ((err as TransportError).code !== 'ECONNRESET') throw err;
+              await new Promise((res) => setTimeout(res, 20));
+            }
+          }
+        })(),
+        5000,
+        'a connect after the pending handshakes ended',
+      );
+      const back = nextFrame(c);
+      c.send(Buffer.from('after'));
+      expect((await back).toString()).to.equal('after');
+      await c.close();
     });
   });
 

@@ -241,7 +241,8 @@ describe('shm transport', function () {
   });
 
   it('rejects bad ring sizes, spins and names with a TransportError', async function () {
-    for (const options of [{ ringSize: 1000 }, { ringSize: 32 * 1024 }, { ringSize: 2 ** 31 }, { spinUs: -1 }]) {
+    // 2^31 ms does not fit a timer (Node would fire it after 1 ms): refused, not misread
+    for (const options of [{ ringSize: 1000 }, { ringSize: 32 * 1024 }, { ringSize: 2 ** 31 }, { spinUs: -1 }, { timeoutMs: 2 ** 31 }, { lingerMs: 2 ** 31 }]) {
       let error: unknown;
       try {
         const p = await pair('shm', options as Parameters<typeof pair>[1]);

@@ -1,0 +1,44 @@
+/**
+ * shm-hostile-peer.test.ts: a peer shares our mapping and can write anything into it. Whatever
+ * it writes, our side ends the link (or goes on), but never hangs, crashes or reads outside
+ * the ring. Both ends live in this process (shm-local-pair.ts), so "the peer" is simply the
+ * other end's view of the same memory.
+ */
+import { expect } from 'chai';
+import { withTimeout } from '../setup/timing.js';
+import { localShmPair, mappingOf } from './shm-local-pair.js';
+
+const RING = 64 * 1024;
+/** Offsets fixed by native/shm_ring.h (static_asserts there). */
+const DOORBELL_0 = 320;
+const RING0_PRODUCER = 64;
+
+describe('shm: a hostile peer', function () {
+  it('zeroes the semaphore our waiter sleeps on: close() still returns, within a second', async function () {
+    const [a, b] = localShmPair(RING);
+    a.onFrame(() => {});
+    b.onFrame(() => {});
+    await new Promise((r) => setTimeout(r, 200)); // a's waiter has spun, then gone to sleep
+    // sem_post on a zeroed sem_t sees no waiters and wakes nobody: only a bounded wait ends it.
+    mappingOf(b).fill(0, DOORBELL_0, DOORBELL_0 + 32);
+    const t0 = performance.now();
+    await withTimeout(a.close(), 3000, 'close() with a swallowed wake-up');
+    expect(performance.now() - t0).to.be.lessThan(1000);
+    await b.close();
+  });
+
+  it('publishes a producer position past what the ring can hold: our side ends as protocol-error (ERR_SHM_CORRUPT)', async function () {
+    const [a, b] = localShmPair(RING);
+    const first = new Promise<void>((resolve) => b.onFrame(() => resolve()));
+    a.send(Buffer.from('a real record first'));
+    await withTimeout(first, 3000, 'the real record');
+    // Side 0 produces into ring 0. As "side 0", claim ten rings' worth of records: b's waiter,
+    // armed after the first record, sees the position move (at the latest at its next timed
+    // look) and b reads it.
+    new DataView(mappingOf(a).buffer).setBigUint64(RING0_PRODUCER, BigInt(RING * 10), true);
+    const reason = await withTimeout(b.closed, 3000, 'b to notice');
+    expect(reason.kind).to.equal('protocol-error');
+    expect((reason.error as { code?: string }).code).to.equal('ERR_SHM_CORRUPT');
+    await a.close();
+  });
+});
