@@ -1,9 +1,8 @@
 /**
  * bus-subject.ts: a registered transport as a bench Subject at the bus level: tell and ask
  * through an ActorSystem here to the bench actor in a child process (peers/bus-peer.ts).
- * Parent/child transports: spawnWithLink here, linkFromParent there; addressed ones: listen
- * here (in a private temp dir), connect there. Either way this side keeps the Link it
- * attaches to its system, so throughput can honour its backpressure (bufferedAmount).
+ * The link to it comes from peer-link.ts; this side keeps the Link it attaches to its system,
+ * so throughput can honour its backpressure (bufferedAmount).
  *
  * The probes map onto the bus like this: ECHO = ask('echo', payload) whose reply is the
  * payload; SINK = tell('sink', phase, payload); REPORT = ask('report', phase). `size` is the
@@ -13,20 +12,16 @@ import type { ChildProcess } from 'node:child_process';
 import {
   ActorSystem,
   DEFAULT_HIGH_WATER_MARK,
-  listen,
-  spawnWithLink,
   type ActorRef,
   type Link,
-  type Listener,
   type RemoteSystem,
   type Transport,
 } from '../index.js';
 import { BENCH_ACTOR, type benchActor } from './bus-bench-actor.js';
 import type { Channel } from './channel.js';
-import { listenAddress } from './listen-address.js';
-import { exitOf, peerScript, spawnPeer, unlessExits } from './peer-process.js';
+import { openPeerLink } from './peer-link.js';
+import { exitOf, peerScript } from './peer-process.js';
 import type { OpenContext, Subject } from './subject.js';
-import { makeTempDirSync, removeTempDir } from './tmp.js';
 import type { Probe, Reply } from './wire.js';
 
 const PEER = peerScript('bus-peer');
@@ -115,43 +110,14 @@ export function busSubject(transport: Transport): Subject {
         name: `bench-${process.pid}`,
         onError: (err, context) => process.stderr.write(`switchyard bench (bus ${scheme}): ${context}: ${String(err)}\n`),
       });
-      let link: Link;
-      let child: ChildProcess;
-      let listener: Listener | undefined;
-      let dir: string | undefined;
-      const cleanup = async (): Promise<void> => {
-        await listener?.close();
-        if (dir) removeTempDir(dir);
-      };
       try {
-        if (transport.pair) {
-          ({ link, child } = await spawnWithLink(scheme, PEER, { args: ['inherit'] }));
-          await ctx.onPeerProcess(child.pid!);
-        } else {
-          dir = makeTempDirSync();
-          let accepted!: (l: Link) => void;
-          const got = new Promise<Link>((r) => (accepted = r));
-          listener = await listen(listenAddress(scheme, dir), (l) => accepted(l));
-          child = spawnPeer(PEER, [listener.address.href]);
-          await ctx.onPeerProcess(child.pid!);
-          link = await unlessExits(child, got, scheme);
-        }
-      } catch (err) {
-        await system.stop();
-        await cleanup();
-        throw err;
-      }
-      try {
-        const remote = await unlessExits(child, system.attach(link), scheme);
+        // The bus handshake is the peer's "ready": it hosts the actor before it attaches.
+        const { link, child, cleanup, ready: remote } = await openPeerLink(transport, PEER, ctx, (link) => system.attach(link));
         // Best-effort links lose asks now and then; measure.ts re-sends after its own
         // timeout, so a lost one must not linger for long here either.
         return new BusChannel(system, remote, link, child, cleanup, link.capabilities.reliable ? 30_000 : 2000);
       } catch (err) {
-        child.kill('SIGKILL');
         await system.stop();
-        await link.close();
-        await exitOf(child);
-        await cleanup();
         throw err;
       }
     },

@@ -1,15 +1,13 @@
 /**
  * link-subject.ts: a registered transport as a bench Subject at the Link level: raw frames
- * over a Link to a child process running peers/link-peer.ts. Parent/child transports hand the
- * child its end; addressed ones listen here (in a private temp dir) and the child connects.
+ * over a Link to a child process running peers/link-peer.ts (opened by peer-link.ts).
  */
 import type { ChildProcess } from 'node:child_process';
-import { listen, spawnWithLink, type Link, type Listener, type Transport } from '../index.js';
+import type { Link, Transport } from '../index.js';
 import { ByteChannel, type Channel } from './channel.js';
-import { listenAddress } from './listen-address.js';
-import { exitOf, peerScript, spawnPeer, unlessExits } from './peer-process.js';
+import { openPeerLink } from './peer-link.js';
+import { exitOf, peerScript } from './peer-process.js';
 import type { OpenContext, Subject } from './subject.js';
-import { makeTempDirSync, removeTempDir } from './tmp.js';
 import { QUIT } from './wire.js';
 
 const PEER = peerScript('link-peer');
@@ -74,39 +72,16 @@ export function linkSubject(transport: Transport, variant?: LinkVariant): Subjec
     level: 'link',
     ...(note ? { note } : {}),
     async open(ctx: OpenContext): Promise<Channel> {
-      let link: Link | undefined;
-      let child: ChildProcess | undefined;
-      let listener: Listener | undefined;
-      let dir: string | undefined;
-      const cleanup = async (): Promise<void> => {
-        await listener?.close();
-        if (dir) removeTempDir(dir);
-      };
-      // Everything after the first OS object is inside one try: a peer that dies before it is
-      // ready (or a failed pinning) must not leave a listener, a temp dir or a child behind,
-      // nor keep the bench process alive.
-      try {
-        if (transport.pair) {
-          ({ link, child } = await spawnWithLink(scheme, PEER, { ...variant?.options, args: ['inherit'] }));
-          await ctx.onPeerProcess(child.pid!);
-        } else {
-          dir = makeTempDirSync();
-          let accepted!: (l: Link) => void;
-          const got = new Promise<Link>((r) => (accepted = r));
-          listener = await listen(listenAddress(scheme, dir), (l) => accepted(l), variant?.options);
-          child = spawnPeer(PEER, [listener.address.href]);
-          await ctx.onPeerProcess(child.pid!);
-          link = await unlessExits(child, got, scheme);
-        }
-        const ready = await unlessExits(child, firstFrame(link), scheme);
-        if (ready !== 'ready') throw new Error(`bench peer said ${ready}`);
-      } catch (err) {
-        if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-        await link?.close();
-        if (child) await exitOf(child);
-        await cleanup();
-        throw err;
-      }
+      const { link, child, cleanup } = await openPeerLink(
+        transport,
+        PEER,
+        ctx,
+        async (link) => {
+          const ready = await firstFrame(link);
+          if (ready !== 'ready') throw new Error(`bench peer said ${ready}`);
+        },
+        variant?.options,
+      );
       return new LinkChannel(link, child, cleanup);
     },
   };
