@@ -32,7 +32,9 @@
  *   on incomplete frames (counted), a BYE is sent unless the peer is gone, then the port is
  *   released and only then does `closed` resolve.
  */
-import { FrameTooLargeError, PeerGoneError, ProtocolError, TransportError } from '../errors.js';
+import { FrameTooLargeError, PeerGoneError, ProtocolError } from '../errors.js';
+import { linkClosedError, sendOnClosedError } from './closed-errors.js';
+import { DrainWaiters } from './drain-waiters.js';
 import { Fragmenter, FRAGMENT_HEADER_BYTES, Reassembler } from './fragment.js';
 import type { ResolvedLinkOptions } from './stream-link.js';
 import type { CloseKind, CloseReason, Link, LinkCapabilities, LinkStats } from './transport.js';
@@ -121,7 +123,7 @@ export class DatagramLink implements Link {
   private pumping = false;
   private pumpScheduled = false;
   private slowPath = false;
-  private drainWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private readonly drainers = new DrainWaiters();
 
   // Receiving.
   private handler: ((frame: Uint8Array) => void) | null = null;
@@ -211,7 +213,7 @@ export class DatagramLink implements Link {
   }
 
   send(frame: Uint8Array): boolean {
-    if (this.state !== 'open') throw this.closedError();
+    if (this.state !== 'open') throw sendOnClosedError(this.scheme, this.remote, this.reason);
     if (frame.byteLength > this.options.maxFrame) throw new FrameTooLargeError(frame.byteLength, this.options.maxFrame, 'send');
     for (const piece of this.fragmenter.split(frame)) {
       const d = Buffer.allocUnsafe(DATA_HEADER_BYTES + piece.length);
@@ -246,7 +248,7 @@ export class DatagramLink implements Link {
   drain(): Promise<void> {
     if (this.state !== 'open') return Promise.reject(this.closedError());
     if (this.buffered < this.options.highWaterMark) return Promise.resolve();
-    return new Promise((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
+    return this.drainers.wait();
   }
 
   async close(): Promise<void> {
@@ -479,9 +481,7 @@ export class DatagramLink implements Link {
       this.data.splice(0, this.dataHead);
       this.dataHead = 0;
     }
-    if (this.buffered < this.options.highWaterMark && this.drainWaiters.length > 0) {
-      for (const w of this.drainWaiters.splice(0)) w.resolve();
-    }
+    if (this.buffered < this.options.highWaterMark) this.drainers.wake();
   }
 
   private portFailed(err: unknown): void {
@@ -513,12 +513,7 @@ export class DatagramLink implements Link {
   }
 
   private closedError(): Error {
-    const r = this.reason;
-    if (r?.kind === 'peer-gone') return r.error ?? new PeerGoneError(`${this.scheme} peer is gone (${this.remote})`);
-    return new TransportError('ERR_LINK_CLOSED', `${this.scheme} link is closed (${this.remote})`, {
-      address: this.remote,
-      ...(r?.error ? { cause: r.error } : {}),
-    });
+    return linkClosedError(this.scheme, this.remote, this.reason);
   }
 
   /**
@@ -531,7 +526,7 @@ export class DatagramLink implements Link {
     this.state = 'done';
     for (const t of this.timers) clearInterval(t);
     this.reassembler.flush();
-    for (const w of this.drainWaiters.splice(0)) w.reject(this.closedError());
+    this.drainers.fail(this.closedError());
     this.data.length = 0;
     this.dataHead = 0;
     this.buffered = 0;

@@ -27,8 +27,10 @@
  *   record that cannot be right ends the link as `protocol-error`, nothing worse.
  */
 import type { Socket } from 'node:net';
-import { FrameTooLargeError, PeerGoneError, ProtocolError, TransportError } from '../errors.js';
+import { FrameTooLargeError, ProtocolError } from '../errors.js';
 import { native, type ShmEndpoint } from '../native.js';
+import { linkClosedError, sendOnClosedError } from './closed-errors.js';
+import { DrainWaiters } from './drain-waiters.js';
 import { FRAGMENT_HEADER_BYTES, Fragmenter, Reassembler } from './fragment.js';
 import { WAITER_SPIN_NS } from './shm-settings.js';
 import type { ResolvedLinkOptions } from './stream-link.js';
@@ -123,7 +125,7 @@ export class ShmLink implements Link {
   private state: 'open' | 'closing' | 'done' = 'open';
   private reason: CloseReason | null = null;
   private resolveClosed!: (reason: CloseReason) => void;
-  private drainWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private readonly drainers = new DrainWaiters();
   private lingerDone: (() => void) | undefined;
 
   constructor(init: ShmLinkInit) {
@@ -163,7 +165,7 @@ export class ShmLink implements Link {
 
   send(frame: Uint8Array): boolean {
     if (this.state !== 'open') {
-      throw new TransportError('ERR_LINK_CLOSED', `send on a closed shm link (${this.remote})`, { address: this.remote });
+      throw sendOnClosedError('shm', this.remote, this.reason);
     }
     // length, not byteLength: equal for a Uint8Array, and V8 inlines it (byteLength was a
     // builtin call per send in profiles: ~6 ns of ~28).
@@ -286,11 +288,7 @@ export class ShmLink implements Link {
       // Full: the waiter reports eventSpace once the consumer moves past what we saw.
       this.ep.wantSpace(consumer);
     }
-    if (this.queuedBytes < this.options.highWaterMark && this.drainWaiters.length > 0) {
-      const waiters = this.drainWaiters;
-      this.drainWaiters = [];
-      for (const d of waiters) d.resolve();
-    }
+    if (this.queuedBytes < this.options.highWaterMark) this.drainers.wake();
   };
 
   /** Publishes `pos`; returns the consumer position, or -1 if the peer reported an impossible one. */
@@ -491,7 +489,7 @@ export class ShmLink implements Link {
   drain(): Promise<void> {
     if (this.state !== 'open') return Promise.reject(this.closedError());
     if (this.queuedBytes < this.options.highWaterMark) return Promise.resolve();
-    return new Promise((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
+    return this.drainers.wait();
   }
 
   async close(): Promise<void> {
@@ -514,12 +512,7 @@ export class ShmLink implements Link {
   }
 
   private closedError(): Error {
-    const r = this.reason;
-    if (r?.kind === 'peer-gone') return r.error ?? new PeerGoneError(`shm peer is gone (${this.remote})`);
-    return new TransportError('ERR_LINK_CLOSED', `shm link is closed (${this.remote})`, {
-      address: this.remote,
-      ...(r?.error ? { cause: r.error } : {}),
-    });
+    return linkClosedError('shm', this.remote, this.reason);
   }
 
   /** The single ending path. The first reason wins. */
@@ -534,7 +527,7 @@ export class ShmLink implements Link {
     this.queueFlags = [];
     this.queueHead = 0;
     this.queuedBytes = 0;
-    for (const w of this.drainWaiters.splice(0)) w.reject(this.closedError());
+    this.drainers.fail(this.closedError());
     const s = this.liveness;
     const done = (): void => {
       this.onFinished?.();

@@ -18,6 +18,8 @@
  */
 import type { Socket } from 'node:net';
 import { FrameTooLargeError, PeerGoneError, TransportError } from '../errors.js';
+import { linkClosedError, sendOnClosedError } from './closed-errors.js';
+import { DrainWaiters } from './drain-waiters.js';
 import { FrameDecoder, FrameEncoder } from './framing.js';
 import type { CloseKind, CloseReason, Link, LinkCapabilities, LinkOptions } from './transport.js';
 import { DEFAULT_HIGH_WATER_MARK, DEFAULT_LINGER_MS, DEFAULT_MAX_FRAME, DEFAULT_TIMEOUT_MS, MAX_FRAME_LIMIT } from './transport.js';
@@ -80,7 +82,7 @@ export class StreamLink implements Link {
   private reason: CloseReason | null = null;
   private eofPending = false;
   private resolveClosed!: (reason: CloseReason) => void;
-  private drainWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private readonly drainers = new DrainWaiters();
 
   constructor(init: StreamLinkInit) {
     this.scheme = init.scheme;
@@ -123,9 +125,7 @@ export class StreamLink implements Link {
 
   send(frame: Uint8Array): boolean {
     if (this.state !== 'open') {
-      throw new TransportError('ERR_LINK_CLOSED', `send on a closed ${this.scheme} link (${this.remote})`, {
-        address: this.remote,
-      });
+      throw sendOnClosedError(this.scheme, this.remote, this.reason);
     }
     if (frame.byteLength > this.options.maxFrame) {
       throw new FrameTooLargeError(frame.byteLength, this.options.maxFrame, 'send');
@@ -176,7 +176,7 @@ export class StreamLink implements Link {
   drain(): Promise<void> {
     if (this.state !== 'open') return Promise.reject(this.closedError());
     if (this.bufferedAmount < this.options.highWaterMark) return Promise.resolve();
-    return new Promise((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
+    return this.drainers.wait();
   }
 
   async close(): Promise<void> {
@@ -238,14 +238,11 @@ export class StreamLink implements Link {
   }
 
   private readonly afterWrite = (): void => {
-    if (this.drainWaiters.length > 0) this.wakeDrainers();
+    if (this.drainers.waiting) this.wakeDrainers();
   };
 
   private wakeDrainers(): void {
-    if (this.bufferedAmount >= this.options.highWaterMark) return;
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const w of waiters) w.resolve();
+    if (this.bufferedAmount < this.options.highWaterMark) this.drainers.wake();
   }
 
   private onSocketError(err: NodeJS.ErrnoException): void {
@@ -254,12 +251,7 @@ export class StreamLink implements Link {
   }
 
   private closedError(): Error {
-    const r = this.reason;
-    if (r?.kind === 'peer-gone') return r.error ?? new PeerGoneError(`${this.scheme} peer is gone (${this.remote})`);
-    return new TransportError('ERR_LINK_CLOSED', `${this.scheme} link is closed (${this.remote})`, {
-      address: this.remote,
-      ...(r?.error ? { cause: r.error } : {}),
-    });
+    return linkClosedError(this.scheme, this.remote, this.reason);
   }
 
   /** The single ending path. The first reason wins. */
@@ -271,7 +263,7 @@ export class StreamLink implements Link {
     this.reason = error ? { kind, error } : { kind };
     this.state = 'done';
     this.decoder.stop();
-    for (const w of this.drainWaiters.splice(0)) w.reject(this.closedError());
+    this.drainers.fail(this.closedError());
     const sockets = [...new Set([this.readable, this.writable])];
     let open = sockets.length;
     const onClosed = (): void => {

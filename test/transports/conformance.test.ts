@@ -211,6 +211,8 @@ for (const transport of listTransports()) {
       await writer;
       expect(reason.kind).to.equal('peer-gone');
       expect(elapsed).to.be.below(1_000);
+      // every transport, the same contract: a TransportError that says the link is closed
+      expect(() => link.send(Buffer.from('x'))).to.throw(TransportError).with.property('code', 'ERR_LINK_CLOSED');
       await link.close(); // closing a closed link is harmless
     });
 
@@ -274,6 +276,7 @@ for (const transport of listTransports()) {
       expect(fdCount() + queueCount(), 'fds and queues while open').to.be.above(before + queuesBefore);
       await link.close();
       expect((await link.closed).kind).to.equal('closed');
+      expect(() => link.send(Buffer.from('x'))).to.throw(TransportError).with.property('code', 'ERR_LINK_CLOSED');
       await fx.stop();
       await exited;
       await new Promise((r) => setImmediate(r));
