@@ -42,22 +42,35 @@ using Clock = std::chrono::steady_clock;
 // rather than truncated by the kernel.
 constexpr size_t kMaxFds = 8;
 
+// One data byte with room for `Fds` fds of control data: the message both directions use.
+template <size_t Fds>
+struct ByteMessage {
+  unsigned char byte = 0;
+  iovec iov{&byte, 1};
+  msghdr msg{};
+  union {  // last: cmsghdr ends in a flexible array
+    cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int) * Fds)];
+  } control;
+
+  ByteMessage() {
+    std::memset(&control, 0, sizeof(control));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof(control.buf);
+  }
+  ByteMessage(const ByteMessage&) = delete;  // msg points into this object
+  ByteMessage& operator=(const ByteMessage&) = delete;
+};
+
 // sendFd(socketFd, fdToSend, byte) -> true if sent, false if the socket buffer is full (EAGAIN).
 Napi::Value SendFd(const Napi::CallbackInfo& info) {
   int sock = info[0].As<Napi::Number>().Int32Value();
   int fd = info[1].As<Napi::Number>().Int32Value();
-  unsigned char byte = static_cast<unsigned char>(info[2].As<Napi::Number>().Uint32Value());
-  iovec iov{&byte, 1};
-  union {
-    cmsghdr align;
-    char buf[CMSG_SPACE(sizeof(int))];
-  } control;
-  std::memset(&control, 0, sizeof(control));
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof(control.buf);
+  ByteMessage<1> out;
+  out.byte = static_cast<unsigned char>(info[2].As<Napi::Number>().Uint32Value());
+  msghdr& msg = out.msg;
   cmsghdr* c = CMSG_FIRSTHDR(&msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
@@ -158,18 +171,8 @@ class FdReceiver : public Napi::AsyncWorker {
       if (r < 0 && errno != EINTR) return SetFailure(errno, "poll");
       if (r <= 0) continue;  // EINTR, or the deadline: checked at the top
 
-      unsigned char byte = 0;
-      iovec iov{&byte, 1};
-      union {
-        cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int) * kMaxFds)];
-      } control;
-      std::memset(&control, 0, sizeof(control));
-      msghdr msg{};
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      msg.msg_control = control.buf;
-      msg.msg_controllen = sizeof(control.buf);
+      ByteMessage<kMaxFds> in;
+      msghdr& msg = in.msg;
       ssize_t n = ::recvmsg(socket_, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
       if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
       if (n < 0) return SetFailure(errno, "recvmsg");
@@ -190,7 +193,7 @@ class FdReceiver : public Napi::AsyncWorker {
         fds.clear();
       }
       if (n == 0) return SetFailure(ECONNRESET, "recvmsg");  // EOF: the sender closed first
-      byte_ = byte;
+      byte_ = in.byte;
       fd_ = usable ? fds[0] : -1;
       return true;
     }

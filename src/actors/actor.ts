@@ -28,7 +28,7 @@ export class LocalActor {
     readonly name: string,
     private readonly def: AnyActorDefinition,
     initArgs: unknown[],
-    private readonly onInitError: (err: unknown) => void,
+    onInitError: (err: unknown) => void,
   ) {
     this.mailbox.post(
       () => def.spec.init(...initArgs),

@@ -73,7 +73,7 @@ function nameOf(url: URL): string {
 export const socketPath = (token: string): string => `\0switchyard-shm.${token}`;
 
 /** The fd under a connected net.Socket, or -1 once it has none (destroyed). Linux, libuv pipes. */
-function fdOf(socket: Socket): number {
+export function fdOf(socket: Socket): number {
   const handle = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle;
   return typeof handle?.fd === 'number' && handle.fd >= 0 ? handle.fd : -1;
 }

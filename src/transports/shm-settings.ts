@@ -34,8 +34,6 @@ const MIN_RING = 64 * 1024;
 const MAX_RING = 1024 * 1024 * 1024;
 const MAX_SPIN_US = 10_000_000;
 
-const capabilities = { reliable: true, ordered: true, crossHost: false } as const;
-
 /** Ring size and spin, from options and then the address (the address wins). */
 export interface ShmSettings {
   ringSize: number;

@@ -19,6 +19,7 @@ import {
   RemoteError,
   type ActorRef,
 } from '../../src/index.js';
+import { rejection } from '../setup/outcomes.js';
 import { withTimeout } from '../setup/timing.js';
 import { Bench, type PeerChild } from './peers.js';
 import { expectSame, samples } from './samples.js';
@@ -58,15 +59,6 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
     if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
     await sleep(5);
   }
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection, got a value');
 }
 
 function protoSnapshot(): string {

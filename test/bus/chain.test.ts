@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { rmSync } from 'node:fs';
 import { lastValueFrom, range, toArray, type Subscription } from 'rxjs';
 import { ActorSystem, getTransport, PeerGoneError, RemoteError, type ActorRef } from '../../src/index.js';
+import { rejection } from '../setup/outcomes.js';
 import { withTimeout } from '../setup/timing.js';
 import { Bench, LISTEN_ADDRESS, type PeerChild } from './peers.js';
 
@@ -20,15 +21,6 @@ const CHAINS: [string, string][] = [
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection, got a value');
 }
 
 /** Removes what a SIGKILLed listener left at a file address (reclaiming after a crash). */

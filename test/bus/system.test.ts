@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import { lastValueFrom, NEVER, toArray } from 'rxjs';
 import { ActorSystem, connect, defineActor, listen, PeerGoneError, SwitchyardError, type Link } from '../../src/index.js';
+import { rejection } from '../setup/outcomes.js';
 import { withTimeout } from '../setup/timing.js';
 
 const slow = defineActor({
@@ -14,15 +15,6 @@ const slow = defineActor({
   },
   streams: { forever: () => NEVER },
 });
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('bus: ActorSystem lifetimes', function () {
   it('attach() after stop() closes the link it was given and rejects with PeerGoneError', async function () {

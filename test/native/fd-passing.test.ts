@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, readSync, readlinkSync, unlinkSync, writeSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { TransportError } from '../../src/errors.js';
 import { native, type ReceivedFd } from '../../src/native.js';
+import { transportRejection as rejection, thrown } from '../setup/outcomes.js';
 import { makeTempDir } from '../setup/tmp.js';
 
 const O_CLOEXEC = 0o2000000;
@@ -27,25 +27,6 @@ function receive(socket: number, timeoutMs: number): Promise<ReceivedFd> {
 
 function dial(path: string, timeoutMs: number): Promise<ReceivedFd> {
   return new Promise((resolve, reject) => native.connectReceiveFd(path, timeoutMs, (e, r) => (e ? reject(e) : resolve(r!))));
-}
-
-async function rejection(p: Promise<unknown>): Promise<TransportError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).to.be.instanceOf(TransportError);
-    return err as TransportError;
-  }
-  throw new Error('expected a rejection');
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to throw, it returned');
 }
 
 describe('native fd passing', function () {

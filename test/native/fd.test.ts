@@ -10,6 +10,7 @@ import { closeSync, existsSync, lstatSync, readSync, unlinkSync, writeFileSync, 
 import { join } from 'node:path';
 import { native } from '../../src/native.js';
 import { TransportError } from '../../src/errors.js';
+import { thrown } from '../setup/outcomes.js';
 import { makeTempDir } from '../setup/tmp.js';
 
 /** O_CLOEXEC as /proc/<pid>/fdinfo reports it (octal 02000000 on Linux). */
@@ -51,15 +52,6 @@ function carry(from: number, to: number, text: string): string {
     got += n;
   }
   return back.subarray(0, got).toString();
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to throw, it returned');
 }
 
 function modeOf(path: string): number {

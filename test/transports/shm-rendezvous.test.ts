@@ -23,7 +23,8 @@ import { fileURLToPath } from 'node:url';
 import { connect, listen, TransportError, type Link, type Listener } from '../../src/index.js';
 import { native, type ReceivedFd } from '../../src/native.js';
 import { readRecord } from '../../src/transports/shm-record.js';
-import { checkListener, MAX_PENDING_HANDSHAKES, refusal, SEGMENT_BYTE, socketPath } from '../../src/transports/shm-rendezvous.js';
+import { checkListener, fdOf, MAX_PENDING_HANDSHAKES, refusal, SEGMENT_BYTE, socketPath } from '../../src/transports/shm-rendezvous.js';
+import { transportRejection as rejection } from '../setup/outcomes.js';
 import { withTimeout } from '../setup/timing.js';
 import { makeTempDir } from '../setup/tmp.js';
 import { nextFrame } from './harness.js';
@@ -52,21 +53,6 @@ function memfds(): { mapped: number; open: number } {
     }
   }
   return { mapped, open };
-}
-
-function fdOf(socket: Socket): number {
-  return (socket as unknown as { _handle: { fd: number } })._handle.fd;
-}
-
-async function rejection(p: Promise<unknown>): Promise<TransportError> {
-  try {
-    const value = await p;
-    if (value && typeof (value as Link).close === 'function') await (value as Link).close();
-  } catch (err) {
-    expect(err).to.be.instanceOf(TransportError);
-    return err as TransportError;
-  }
-  throw new Error('expected a rejection');
 }
 
 function dial(token: string): Promise<ReceivedFd> {
