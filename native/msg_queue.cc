@@ -2,7 +2,7 @@
 //
 // Owns: the receive threads (one per MsgReceiver: a blocking msgrcv on one mtype) and the
 // copies of pieces handed to sendAsync workers. Policy (handshake, credit, who removes the
-// queue, when a peer is gone) lives in src/transports/msgq.ts; this file only does syscalls.
+// queue, when a peer is gone) lives in src/transports/datagram/msgq.ts; this file only does syscalls.
 //
 // Invariants:
 // - No call made on the JS thread blocks: msgsnd/msgrcv there always use IPC_NOWAIT. Waiting

@@ -20,7 +20,7 @@
 //
 // Records in a ring's data, 8-byte aligned: [u32 length][u32 flags][payload, padded to 8].
 // flags: 0 data, 1 padding (skip to the start of the data area: written at the wrap when the
-// next record does not fit in the bytes left), 2 a fragment piece (src/transports/fragment.ts).
+// next record does not fit in the bytes left), 2 a fragment piece (src/transports/datagram/fragment.ts).
 // Positions are byte counts since the start, never wrapped (u64); offset = position % capacity.
 // The records themselves are written and read by JavaScript through an ArrayBuffer over the
 // mapping; native code only moves positions and rings doorbells.

@@ -15,12 +15,12 @@ export type {
   LinkStats,
   Listener,
   Transport,
-} from './transports/transport.js';
-export { DEFAULT_HIGH_WATER_MARK, DEFAULT_LINGER_MS, DEFAULT_MAX_FRAME, DEFAULT_TIMEOUT_MS } from './transports/transport.js';
-export { connect, getTransport, listen, listTransports, pair, registerTransport } from './transports/registry.js';
-export { linkFromParent, LINK_ENV, spawnWithLink, type SpawnedLink, type SpawnWithLinkOptions } from './transports/child.js';
-export { parseAddress } from './transports/address.js';
-export type { ShmLinkOptions } from './transports/shm-settings.js';
+} from './transports/core/transport.js';
+export { DEFAULT_HIGH_WATER_MARK, DEFAULT_LINGER_MS, DEFAULT_MAX_FRAME, DEFAULT_TIMEOUT_MS } from './transports/core/transport.js';
+export { connect, getTransport, listen, listTransports, pair, registerTransport } from './transports/core/registry.js';
+export { linkFromParent, LINK_ENV, spawnWithLink, type SpawnedLink, type SpawnWithLinkOptions } from './transports/core/child.js';
+export { parseAddress } from './transports/core/address.js';
+export type { ShmLinkOptions } from './transports/shm/settings.js';
 export {
   AskTimeoutError,
   RemoteError,

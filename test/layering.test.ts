@@ -1,7 +1,8 @@
 /**
- * layering.test.ts: holds DESIGN.md's layering honest by reading the sources' imports.
- * src/transports never imports src/bus or src/actors; only src/native.ts loads the addon,
- * and only src/transports (and native.ts itself) import src/native.
+ * layering.test.ts: holds the layering of docs/ARCHITECTURE.md honest by reading the sources'
+ * imports. src/transports never imports src/bus or src/actors; src/transports/core (the
+ * contract and LinkCore) imports no carrier folder; only src/native.ts loads the addon, and
+ * only src/transports (and native.ts itself) import src/native.
  */
 import { expect } from 'chai';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -26,12 +27,20 @@ describe('layering', function () {
   const files = sources(SRC).map((f) => ({ rel: relative(SRC, f), deps: imports(f) }));
 
   it('finds the sources it checks', function () {
-    expect(files.map((f) => f.rel)).to.include.members(['native.ts', 'transports/transport.ts', 'index.ts']);
+    expect(files.map((f) => f.rel)).to.include.members(['native.ts', 'transports/core/transport.ts', 'index.ts']);
   });
 
   it('keeps src/transports free of the bus and actor layers', function () {
     for (const f of files.filter((f) => f.rel.startsWith('transports/'))) {
       for (const d of f.deps) expect(d, `${f.rel} imports ${d}`).to.not.match(/(^|\/)(bus|actors)\//);
+    }
+  });
+
+  it('keeps src/transports/core free of the carriers (stream, datagram, shm)', function () {
+    // Type-only imports (option types a core helper accepts and passes on) carry no code.
+    for (const f of files.filter((f) => f.rel.startsWith('transports/core/'))) {
+      const text = readFileSync(join(SRC, f.rel), 'utf8');
+      expect(text, f.rel).to.not.match(/^(?:import|export)(?! type )[^'"]*from\s+['"]\.\.\/(stream|datagram|shm)\//m);
     }
   });
 

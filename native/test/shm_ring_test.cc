@@ -2,7 +2,7 @@
 // AddressSanitizer/UBSan (native/test/run.sh, `npm run test:native`), without Node.
 //
 // The parent produces records of pseudo-random sizes (each [u32 len][u32 flags][payload],
-// padding at the wrap, exactly as src/transports/shm-link.ts writes them) into a small ring;
+// padding at the wrap, exactly as src/transports/shm/link.ts writes them) into a small ring;
 // the child consumes and checks them, and answers with a count on the other ring. Both sides
 // sleep through the waiter thread only (WantSpace / Release with arm), so the doorbell
 // protocol is exercised thousands of times; a lost wake-up hangs, and the alarm fails the run.

@@ -10,7 +10,7 @@
  * - A peer that sends nothing for 3 heartbeat periods is treated as gone.
  */
 import { FrameTooLargeError, PeerGoneError, ProtocolError } from '../errors.js';
-import type { CloseReason, Link } from '../transports/transport.js';
+import type { CloseReason, Link } from '../transports/core/transport.js';
 import type { RefDecoder } from './codec.js';
 import { decodeEnvelope, encodeEnvelope, MsgType, PROTOCOL_VERSIONS, type Envelope } from './envelope.js';
 

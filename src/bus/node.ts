@@ -16,7 +16,7 @@
  */
 import { Observable } from 'rxjs';
 import { AskTimeoutError, PeerGoneError, ProtocolError } from '../errors.js';
-import type { CloseReason, Link } from '../transports/transport.js';
+import type { CloseReason, Link } from '../transports/core/transport.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import { InboundStream } from './consuming.js';
 import { MAX_HOPS, MsgType, splitAddress, wireInt, type Envelope } from './envelope.js';

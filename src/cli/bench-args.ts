@@ -4,9 +4,9 @@
  * the option and what it takes.
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_LEVEL, isLevelChoice, LEVEL_CHOICES, type LevelChoice } from '../bench/levels.js';
-import type { Tuning } from '../bench/run.js';
-import { MIN_SIZE } from '../bench/wire.js';
+import { DEFAULT_LEVEL, isLevelChoice, LEVEL_CHOICES, type LevelChoice } from '../../benchmarks/levels.js';
+import type { Tuning } from '../../benchmarks/run.js';
+import { MIN_SIZE } from '../../benchmarks/wire.js';
 import { UsageError } from './usage-error.js';
 
 export const DEFAULT_SIZES = [64, 1024, 65536, 1048576];

@@ -1,6 +1,6 @@
 /**
  * serve.ts: `switchyard serve ADDRESS [--name NAME]`: an ActorSystem that listens on ADDRESS
- * and hosts the built-in actors (src/serve/builtin-actors.ts) until SIGINT or SIGTERM.
+ * and hosts the built-in actors (src/cli/serve/builtin-actors.ts) until SIGINT or SIGTERM.
  *
  * Prints the real address (tcp port 0 becomes the port taken) as one line on stdout, then
  * one line per connection on stderr. The signal handlers go in before listen(), so the
@@ -8,7 +8,7 @@
  * every client, listener closed: socket file, FIFO or queue removed) and exit 0.
  */
 import { ActorSystem } from '../index.js';
-import { BUILTIN_ACTORS } from '../serve/builtin-actors.js';
+import { BUILTIN_ACTORS } from './serve/builtin-actors.js';
 import { CliError, describeError } from './cli-error.js';
 import { parseCommandArgs } from './command-args.js';
 import { checkAddress } from './address-arg.js';

@@ -4,7 +4,7 @@
  * left fewer than ackEvery sinks unacked (it would otherwise hang the next size).
  */
 import { expect } from 'chai';
-import { Credit } from '../../src/bench/baselines/credit.js';
+import { Credit } from '../../benchmarks/baselines/credit.js';
 
 describe('bench: credit pacing', function () {
   it('closes at the window, reopens on acks, and resets per phase', async function () {

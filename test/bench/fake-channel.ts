@@ -3,8 +3,8 @@
  * Responder answers on the next turn of the event loop, and a `drop` rule decides which
  * messages (either way) vanish, so loss handling can be checked exactly.
  */
-import { ByteChannel } from '../../src/bench/channel.js';
-import { Responder } from '../../src/bench/responder.js';
+import { ByteChannel } from '../../benchmarks/channel.js';
+import { Responder } from '../../benchmarks/responder.js';
 
 export type Direction = 'out' | 'back';
 

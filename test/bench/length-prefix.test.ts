@@ -3,7 +3,7 @@
  * from chunks split at every byte offset, so the baseline measures a correct protocol.
  */
 import { expect } from 'chai';
-import { LengthPrefixReader } from '../../src/bench/baselines/length-prefix.js';
+import { LengthPrefixReader } from '../../benchmarks/baselines/length-prefix.js';
 
 function framed(frames: Buffer[]): Buffer {
   return Buffer.concat(frames.flatMap((f) => [Buffer.from([0, 0, f.length >> 8, f.length & 0xff]), f]));

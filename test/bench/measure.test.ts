@@ -5,8 +5,8 @@
  * a hang.
  */
 import { expect } from 'chai';
-import { roundTrips, throughput } from '../../src/bench/measure.js';
-import { ECHO, REPORT, SINK } from '../../src/bench/wire.js';
+import { roundTrips, throughput } from '../../benchmarks/measure.js';
+import { ECHO, REPORT, SINK } from '../../benchmarks/wire.js';
 import { FakeChannel } from './fake-channel.js';
 
 const RTT = { count: 300, maxMs: 10_000, lossTimeoutMs: 30, stallMs: 2000 };

@@ -5,12 +5,12 @@
  * with its loss) are measured. Fake in-process subjects, so each case is exact.
  */
 import { expect } from 'chai';
-import type { Channel } from '../../src/bench/channel.js';
-import { NO_PINNING } from '../../src/bench/pinning.js';
-import type { BenchFailure, BenchResult } from '../../src/bench/result.js';
-import { runMatrix, type CellLabel, type ProgressSink } from '../../src/bench/run.js';
-import type { Subject } from '../../src/bench/subject.js';
-import { ECHO } from '../../src/bench/wire.js';
+import type { Channel } from '../../benchmarks/channel.js';
+import { NO_PINNING } from '../../benchmarks/pinning.js';
+import type { BenchFailure, BenchResult } from '../../benchmarks/result.js';
+import { runMatrix, type CellLabel, type ProgressSink } from '../../benchmarks/run.js';
+import type { Subject } from '../../benchmarks/subject.js';
+import { ECHO } from '../../benchmarks/wire.js';
 import { FakeChannel } from './fake-channel.js';
 
 function subject(name: string, open: () => Promise<Channel>): Subject {

@@ -2,7 +2,7 @@
  * stats.test.ts: nearest-rank percentiles: every reported figure is a measured sample.
  */
 import { expect } from 'chai';
-import { percentile, summarize } from '../../src/bench/stats.js';
+import { percentile, summarize } from '../../benchmarks/stats.js';
 
 describe('bench: percentiles', function () {
   it('nearest rank over 1..1000, whatever the input order', function () {

@@ -11,7 +11,8 @@ import { lastValueFrom, range, toArray, type Subscription } from 'rxjs';
 import { ActorSystem, getTransport, PeerGoneError, RemoteError, type ActorRef } from '../../src/index.js';
 import { rejection } from '../setup/outcomes.js';
 import { withTimeout } from '../setup/timing.js';
-import { Bench, LISTEN_ADDRESS, type PeerChild } from './peers.js';
+import { privateAddress } from '../../src/transports/core/private-address.js';
+import { Bench, type PeerChild } from './peers.js';
 
 /** [A-B scheme, B-C scheme]; B-C must be an addressed scheme (C listens). */
 const CHAINS: [string, string][] = [
@@ -49,7 +50,7 @@ for (const [ab, bc] of CHAINS) {
 
     /** Starts a C, has B connect to it, and returns refs (through B) to C's actors. */
     async function startC(): Promise<{ node: string; address: string; kill: () => void; echo: ActorRef; producer: ActorRef }> {
-      const c = await bench.listeningPeer(LISTEN_ADDRESS[bc]!(bench.dir, `c${++seq}`), {}, 'chain-c');
+      const c = await bench.listeningPeer(privateAddress(bc, bench.dir, `c${++seq}`), {}, 'chain-c');
       expect(await b.remote.ref('echo').ask('connectTo', c.address)).to.equal(c.node);
       const echo = (await b.remote.ref('echo').ask('refTo', `${c.node}/echo`)) as ActorRef;
       const producer = (await b.remote.ref('echo').ask('refTo', `${c.node}/producer`)) as ActorRef;

@@ -2,8 +2,8 @@
  * peers.ts: starts the bus suite's far sides as real child processes, for any registered
  * transport. Pair transports (those with pair()) spawn the child with the inherited end and
  * attach our end; addressed transports make our system listen (one listener per Bench, in a
- * fresh temp dir) and let the child connect. Nothing here names a transport except the
- * LISTEN_ADDRESS table.
+ * fresh temp dir, at privateAddress()) and let the child connect. Nothing here names a
+ * transport.
  *
  * Owns: its system (stopped by stop()), every child it spawns (stopped gracefully, else killed, and always reaped by stop()),
  * and its listener (closed by stop(), which removes the listener's files).
@@ -12,19 +12,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { filter, firstValueFrom, timeout } from 'rxjs';
 import { spawnWithLink, type ActorSystem, type RemoteSystem, type SystemListener, type Transport } from '../../src/index.js';
+import { privateAddress } from '../../src/transports/core/private-address.js';
 import { makeTempDir } from '../setup/tmp.js';
 
 export const BUS_PEER = fileURLToPath(new URL('../fixtures/bus-peer.js', import.meta.url));
 export const BUS_RAW = fileURLToPath(new URL('../fixtures/bus-raw.js', import.meta.url));
-
-/** Where each addressed transport listens; `tag` keeps two listeners in one dir apart. */
-export const LISTEN_ADDRESS: Record<string, (dir: string, tag: string) => string> = {
-  unix: (dir, tag) => `unix://${dir}/${tag}.sock`,
-  fifo: (dir, tag) => `fifo://${dir}/${tag}`,
-  tcp: () => 'tcp://127.0.0.1:0',
-  msgq: () => 'msgq://0',
-  udp: () => 'udp://127.0.0.1:0',
-};
 
 export interface PeerOptions {
   sendStacks?: boolean;
@@ -73,10 +65,7 @@ export class Bench {
   ) {
     this.scheme = transport.scheme;
     this.dir = makeTempDir();
-    if (!transport.pair && !LISTEN_ADDRESS[this.scheme]) {
-      throw new Error(`bus suite: no listen address for scheme ${this.scheme}: add one to LISTEN_ADDRESS in test/bus/peers.ts`);
-    }
-  }
+      }
 
   get isPair(): boolean {
     return this.transport.pair !== undefined;
@@ -90,7 +79,7 @@ export class Bench {
   async start(): Promise<void> {
     if (this.isPair) return;
     const opts = this.linkMaxFrame ? { maxFrame: this.linkMaxFrame } : {};
-    this.listener = await this.system.listen(LISTEN_ADDRESS[this.scheme]!(this.dir, this.tag), opts);
+    this.listener = await this.system.listen(privateAddress(this.scheme, this.dir, this.tag), opts);
   }
 
   /** Spawns a bus-peer child and resolves once its system is connected to ours. */

@@ -11,7 +11,7 @@ import { execFile, spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { availableBaselines } from '../../src/bench/baselines/registry.js';
+import { availableBaselines } from '../../benchmarks/baselines/registry.js';
 import { listTransports } from '../../src/index.js';
 import { makeTempDir } from '../setup/tmp.js';
 import { BIN, runBin, type Run } from './run-bin.js';

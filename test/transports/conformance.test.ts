@@ -14,6 +14,7 @@ import {
   type CloseReason,
   type Link,
 } from '../../src/index.js';
+import { hasPrivateAddress } from '../../src/transports/core/private-address.js';
 import { Fixture, nextFrame, type Peer } from './harness.js';
 import { withTimeout } from '../setup/timing.js';
 
@@ -59,8 +60,11 @@ function randomFrame(size: number): Buffer {
   return b;
 }
 
-for (const transport of listTransports()) {
-  describe(`transport conformance: ${transport.scheme}`, function () {
+/** Every transport, and a second run for one that is both a pair and addressed (shm://name). */
+const variants = listTransports().flatMap((t) => (t.pair && hasPrivateAddress(t.scheme) ? [{ transport: t, named: false }, { transport: t, named: true }] : [{ transport: t, named: false }]));
+
+for (const { transport, named } of variants) {
+  describe(`transport conformance: ${transport.scheme}${named ? ' (named)' : ''}`, function () {
     let fx: Fixture;
     /**
      * Cases whose point is that nothing is lost: a best-effort transport (udp) cannot promise
@@ -71,7 +75,7 @@ for (const transport of listTransports()) {
       transport.capabilities.reliable ? it(title, fn) : it.skip(`${title} [needs capabilities.reliable; see ${transport.scheme} loss tests]`, fn);
 
     beforeEach(async function () {
-      fx = new Fixture(transport);
+      fx = new Fixture(transport, named);
     });
 
     afterEach(async function () {

@@ -1,5 +1,5 @@
 /**
- * fragment.test.ts: owns the unit tests of src/transports/fragment.ts (Fragmenter and
+ * fragment.test.ts: owns the unit tests of src/transports/datagram/fragment.ts (Fragmenter and
  * Reassembler): byte-exact round trips for many frame and piece sizes, the 16-byte big-endian
  * piece header, and the exact accounting of reordering, duplicates, loss and expiry; the
  * bounds on frames and bytes in flight, sequence wrap at 2^32, malformed pieces (one typed
@@ -13,7 +13,7 @@ import {
   Reassembler,
   type FragmentStats,
   type ReassemblerOptions,
-} from '../../src/transports/fragment.js';
+} from '../../src/transports/datagram/fragment.js';
 import { FrameTooLargeError, ProtocolError } from '../../src/errors.js';
 import { prng, randInt, randomBytes } from '../setup/random.js';
 import { expectFrames } from '../setup/frames.js';

@@ -1,5 +1,5 @@
 /**
- * framing.test.ts: owns the unit tests of src/transports/framing.ts (FrameEncoder,
+ * framing.test.ts: owns the unit tests of src/transports/stream/framing.ts (FrameEncoder,
  * FrameDecoder, encodeFrame): round trips under every kind of chunking, zero-copy delivery,
  * the wire format of the u32 BE prefix, encoder batching, maxFrame enforcement, and
  * pause/resume. Pure in-memory; no transports, no files.
@@ -12,7 +12,7 @@ import {
   HEADER_BYTES,
   SLAB_BYTES,
   encodeFrame,
-} from '../../src/transports/framing.js';
+} from '../../src/transports/stream/framing.js';
 import { FrameTooLargeError, ProtocolError } from '../../src/errors.js';
 import { prng, randInt, randomBytes } from '../setup/random.js';
 import { expectFrames } from '../setup/frames.js';

@@ -9,18 +9,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { listen, spawnWithLink, type Link, type LinkOptions, type Listener, type Transport } from '../../src/index.js';
+import { privateAddress } from '../../src/transports/core/private-address.js';
 import { makeTempDir } from '../setup/tmp.js';
 
 export const PEER = fileURLToPath(new URL('../fixtures/peer.js', import.meta.url));
-
-/** Where each addressed transport listens, inside a fresh temp directory. */
-const LISTEN_ADDRESS: Record<string, (dir: string) => string> = {
-  unix: (dir) => `unix://${dir}/s.sock`,
-  fifo: (dir) => `fifo://${dir}/requests`,
-  tcp: () => 'tcp://127.0.0.1:0',
-  msgq: () => 'msgq://0',
-  udp: () => 'udp://127.0.0.1:0',
-};
 
 export interface Peer {
   readonly link: Link;
@@ -60,17 +52,15 @@ export class Fixture {
   private readonly children = new Set<ChildProcess>();
   private opening: Promise<unknown> = Promise.resolve();
 
-  constructor(transport: Transport) {
+  /** `named`: an addressed listener even where the transport also has pair() (shm://name). */
+  constructor(transport: Transport, private readonly named = false) {
     this.transport = transport;
     this.scheme = transport.scheme;
     this.dir = makeTempDir();
-    if (!transport.pair && !LISTEN_ADDRESS[this.scheme]) {
-      throw new Error(`conformance: no listen address for scheme ${this.scheme}: add one to LISTEN_ADDRESS`);
-    }
-  }
+      }
 
   get isPair(): boolean {
-    return this.transport.pair !== undefined;
+    return this.transport.pair !== undefined && !this.named;
   }
 
   get listenerAddress(): URL | undefined {
@@ -81,7 +71,7 @@ export class Fixture {
   async start(options: LinkOptions = {}): Promise<void> {
     this.options = options;
     if (this.isPair) return;
-    this.listener = await listen(LISTEN_ADDRESS[this.scheme]!(this.dir), (link) => {
+    this.listener = await listen(privateAddress(this.scheme, this.dir), (link) => {
       const w = this.waiting;
       if (w) {
         this.waiting = undefined;

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connect, listen, type Link, type Listener } from '../../src/index.js';
 import { native } from '../../src/native.js';
-import { msgqLimits } from '../../src/transports/msgq.js';
+import { msgqLimits } from '../../src/transports/datagram/msgq.js';
 import { withTimeout } from '../setup/timing.js';
 import { expectRejects } from '../setup/expect-rejects.js';
 

@@ -6,8 +6,8 @@
 import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { native } from '../../src/native.js';
-import { ShmLink } from '../../src/transports/shm-link.js';
-import { resolveLinkOptions } from '../../src/transports/stream-link.js';
+import { ShmLink } from '../../src/transports/shm/link.js';
+import { resolveLinkOptions } from '../../src/transports/core/options.js';
 
 /** Side 0 and side 1 of a fresh segment with rings of `ring` bytes. */
 export function localShmPair(ring: number, rebaseAt: [number?, number?] = []): [ShmLink, ShmLink] {

@@ -7,7 +7,7 @@
  * with the ring's wrap, while random frames (some in pieces) go both ways at once.
  */
 import { expect } from 'chai';
-import type { ShmLink } from '../../src/transports/shm-link.js';
+import type { ShmLink } from '../../src/transports/shm/link.js';
 import { prng, randInt, randomBytes } from '../setup/random.js';
 import { withTimeout } from '../setup/timing.js';
 import { localShmPair } from './shm-local-pair.js';

@@ -1,0 +1,125 @@
+/**
+ * bus-subject.ts: a registered transport as a bench Subject at the bus level: tell and ask
+ * through an ActorSystem here to the bench actor in a child process (peers/bus-peer.ts).
+ * The link to it comes from peer-link.ts; this side keeps the Link it attaches to its system,
+ * so throughput can honour its backpressure (bufferedAmount).
+ *
+ * The probes map onto the bus like this: ECHO = ask('echo', payload) whose reply is the
+ * payload; SINK = tell('sink', phase, payload); REPORT = ask('report', phase). `size` is the
+ * payload: the envelope and msgpack framing the bus adds are the overhead being measured.
+ */
+import type { ChildProcess } from 'node:child_process';
+import {
+  ActorSystem,
+  DEFAULT_HIGH_WATER_MARK,
+  type ActorRef,
+  type Link,
+  type RemoteSystem,
+  type Transport,
+} from '../src/index.js';
+import { BENCH_ACTOR, type benchActor } from './bus-bench-actor.js';
+import type { Channel } from './channel.js';
+import { openPeerLink } from './peer-link.js';
+import { exitOf, peerScript } from './peer-process.js';
+import type { OpenContext, Subject } from './subject.js';
+import type { Probe, Reply } from './wire.js';
+
+const PEER = peerScript('bus-peer');
+
+/** Room left in a link's maxFrame for the envelope around a payload. */
+const ENVELOPE_ROOM = 4096;
+
+class BusChannel implements Channel {
+  readonly reliable: boolean;
+  readonly maxMessage: number;
+  private handler: (reply: Reply) => void = () => {};
+  private readonly ref: ActorRef<typeof benchActor>;
+  private readonly payloads = new Map<number, Buffer>();
+
+  constructor(
+    private readonly system: ActorSystem,
+    remote: RemoteSystem,
+    private readonly link: Link,
+    private readonly child: ChildProcess,
+    private readonly onClose: () => Promise<void>,
+    askTimeoutMs: number,
+  ) {
+    this.reliable = link.capabilities.reliable;
+    this.maxMessage = link.capabilities.maxFrame - ENVELOPE_ROOM;
+    this.ref = remote.ref<typeof benchActor>(BENCH_ACTOR).with({ timeout: askTimeoutMs });
+  }
+
+  private payload(size: number): Buffer {
+    let b = this.payloads.get(size);
+    if (!b) this.payloads.set(size, (b = Buffer.alloc(size, 0xab)));
+    return b;
+  }
+
+  send(probe: Probe, size: number): boolean {
+    switch (probe.tag) {
+      case 'echo': {
+        const seq = probe.seq;
+        // A lost or failed ask is not answered: measure.ts counts it lost (best-effort) or
+        // reports the stall (reliable), as it does for a Link.
+        this.ref.ask('echo', this.payload(size)).then(
+          () => this.handler({ tag: 'echo', seq }),
+          () => {},
+        );
+        break;
+      }
+      case 'sink':
+        this.ref.tell('sink', probe.phase, this.payload(size));
+        break;
+      case 'report': {
+        const nonce = probe.nonce;
+        this.ref.ask('report', probe.phase).then(
+          ({ frames, bytes }) => this.handler({ tag: 'report', nonce, frames, bytes }),
+          () => {},
+        );
+        break;
+      }
+    }
+    return this.link.bufferedAmount < DEFAULT_HIGH_WATER_MARK;
+  }
+
+  onReply(handler: (reply: Reply) => void): void {
+    this.handler = handler;
+  }
+
+  drain(): Promise<void> {
+    return this.link.drain();
+  }
+
+  async close(): Promise<void> {
+    const exited = exitOf(this.child);
+    await this.system.stop(); // goodbye: the peer's system stops and its process exits
+    await exited;
+    await this.onClose();
+  }
+}
+
+export function busSubject(transport: Transport): Subject {
+  const scheme = transport.scheme;
+  return {
+    name: scheme,
+    kind: 'transport',
+    level: 'bus',
+    ...(transport.capabilities.reliable ? {} : { note: 'best-effort: loss counted' }),
+    async open(ctx: OpenContext): Promise<Channel> {
+      const system = await ActorSystem.start({
+        name: `bench-${process.pid}`,
+        onError: (err, context) => process.stderr.write(`switchyard bench (bus ${scheme}): ${context}: ${String(err)}\n`),
+      });
+      try {
+        // The bus handshake is the peer's "ready": it hosts the actor before it attaches.
+        const { link, child, cleanup, ready: remote } = await openPeerLink(transport, PEER, ctx, (link) => system.attach(link));
+        // Best-effort links lose asks now and then; measure.ts re-sends after its own
+        // timeout, so a lost one must not linger for long here either.
+        return new BusChannel(system, remote, link, child, cleanup, link.capabilities.reliable ? 30_000 : 2000);
+      } catch (err) {
+        await system.stop();
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * unix.ts: `unix:///path.sock`, a Unix-domain stream socket (perlipc "Unix-Domain TCP Clients
+ * and Servers").
+ *
+ * The socket file is mode 0600 and is removed when the listener closes and when the process
+ * exits (cleanup.ts). A file left by a crash is stale: listen() tries to connect to it; if
+ * nobody answers (ECONNREFUSED) it is removed and replaced, if somebody does it is EADDRINUSE.
+ * A path that exists but is not a socket is never touched.
+ */
+import { chmodSync, lstatSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { TransportError } from '../../errors.js';
+import { badAddress, pathOf } from '../core/address.js';
+import { atExit, ownName, unlinkQuiet } from '../core/cleanup.js';
+import { handOver } from '../core/hand-over.js';
+import { dial, serve, socketLink, stopServer } from './net-stream.js';
+import { resolveLinkOptions } from '../core/options.js';
+import type { Link, LinkOptions, Listener, Transport } from '../core/transport.js';
+import { DEFAULT_MAX_FRAME } from '../core/transport.js';
+
+const capabilities = { reliable: true, ordered: true, crossHost: false } as const;
+/** sun_path is 108 bytes on Linux, including the terminating NUL. */
+const MAX_SOCKET_PATH = 107;
+
+function socketPath(url: URL): string {
+  const path = pathOf(url);
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
+    throw badAddress(url.href, `a Unix socket path is at most ${MAX_SOCKET_PATH} bytes (this one is ${Buffer.byteLength(path)})`);
+  }
+  return path;
+}
+
+/** true if something accepts connections at `path`. */
+function isLive(path: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const probe = createConnection({ path });
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', (err: NodeJS.ErrnoException) => {
+      probe.destroy();
+      if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') resolve(false);
+      else reject(TransportError.fromNode(err, path));
+    });
+  });
+}
+
+/** Removes a stale socket file at `path`, or fails if it is live or not a socket. */
+async function reclaim(path: string, address: string): Promise<void> {
+  let stat;
+  try {
+    stat = lstatSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw TransportError.fromNode(err, address);
+  }
+  if (!stat.isSocket()) {
+    throw new TransportError('EEXIST', `listen ${address}: ${path} exists and is not a socket; not touching it`, {
+      address,
+      syscall: 'bind',
+      errno: 17,
+    });
+  }
+  if (await isLive(path)) {
+    throw new TransportError('EADDRINUSE', `listen ${address}: another process is listening on ${path}`, {
+      address,
+      syscall: 'bind',
+      errno: 98,
+    });
+  }
+  unlinkQuiet(path);
+}
+
+export const unixTransport: Transport = {
+  scheme: 'unix',
+  capabilities: { ...capabilities, maxFrame: DEFAULT_MAX_FRAME },
+
+  async listen(address: URL, onLink: (link: Link) => void, options?: LinkOptions): Promise<Listener> {
+    const resolved = resolveLinkOptions(options);
+    const path = socketPath(address);
+    await reclaim(path, address.href);
+    let n = 0;
+    const server = await serve((s) => s.listen({ path, exclusive: true }), address.href, (socket) => {
+      handOver(onLink, socketLink('unix', socket, `${address.href}#${++n}`, capabilities, resolved));
+    });
+    // Creation honours the umask; narrow it to 0600 before anyone else can find it useful.
+    try {
+      chmodSync(path, 0o600);
+    } catch (err) {
+      server.close();
+      unlinkQuiet(path);
+      throw TransportError.fromNode(err, address.href);
+    }
+    const removeName = ownName(path);
+    const forget = atExit(removeName);
+    let closing: Promise<void> | undefined;
+    return {
+      address: new URL(`unix://${path}`),
+      close() {
+        // libuv unlinks the path when the server closes; ownName() covers the rest, and never
+        // removes a socket file that a newer listener has put at the same path.
+        closing ??= stopServer(server).then(() => {
+          removeName();
+          forget();
+        });
+        return closing;
+      },
+    };
+  },
+
+  async connect(address: URL, options?: LinkOptions): Promise<Link> {
+    const resolved = resolveLinkOptions(options);
+    const path = socketPath(address);
+    const socket = await dial({ path }, address.href, resolved.timeoutMs);
+    return socketLink('unix', socket, address.href, capabilities, resolved);
+  },
+};
