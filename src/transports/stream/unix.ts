@@ -2,13 +2,14 @@
  * unix.ts: `unix:///path.sock`, a Unix-domain stream socket (perlipc "Unix-Domain TCP Clients
  * and Servers").
  *
- * The socket file is mode 0600 and is removed when the listener closes and when the process
+ * The socket file is mode 0600 from its creation (bound under umask 0177) and is removed when the listener closes and when the process
  * exits (cleanup.ts). A file left by a crash is stale: listen() tries to connect to it; if
  * nobody answers (ECONNREFUSED) it is removed and replaced, if somebody does it is EADDRINUSE.
  * A path that exists but is not a socket is never touched.
  */
 import { chmodSync, lstatSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { isMainThread } from 'node:worker_threads';
 import { TransportError } from '../../errors.js';
 import { badAddress, pathOf } from '../core/address.js';
 import { atExit, ownName, unlinkQuiet } from '../core/cleanup.js';
@@ -72,6 +73,22 @@ async function reclaim(path: string, address: string): Promise<void> {
   unlinkQuiet(path);
 }
 
+/**
+ * Runs `bind` (a server.listen() on a path, which binds synchronously) with the umask at 0177,
+ * so the socket file is born 0600: a chmod after bind leaves a window in which any local uid
+ * could connect (seen under umask 000). The umask is the process's: it is restored before
+ * any other JavaScript runs. Worker threads cannot set it; there the chmod after is all.
+ */
+function bindPrivately(bind: () => void): void {
+  if (!isMainThread) return bind();
+  const old = process.umask(0o177);
+  try {
+    bind();
+  } finally {
+    process.umask(old);
+  }
+}
+
 export const unixTransport: Transport = {
   scheme: 'unix',
   capabilities: { ...capabilities, maxFrame: DEFAULT_MAX_FRAME },
@@ -81,10 +98,11 @@ export const unixTransport: Transport = {
     const path = socketPath(address);
     await reclaim(path, address.href);
     let n = 0;
-    const server = await serve((s) => s.listen({ path, exclusive: true }), address.href, (socket) => {
+    const server = await serve((s) => bindPrivately(() => s.listen({ path, exclusive: true })), address.href, (socket) => {
       handOver(onLink, socketLink('unix', socket, `${address.href}#${++n}`, capabilities, resolved));
     });
-    // Creation honours the umask; narrow it to 0600 before anyone else can find it useful.
+    // Already 0600 where bindPrivately() could set the umask; in a worker thread (which may not
+    // change the process's umask) this narrows it after the fact.
     try {
       chmodSync(path, 0o600);
     } catch (err) {
