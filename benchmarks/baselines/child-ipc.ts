@@ -10,7 +10,8 @@
  */
 import { spawn, type ChildProcess, type Serializable } from 'node:child_process';
 import { ByteChannel, type Channel } from '../channel.js';
-import { exitOf, peerScript, unlessExits } from '../peer-process.js';
+import { exitOf, unlessExits } from '../../src/cli/child-process.js';
+import { peerScript } from '../peer-script.js';
 import type { OpenContext, Subject } from '../subject.js';
 import { JsonChannel, type JsonProbe, type JsonReply } from './json-messages.js';
 

@@ -7,7 +7,8 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Channel } from '../channel.js';
-import { exitOf, peerScript, spawnPeer, unlessExits } from '../peer-process.js';
+import { exitOf, spawnPeer, unlessExits } from '../../src/cli/child-process.js';
+import { peerScript } from '../peer-script.js';
 import type { OpenContext, Subject } from '../subject.js';
 import { makeTempDirSync, ownFile, removeOwnedFile, removeTempDir } from '../tmp.js';
 import { Credit } from './credit.js';

@@ -6,7 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { ByteChannel, type Channel } from '../channel.js';
-import { peerScript } from '../peer-process.js';
+import { peerScript } from '../peer-script.js';
 import type { Subject } from '../subject.js';
 import { decodeReply, type Probe, type Reply } from '../wire.js';
 import { Credit } from './credit.js';

@@ -4,7 +4,8 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { ByteChannel, type Channel } from '../channel.js';
-import { exitOf, peerScript, spawnPeer, unlessExits } from '../peer-process.js';
+import { exitOf, spawnPeer, unlessExits } from '../../src/cli/child-process.js';
+import { peerScript } from '../peer-script.js';
 import type { OpenContext, Subject } from '../subject.js';
 import { makeTempDirSync, ownFile, removeOwnedFile, removeTempDir } from '../tmp.js';
 import { loadZmq, SendQueue, type ZmqPair } from './zmq-api.js';
