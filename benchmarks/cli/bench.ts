@@ -1,11 +1,13 @@
 /**
- * bench.ts: the `switchyard bench` command: parses its options, sets up pinning, runs the
- * matrix of the chosen level with progress on stderr, then prints the table on stdout and
- * writes --json and --html. Exit codes: 0 every cell measured (or skipped: a size the channel
- * cannot carry), 1 some cell failed (listed with its reason), 2 usage error.
+ * bench.ts: the `switchyard bench` command: parses its options, checks the packages the run
+ * needs (requirements.ts), sets up pinning, runs the matrix of the chosen level with progress
+ * on stderr, then prints the table on stdout and writes --json and --html. Exit codes: 0 every
+ * cell measured (or skipped: a size the channel cannot carry), 1 some cell failed (listed with
+ * its reason) or a package it needs is missing, 2 usage error.
  *
  * src/cli/bench.ts imports this module only when the command runs, so the library never loads
- * the harness.
+ * the harness. The table and the progress bar are imported here only after the check, so
+ * --help and the missing-package message work without them.
  */
 import { accessSync, constants } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -18,9 +20,11 @@ import { writeHtmlReport } from '../report/html.js';
 import { writeJsonReport } from '../report/json.js';
 import type { BenchReport } from '../result.js';
 import { runMatrix, type ProgressSink } from '../run.js';
+import { benchPackages, missingBenchPackages, missingPackagesMessage, type Resolver } from '../requirements.js';
 import { removeLiveTempDirs } from '../tmp.js';
 import { listTransports } from '../../src/index.js';
 import { BENCH_USAGE, parseBenchArgs } from './bench-args.js';
+import { CliError } from '../../src/cli/cli-error.js';
 import { UsageError } from '../../src/cli/usage-error.js';
 
 /**
@@ -43,8 +47,13 @@ function interruptible(progress: ProgressSink): () => void {
   };
 }
 
+/** Test seams: how packages are found (a resolver that finds nothing proves the message). */
+export interface BenchSeams {
+  readonly resolve?: Resolver;
+}
+
 /** Runs `switchyard bench` with `argv` (without the word `bench`); returns the exit code. */
-export async function benchCommand(argv: readonly string[]): Promise<number> {
+export async function benchCommand(argv: readonly string[], seams: BenchSeams = {}): Promise<number> {
   const schemes = listTransports().map((t) => t.scheme);
   const options = parseBenchArgs(argv, { transports: schemes, baselines: BASELINE_IDS, cores: cpus().length });
   if (options.help) {
@@ -63,6 +72,9 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
     }
   }
 
+  // Before anything is measured: minutes of work must not end on a missing table package.
+  const absentPackages = missingBenchPackages(benchPackages(options), seams.resolve);
+  if (absentPackages.length) throw new CliError(missingPackagesMessage(absentPackages));
   const [{ renderTable }, { progressFor }] = await Promise.all([import('../table.js'), import('../progress.js')]);
 
   const { baselines, missing } = await availableBaselines();
