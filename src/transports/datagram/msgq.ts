@@ -32,6 +32,7 @@ import { badAddress } from '../core/address.js';
 import { atExit } from '../core/cleanup.js';
 import { DatagramLink, KIND_BYE, MIN_DATAGRAM, type DatagramPort } from './datagram-link.js';
 import { handOver } from '../core/hand-over.js';
+import { pidAlive } from '../core/pid-alive.js';
 import { resolveLinkOptions, type ResolvedLinkOptions } from '../core/options.js';
 import type { CloseKind, Link, LinkOptions, Listener, Transport } from '../core/transport.js';
 import { DEFAULT_MAX_FRAME } from '../core/transport.js';
@@ -95,15 +96,6 @@ function startTimeOf(pid: number): bigint | null {
     return BigInt(fields[19]!); // field 22 overall; fields[0] is field 3
   } catch {
     return null;
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

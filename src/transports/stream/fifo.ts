@@ -33,6 +33,7 @@ import { native } from '../../native.js';
 import { pathOf } from '../core/address.js';
 import { atExit, ownName, unlinkQuiet } from '../core/cleanup.js';
 import { handOver } from '../core/hand-over.js';
+import { pidAlive } from '../core/pid-alive.js';
 import { fdLink, socketFromFd } from './fd-link.js';
 import { resolveLinkOptions } from '../core/options.js';
 import type { Link, LinkOptions, Listener, Transport } from '../core/transport.js';
@@ -109,15 +110,6 @@ function timeoutError(address: string, what: string, ms: number): TransportError
   return new TransportError('ETIMEDOUT', `fifo ${address}: ${what} within ${ms} ms`, { address });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Removes client FIFOs next to `path` whose creator is dead. */
 function sweepStaleClients(path: string): void {
   const prefix = `${basename(path)}.`;
@@ -130,7 +122,7 @@ function sweepStaleClients(path: string): void {
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
     const m = /^(\d+)\.[0-9a-f]{16}\.(up|down)$/.exec(name.slice(prefix.length));
-    if (m && !isAlive(Number(m[1]))) unlinkQuiet(join(dirname(path), name));
+    if (m && !pidAlive(Number(m[1]))) unlinkQuiet(join(dirname(path), name));
   }
 }
 
