@@ -36,6 +36,7 @@ import { native, type PeerCred, type ReceivedFd } from '../../native.js';
 import { badAddress } from '../core/address.js';
 import { atExit } from '../core/cleanup.js';
 import { handOver } from '../core/hand-over.js';
+import { fdOf } from '../core/socket-fd.js';
 import { serve, stopServer } from '../stream/net-stream.js';
 import { capacityOf, shmSettings, type ShmLinkOptions } from './settings.js';
 import { ShmLink } from './link.js';
@@ -71,12 +72,6 @@ function nameOf(url: URL): string {
 }
 
 export const socketPath = (token: string): string => `\0switchyard-shm.${token}`;
-
-/** The fd under a connected net.Socket, or -1 once it has none (destroyed). Linux, libuv pipes. */
-export function fdOf(socket: Socket): number {
-  const handle = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle;
-  return typeof handle?.fd === 'number' && handle.fd >= 0 ? handle.fd : -1;
-}
 
 /** Listener side: why a connecting peer gets no link, or null if it may have one. */
 export function refusal(peer: PeerCred, euid: number): string | null {
