@@ -34,7 +34,7 @@ export const pipeTransport: Transport = {
 
   async connect(address: URL, options?: LinkOptions): Promise<Link> {
     const resolved = resolveLinkOptions(options);
-    const [readFd, writeFd] = inheritedFds(address, 2, 'fifo') as [number, number];
+    const [readFd, writeFd] = inheritedFds(address, ['fifo', 'fifo']);
     return fdLink('pipe', capabilities, resolved, `parent (fds ${readFd},${writeFd})`, readFd, writeFd);
   },
 

@@ -29,7 +29,7 @@ export const socketpairTransport: Transport = {
 
   async connect(address: URL, options?: LinkOptions): Promise<Link> {
     const resolved = resolveLinkOptions(options);
-    const [fd] = inheritedFds(address, 1, 'socket') as [number];
+    const [fd] = inheritedFds(address, ['socket']);
     return fdLink('socketpair', capabilities, resolved, `parent (fd ${fd})`, fd, fd);
   },
 
