@@ -31,6 +31,7 @@ import { native, type MsgReceiver } from '../../native.js';
 import { badAddress } from '../core/address.js';
 import { atExit } from '../core/cleanup.js';
 import { DatagramLink, KIND_BYE, MIN_DATAGRAM, type DatagramPort } from './datagram-link.js';
+import { KIND_HELLO, KIND_WELCOME } from './handshake-kinds.js';
 import { handOver } from '../core/hand-over.js';
 import { pidAlive } from '../core/pid-alive.js';
 import { resolveLinkOptions, type ResolvedLinkOptions } from '../core/options.js';
@@ -45,8 +46,6 @@ const MTYPE_REPLY_MIN = 2 ** 30;
 const MTYPE_OWNER = 2 ** 31 - 1;
 /** Connections per listener before mtypes would enter the reply range. */
 const MAX_CONNECTIONS = MTYPE_REPLY_MIN / 2 - 1;
-const KIND_HELLO = 0x10;
-const KIND_WELCOME = 0x11;
 const KIND_REJECT = 0x12;
 const KIND_OWNER = 0x13;
 /** DATA datagrams in flight per direction per link: bounds what a paused reader holds. */
