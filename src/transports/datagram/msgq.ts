@@ -29,7 +29,7 @@ import { randomInt } from 'node:crypto';
 import { TransportError } from '../../errors.js';
 import { native, type MsgReceiver } from '../../native.js';
 import { badAddress } from '../core/address.js';
-import { atExit } from '../core/cleanup.js';
+import { removeNowOrAtExit } from '../core/cleanup.js';
 import { DatagramLink, KIND_BYE, MIN_DATAGRAM, type DatagramPort } from './datagram-link.js';
 import { KIND_HELLO, KIND_WELCOME } from './handshake-kinds.js';
 import { handOver } from '../core/hand-over.js';
@@ -291,18 +291,13 @@ export const msgqTransport: Transport = {
     }
     const id = msqid;
     const href = `msgq://${key}`;
-    let removed = false;
-    const removeQueue = (): void => {
-      if (removed) return;
-      removed = true;
-      forget();
+    const removeQueue = removeNowOrAtExit(() => {
       try {
         native.msgRemove(id);
       } catch {
         // Already gone.
       }
-    };
-    const forget = atExit(removeQueue);
+    });
     try {
       native.msgsndBatch(id, MTYPE_OWNER, [ownerRecord()], 0);
     } catch (err) {

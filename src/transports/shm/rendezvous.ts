@@ -34,7 +34,7 @@ import { Socket } from 'node:net';
 import { TransportError } from '../../errors.js';
 import { native, type PeerCred, type ReceivedFd } from '../../native.js';
 import { badAddress } from '../core/address.js';
-import { atExit } from '../core/cleanup.js';
+import { removeNowOrAtExit } from '../core/cleanup.js';
 import { handOver } from '../core/hand-over.js';
 import { fdOf } from '../core/socket-fd.js';
 import { serve, stopServer } from '../stream/net-stream.js';
@@ -185,7 +185,7 @@ export async function shmListen(address: URL, onLink: (link: Link) => void, opti
   };
 
   const claim = claimRecord(name, href);
-  const forgetClaim = atExit(() => claim.release());
+  const releaseClaim = removeNowOrAtExit(() => claim.release());
   let server;
   try {
     // Bound natively: Node 20 pads abstract names to the whole sun_path (see native/fd.cc).
@@ -194,8 +194,7 @@ export async function shmListen(address: URL, onLink: (link: Link) => void, opti
     claim.publish(record);
   } catch (err) {
     if (server) await stopServer(server);
-    forgetClaim();
-    claim.release();
+    releaseClaim();
     throw err;
   }
   let closing: Promise<void> | undefined;
@@ -204,10 +203,7 @@ export async function shmListen(address: URL, onLink: (link: Link) => void, opti
     close() {
       stopped = true;
       // Handshakes in flight end with the listener: none reaches onLink after close().
-      closing ??= Promise.all([stopServer(server), ...[...pending].map((l) => l.close())]).then(() => {
-        forgetClaim();
-        claim.release();
-      });
+      closing ??= Promise.all([stopServer(server), ...[...pending].map((l) => l.close())]).then(releaseClaim);
       return closing;
     },
   };

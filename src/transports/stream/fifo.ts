@@ -31,7 +31,7 @@ import { randomBytes } from 'node:crypto';
 import { TransportError } from '../../errors.js';
 import { native } from '../../native.js';
 import { pathOf } from '../core/address.js';
-import { atExit, ownName, unlinkQuiet } from '../core/cleanup.js';
+import { atExit, ownName, removeNowOrAtExit, unlinkQuiet } from '../core/cleanup.js';
 import { handOver } from '../core/hand-over.js';
 import { pidAlive } from '../core/pid-alive.js';
 import { fdLink, socketFromFd } from './fd-link.js';
@@ -166,8 +166,7 @@ export const fifoTransport: Transport = {
     const path = pathOf(address);
     const href = address.href;
     claimRequestFifo(path, href);
-    const removeName = ownName(path);
-    const forget = atExit(removeName);
+    const removeName = removeNowOrAtExit(ownName(path));
     sweepStaleClients(path);
 
     let readFd: number | undefined;
@@ -178,7 +177,6 @@ export const fifoTransport: Transport = {
     } catch (err) {
       closeQuiet(readFd);
       removeName();
-      forget();
       throw TransportError.fromNode(err, href);
     }
     const requests: Socket = socketFromFd(readFd, { readable: true, writable: false });
@@ -245,7 +243,6 @@ export const fifoTransport: Transport = {
           }
           await Promise.allSettled([...jobs]); // handshakes in flight release their FIFOs
           removeName();
-          forget();
         })();
         return closing;
       },

@@ -11,7 +11,7 @@ import { chmodSync, lstatSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { TransportError } from '../../errors.js';
 import { badAddress, pathOf } from '../core/address.js';
-import { atExit, ownName, unlinkQuiet } from '../core/cleanup.js';
+import { ownName, removeNowOrAtExit, unlinkQuiet } from '../core/cleanup.js';
 import { handOver } from '../core/hand-over.js';
 import { dial, serve, socketLink, stopServer } from './net-stream.js';
 import { resolveLinkOptions } from '../core/options.js';
@@ -92,18 +92,14 @@ export const unixTransport: Transport = {
       unlinkQuiet(path);
       throw TransportError.fromNode(err, address.href);
     }
-    const removeName = ownName(path);
-    const forget = atExit(removeName);
+    const removeName = removeNowOrAtExit(ownName(path));
     let closing: Promise<void> | undefined;
     return {
       address: new URL(`unix://${path}`),
       close() {
         // libuv unlinks the path when the server closes; ownName() covers the rest, and never
         // removes a socket file that a newer listener has put at the same path.
-        closing ??= stopServer(server).then(() => {
-          removeName();
-          forget();
-        });
+        closing ??= stopServer(server).then(removeName);
         return closing;
       },
     };
