@@ -85,7 +85,6 @@ function udpOptions(url: URL, host: string): UdpOptions {
 function hostAndPort(url: URL, forListen: boolean): { host: string; port: number } {
   if (url.pathname !== '' && url.pathname !== '/') throw badAddress(url.href, 'udp: takes host:port and no path, e.g. udp://127.0.0.1:7000');
   const hp = hostPortOf(url, { portRequired: !forListen });
-  if (!forListen && hp.port === 0) throw badAddress(url.href, 'udp: cannot connect to port 0; name the port the listener reported');
   if (isIP(hp.host) === 0 && hp.host !== 'localhost') throw badAddress(url.href, 'udp: the host must be an IP address or localhost');
   return hp;
 }
