@@ -1,7 +1,7 @@
 /**
  * inherited.ts: what parent/child transports (pipe, socketpair, shm's pair) share: describing
- * the child's end (fds to pass as stdio slots 3, 4, ...) and opening it back in the child
- * from an address such as `pipe:?fds=3,4`.
+ * the child's end (fds to pass as stdio slots 3, 4, ...), opening it back in the child
+ * from an address such as `pipe:?fds=3,4`, and the listen() of a scheme that has no address.
  *
  * Invariants: the parent's copies of the child's fds are closed by ChildEnd.release() right
  * after spawn; until then they are O_CLOEXEC, so no other child inherits them. The child
@@ -35,6 +35,13 @@ export function childEnd(scheme: string, fds: number[], query = ''): ChildEnd {
       for (const fd of fds) closeSync(fd);
     },
   };
+}
+
+/** What listen() gives for a parent/child-only scheme (pipe, socketpair): it has no address. */
+export function nothingToListenOn(scheme: string): Promise<never> {
+  return Promise.reject(
+    new TransportError('ERR_UNSUPPORTED', `${scheme}: has nothing to listen on; make a pair with pair("${scheme}") and hand one end to a child`),
+  );
 }
 
 /** What an inherited fd must be: a pipe end, a socket, or a shared-memory segment (a memfd). */
