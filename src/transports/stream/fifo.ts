@@ -33,6 +33,7 @@ import { native } from '../../native.js';
 import { pathOf } from '../core/address.js';
 import { atExit, ownName, removeNowOrAtExit, unlinkQuiet } from '../core/cleanup.js';
 import { handOver } from '../core/hand-over.js';
+import { existingName, nameInUse, type NameKind } from '../core/stale-name.js';
 import { pidAlive } from '../core/pid-alive.js';
 import { fdLink, socketFromFd } from './fd-link.js';
 import { resolveLinkOptions } from '../core/options.js';
@@ -126,30 +127,15 @@ function sweepStaleClients(path: string): void {
   }
 }
 
+const FIFO: NameKind = { noun: 'a FIFO', is: (st) => st.isFIFO() };
+
 /** Makes the request FIFO at `path`, replacing a stale one; EADDRINUSE if one is served. */
 function claimRequestFifo(path: string, address: string): void {
-  let stat;
-  try {
-    stat = lstatSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw TransportError.fromNode(err, address);
-  }
-  if (stat) {
-    if (!stat.isFIFO()) {
-      throw new TransportError('EEXIST', `listen ${address}: ${path} exists and is not a FIFO; not touching it`, {
-        address,
-        syscall: 'mkfifo',
-        errno: 17,
-      });
-    }
+  if (existingName(path, address, FIFO, 'mkfifo') !== null) {
     const probe = tryOpen(path, O_WRONLY, address, ['ENXIO']);
     if (probe !== undefined) {
       closeSync(probe);
-      throw new TransportError('EADDRINUSE', `listen ${address}: another process is listening on ${path}`, {
-        address,
-        syscall: 'open',
-        errno: 98,
-      });
+      throw nameInUse(address, path, 'open');
     }
     unlinkQuiet(path); // no reader: left by a listener that died
   }
