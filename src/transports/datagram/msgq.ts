@@ -29,9 +29,11 @@ import { randomInt } from 'node:crypto';
 import { TransportError } from '../../errors.js';
 import { native, type MsgReceiver } from '../../native.js';
 import { badAddress } from '../core/address.js';
-import { atExit } from '../core/cleanup.js';
+import { removeNowOrAtExit } from '../core/cleanup.js';
 import { DatagramLink, KIND_BYE, MIN_DATAGRAM, type DatagramPort } from './datagram-link.js';
+import { KIND_HELLO, KIND_WELCOME } from './handshake-kinds.js';
 import { handOver } from '../core/hand-over.js';
+import { pidAlive } from '../core/pid-alive.js';
 import { resolveLinkOptions, type ResolvedLinkOptions } from '../core/options.js';
 import type { CloseKind, Link, LinkOptions, Listener, Transport } from '../core/transport.js';
 import { DEFAULT_MAX_FRAME } from '../core/transport.js';
@@ -44,8 +46,6 @@ const MTYPE_REPLY_MIN = 2 ** 30;
 const MTYPE_OWNER = 2 ** 31 - 1;
 /** Connections per listener before mtypes would enter the reply range. */
 const MAX_CONNECTIONS = MTYPE_REPLY_MIN / 2 - 1;
-const KIND_HELLO = 0x10;
-const KIND_WELCOME = 0x11;
 const KIND_REJECT = 0x12;
 const KIND_OWNER = 0x13;
 /** DATA datagrams in flight per direction per link: bounds what a paused reader holds. */
@@ -95,15 +95,6 @@ function startTimeOf(pid: number): bigint | null {
     return BigInt(fields[19]!); // field 22 overall; fields[0] is field 3
   } catch {
     return null;
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -300,18 +291,13 @@ export const msgqTransport: Transport = {
     }
     const id = msqid;
     const href = `msgq://${key}`;
-    let removed = false;
-    const removeQueue = (): void => {
-      if (removed) return;
-      removed = true;
-      forget();
+    const removeQueue = removeNowOrAtExit(() => {
       try {
         native.msgRemove(id);
       } catch {
         // Already gone.
       }
-    };
-    const forget = atExit(removeQueue);
+    });
     try {
       native.msgsndBatch(id, MTYPE_OWNER, [ownerRecord()], 0);
     } catch (err) {

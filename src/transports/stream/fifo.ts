@@ -35,8 +35,10 @@ import { randomBytes } from 'node:crypto';
 import { TransportError } from '../../errors.js';
 import { native } from '../../native.js';
 import { pathOf } from '../core/address.js';
-import { atExit, ownName, unlinkQuiet } from '../core/cleanup.js';
+import { atExit, ownName, removeNowOrAtExit, unlinkQuiet } from '../core/cleanup.js';
 import { handOver } from '../core/hand-over.js';
+import { existingName, nameInUse, type NameKind } from '../core/stale-name.js';
+import { pidAlive } from '../core/pid-alive.js';
 import { fdLink, socketFromFd } from './fd-link.js';
 import { resolveLinkOptions } from '../core/options.js';
 import type { Link, LinkOptions, Listener, Transport } from '../core/transport.js';
@@ -139,15 +141,6 @@ function timeoutError(address: string, what: string, ms: number): TransportError
   return new TransportError('ETIMEDOUT', `fifo ${address}: ${what} within ${ms} ms`, { address });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Removes client FIFOs next to `path` whose creator is dead. */
 function sweepStaleClients(path: string): void {
   const prefix = `${basename(path)}.`;
@@ -160,34 +153,19 @@ function sweepStaleClients(path: string): void {
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
     const m = /^(\d+)\.[0-9a-f]{16}\.(up|down)$/.exec(name.slice(prefix.length));
-    if (m && !isAlive(Number(m[1]))) unlinkQuiet(join(dirname(path), name));
+    if (m && !pidAlive(Number(m[1]))) unlinkQuiet(join(dirname(path), name));
   }
 }
 
+const FIFO: NameKind = { noun: 'a FIFO', is: (st) => st.isFIFO() };
+
 /** Makes the request FIFO at `path`, replacing a stale one; EADDRINUSE if one is served. */
 function claimRequestFifo(path: string, address: string): void {
-  let stat;
-  try {
-    stat = lstatSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw TransportError.fromNode(err, address);
-  }
-  if (stat) {
-    if (!stat.isFIFO()) {
-      throw new TransportError('EEXIST', `listen ${address}: ${path} exists and is not a FIFO; not touching it`, {
-        address,
-        syscall: 'mkfifo',
-        errno: 17,
-      });
-    }
+  if (existingName(path, address, FIFO, 'mkfifo') !== null) {
     const probe = tryOpen(path, O_WRONLY, address, ['ENXIO']);
     if (probe !== undefined) {
       closeSync(probe);
-      throw new TransportError('EADDRINUSE', `listen ${address}: another process is listening on ${path}`, {
-        address,
-        syscall: 'open',
-        errno: 98,
-      });
+      throw nameInUse(address, path, 'open');
     }
     unlinkQuiet(path); // no reader: left by a listener that died
   }
@@ -204,8 +182,7 @@ export const fifoTransport: Transport = {
     const path = pathOf(address);
     const href = address.href;
     claimRequestFifo(path, href);
-    const removeName = ownName(path);
-    const forget = atExit(removeName);
+    const removeName = removeNowOrAtExit(ownName(path));
     sweepStaleClients(path);
 
     let readFd: number | undefined;
@@ -216,7 +193,6 @@ export const fifoTransport: Transport = {
     } catch (err) {
       closeQuiet(readFd);
       removeName();
-      forget();
       throw TransportError.fromNode(err, href);
     }
     const requests: Socket = socketFromFd(readFd, { readable: true, writable: false });
@@ -293,7 +269,6 @@ export const fifoTransport: Transport = {
           }
           await Promise.allSettled([...jobs]); // handshakes in flight release their FIFOs
           removeName();
-          forget();
         })();
         return closing;
       },

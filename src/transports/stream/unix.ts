@@ -7,13 +7,14 @@
  * nobody answers (ECONNREFUSED) it is removed and replaced, if somebody does it is EADDRINUSE.
  * A path that exists but is not a socket is never touched.
  */
-import { chmodSync, lstatSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { isMainThread } from 'node:worker_threads';
 import { TransportError } from '../../errors.js';
 import { badAddress, pathOf } from '../core/address.js';
-import { atExit, ownName, unlinkQuiet } from '../core/cleanup.js';
+import { ownName, removeNowOrAtExit, unlinkQuiet } from '../core/cleanup.js';
 import { handOver } from '../core/hand-over.js';
+import { existingName, nameInUse, type NameKind } from '../core/stale-name.js';
 import { dial, serve, socketLink, stopServer } from './net-stream.js';
 import { resolveLinkOptions } from '../core/options.js';
 import type { Link, LinkOptions, Listener, Transport } from '../core/transport.js';
@@ -47,29 +48,12 @@ function isLive(path: string): Promise<boolean> {
   });
 }
 
+const SOCKET: NameKind = { noun: 'a socket', is: (st) => st.isSocket() };
+
 /** Removes a stale socket file at `path`, or fails if it is live or not a socket. */
 async function reclaim(path: string, address: string): Promise<void> {
-  let stat;
-  try {
-    stat = lstatSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw TransportError.fromNode(err, address);
-  }
-  if (!stat.isSocket()) {
-    throw new TransportError('EEXIST', `listen ${address}: ${path} exists and is not a socket; not touching it`, {
-      address,
-      syscall: 'bind',
-      errno: 17,
-    });
-  }
-  if (await isLive(path)) {
-    throw new TransportError('EADDRINUSE', `listen ${address}: another process is listening on ${path}`, {
-      address,
-      syscall: 'bind',
-      errno: 98,
-    });
-  }
+  if (existingName(path, address, SOCKET, 'bind') === null) return;
+  if (await isLive(path)) throw nameInUse(address, path, 'bind');
   unlinkQuiet(path);
 }
 
@@ -110,18 +94,14 @@ export const unixTransport: Transport = {
       unlinkQuiet(path);
       throw TransportError.fromNode(err, address.href);
     }
-    const removeName = ownName(path);
-    const forget = atExit(removeName);
+    const removeName = removeNowOrAtExit(ownName(path));
     let closing: Promise<void> | undefined;
     return {
       address: new URL(`unix://${path}`),
       close() {
         // libuv unlinks the path when the server closes; ownName() covers the rest, and never
         // removes a socket file that a newer listener has put at the same path.
-        closing ??= stopServer(server).then(() => {
-          removeName();
-          forget();
-        });
+        closing ??= stopServer(server).then(removeName);
         return closing;
       },
     };
