@@ -1,0 +1,244 @@
+/**
+ * nats.ts: `nats://host:port/prefix`, links whose two directions are subjects on a NATS
+ * server (docs/PROTOCOL.md §9), so that systems on many hosts reach each other through a
+ * broker they already run. The subjects and the address grammar are nats-address.ts's;
+ * fragmentation, credit, heartbeats and loss counting are DatagramLink's.
+ *
+ * A listener owns one NATS connection: it answers HELLO requests on `P.NAME.hello` and takes
+ * every link's client-to-listener datagrams through one wildcard subscription `P.NAME.*.up`.
+ * A client owns its own connection: it subscribes `P.NAME.L.down` for a random link id L,
+ * then sends its HELLO as a NATS request (so "nobody listens there" is the server's immediate
+ * no-responders answer, not a timeout), repeating it until the WELCOME comes or timeoutMs ends.
+ *
+ * NATS core is at-most-once: `capabilities.reliable` is false. A lost piece is counted in
+ * `link.stats` (the frame is lost, never delivered partly); credit bounds what one link puts
+ * on the server, so a fast sender cannot make the server drop a slow reader as a slow
+ * consumer; heartbeats (PING) and the peer's silence timeout are how a link learns that a
+ * peer died, since the server says nothing when a subscriber goes.
+ *
+ * Sizes: a datagram is at most the server's max_payload (from its INFO), or the address's
+ * `datagram=` if smaller; a link uses the smaller of its two sides' (they may use different
+ * servers of one cluster). The window defaults to what keeps 32 MiB in flight per direction,
+ * from 32 to 1024 datagrams.
+ *
+ * Invariants: a listener's connection closes once the listener and every link it accepted
+ * are closed; a client's connection closes with its link. When a connection ends under us
+ * (the server died or dropped us), every link on it ends as peer-gone at once. Nothing is
+ * subscribed or published outside `P.NAME`.
+ */
+import { NoRespondersError, RequestError, TimeoutError as NatsTimeoutError, type Msg, type Subscription } from '@nats-io/transport-node';
+import { PeerGoneError, TransportError } from '../../errors.js';
+import { handOver } from '../core/hand-over.js';
+import { resolveLinkOptions, type ResolvedLinkOptions } from '../core/options.js';
+import type { Link, LinkOptions, Listener, Transport } from '../core/transport.js';
+import { DEFAULT_MAX_FRAME } from '../core/transport.js';
+import { DatagramLink } from '../datagram/datagram-link.js';
+import { listenerAddress, parseNatsAddress, randomLinkId, randomName, Subjects, type NatsAddress, type NatsOptions } from './nats-address.js';
+import { NatsConnectionHandle } from './nats-connection.js';
+import { decodeHello, decodeWelcome, encodeHello, encodeWelcome, type Hello } from './nats-handshake.js';
+import { natsPort } from './nats-port.js';
+
+const capabilities = { reliable: false, ordered: true, crossHost: true } as const;
+/** Bytes of DATA one direction of a link may have in flight, by default. */
+const WINDOW_BYTES = 32 * 1024 * 1024;
+/** How long one HELLO waits for its WELCOME before it is sent again. */
+const HELLO_RETRY_MS = 500;
+/** How long listen() asks whether a name is taken (the answer is usually immediate). */
+const PROBE_MS = 500;
+
+/** This side's handshake values, with the server's max_payload applied. */
+function ownHello(o: NatsOptions, maxPayload: number): Hello {
+  const datagram = Math.min(o.datagram ?? maxPayload, maxPayload);
+  const window = o.window ?? Math.min(1024, Math.max(32, Math.floor(WINDOW_BYTES / datagram)));
+  return { window, datagram, heartbeatMs: o.heartbeatMs, timeoutMs: o.timeoutMs };
+}
+
+function view(data: Uint8Array): Buffer {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function makeLink(remote: string, conn: NatsConnectionHandle, subject: string, release: () => Promise<void>, resolved: ResolvedLinkOptions, own: Hello, peer: Hello): DatagramLink {
+  return new DatagramLink({
+    scheme: 'nats',
+    remote,
+    capabilities,
+    options: resolved,
+    port: natsPort(conn, subject, release),
+    maxDatagram: Math.min(own.datagram, peer.datagram),
+    window: own.window,
+    peerWindow: peer.window,
+    heartbeatMs: own.heartbeatMs,
+    // Never declare the peer gone faster than three of its own heartbeats (clamped: a HELLO
+    // announcing 2^32 ms must not keep a silent link open for months).
+    peerTimeoutMs: Math.max(own.timeoutMs, 3 * Math.min(Math.max(peer.heartbeatMs, 10), 60_000)),
+  });
+}
+
+function serverGone(a: NatsAddress, error: Error | undefined): PeerGoneError {
+  return new PeerGoneError(`nats server ${a.server} went away${error ? `: ${error.message}` : ''}`, error ? { cause: error } : undefined);
+}
+
+/** Whether a listener already answers on `subject` (a name is taken). */
+async function nameTaken(conn: NatsConnectionHandle, subject: string): Promise<boolean> {
+  try {
+    await conn.nc.request(subject, new Uint8Array(0), { timeout: PROBE_MS });
+    return true;
+  } catch {
+    return false; // no responders (the usual, immediate answer), or nobody answered in time
+  }
+}
+
+export const natsTransport: Transport = {
+  scheme: 'nats',
+  capabilities: { ...capabilities, maxFrame: DEFAULT_MAX_FRAME },
+
+  async listen(address: URL, onLink: (link: Link) => void, options?: LinkOptions): Promise<Listener> {
+    const resolved = resolveLinkOptions(options);
+    const a = parseNatsAddress(address, true);
+    const conn = await NatsConnectionHandle.open(a.server, address.href, resolved.timeoutMs);
+    const name = a.name ?? randomName();
+    const subjects = new Subjects(a.prefix, name);
+    const own = ownHello(a.options, conn.maxPayload);
+    const welcome = encodeWelcome(own);
+    const reported = listenerAddress(a, name, address.searchParams);
+    const links = new Map<string, DatagramLink>();
+    let closing = false;
+    const maybeClose = (): Promise<void> => (closing && links.size === 0 ? conn.close() : Promise.resolve());
+
+    if (a.name !== undefined && (await nameTaken(conn, subjects.hello))) {
+      await conn.close();
+      throw new TransportError('EADDRINUSE', `listen ${address.href}: a listener already answers on ${subjects.hello}`, { address: address.href, syscall: 'listen' });
+    }
+
+    const onHello = (err: Error | null, msg: Msg): void => {
+      if (err || !msg.reply) return;
+      if (msg.data.length === 0) {
+        msg.respond(new Uint8Array(0)); // nameTaken()'s probe: "this name is in use"
+        return;
+      }
+      const h = decodeHello(msg.data);
+      if (h === null) return; // junk on a shared subject: ignored
+      if (links.has(h.linkId)) {
+        msg.respond(welcome); // our WELCOME was lost, or the HELLO was repeated: same answer
+        return;
+      }
+      if (closing) return;
+      const id = h.linkId;
+      const link = makeLink(
+        `nats://${a.server}/${[...a.prefix, name].join('/')} (link ${id.slice(0, 8)})`,
+        conn,
+        subjects.down(id),
+        async () => {
+          links.delete(id);
+          await maybeClose();
+        },
+        resolved,
+        own,
+        h.hello,
+      );
+      links.set(id, link);
+      msg.respond(welcome);
+      handOver(onLink, link);
+    };
+    const onUp = (err: Error | null, msg: Msg): void => {
+      if (err) return;
+      const id = subjects.linkIdOfUp(msg.subject);
+      if (id !== undefined) links.get(id)?.receive(view(msg.data));
+    };
+
+    let helloSub: Subscription;
+    try {
+      helloSub = conn.nc.subscribe(subjects.hello, { callback: onHello });
+      conn.nc.subscribe(subjects.anyUp, { callback: onUp });
+      // The server must know our subscriptions before anyone is told the address, or a quick
+      // client's HELLO would meet "no responders".
+      await conn.nc.flush();
+    } catch (err) {
+      await conn.close();
+      throw TransportError.fromNode(err, address.href);
+    }
+    void conn.ended.then((error) => {
+      for (const link of [...links.values()]) link.peerGone(serverGone(a, error));
+    });
+
+    let closed: Promise<void> | undefined;
+    return {
+      address: reported,
+      close() {
+        closed ??= (async () => {
+          closing = true;
+          // New clients now get "no responders" at once; links already made keep their subjects.
+          if (!conn.isClosed) helloSub.unsubscribe();
+          await maybeClose();
+        })();
+        return closed;
+      },
+    };
+  },
+
+  async connect(address: URL, options?: LinkOptions): Promise<Link> {
+    const resolved = resolveLinkOptions(options);
+    const a = parseNatsAddress(address, false);
+    const deadline = Date.now() + resolved.timeoutMs;
+    const conn = await NatsConnectionHandle.open(a.server, address.href, resolved.timeoutMs);
+    try {
+      const subjects = new Subjects(a.prefix, a.name!);
+      const id = randomLinkId();
+      const own = ownHello(a.options, conn.maxPayload);
+      let link: DatagramLink | undefined;
+      const early: Buffer[] = [];
+      const downSub = conn.nc.subscribe(subjects.down(id), {
+        callback: (err, msg) => {
+          if (err) return;
+          // DATA may overtake the WELCOME's reply on its way through our client's callbacks.
+          if (link) link.receive(view(msg.data));
+          else early.push(Buffer.from(msg.data));
+        },
+      });
+      const peer = await sayHello(conn, subjects.hello, encodeHello(own, id), address.href, deadline, resolved.timeoutMs);
+      link = makeLink(
+        address.href.replace(/\?.*$/, ''),
+        conn,
+        subjects.up(id),
+        async () => {
+          if (!conn.isClosed) downSub.unsubscribe();
+          await conn.close();
+        },
+        resolved,
+        own,
+        peer,
+      );
+      const l = link;
+      void conn.ended.then((error) => l.peerGone(serverGone(a, error)));
+      for (const d of early) l.receive(d);
+      return l;
+    } catch (err) {
+      await conn.close();
+      throw err instanceof TransportError ? err : TransportError.fromNode(err, address.href);
+    }
+  },
+};
+
+/** Sends the HELLO until a WELCOME answers; fails at once when nobody listens on `subject`. */
+async function sayHello(conn: NatsConnectionHandle, subject: string, hello: Buffer, address: string, deadline: number, timeoutMs: number): Promise<Hello> {
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      throw new TransportError('ETIMEDOUT', `connect ${address}: no WELCOME from a listener on ${subject} within ${timeoutMs} ms`, { address, syscall: 'connect', errno: 110 });
+    }
+    try {
+      const reply = await conn.nc.request(subject, hello, { timeout: Math.min(left, HELLO_RETRY_MS) });
+      const w = decodeWelcome(reply.data);
+      if (w === null) throw new TransportError('ERR_PROTOCOL', `connect ${address}: the listener on ${subject} answered with something that is not a WELCOME`, { address, syscall: 'connect' });
+      return w;
+    } catch (err) {
+      if (err instanceof TransportError) throw err;
+      if (err instanceof NoRespondersError || (err instanceof RequestError && err.isNoResponders())) {
+        throw new TransportError('ECONNREFUSED', `connect ${address}: nobody listens on ${subject}`, { address, syscall: 'connect', errno: 111, cause: err });
+      }
+      if (err instanceof NatsTimeoutError) continue; // the HELLO or the WELCOME was lost: again
+      if (conn.isClosed) throw new TransportError('ECONNRESET', `connect ${address}: the NATS server closed the connection during the handshake`, { address, syscall: 'connect', errno: 104, cause: err });
+      throw TransportError.fromNode(err, address);
+    }
+  }
+}
