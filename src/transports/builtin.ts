@@ -4,6 +4,7 @@
  */
 import { fifoTransport } from './stream/fifo.js';
 import { msgqTransport } from './datagram/msgq.js';
+import { natsTransport } from './nats/nats.js';
 import { pipeTransport } from './stream/pipe.js';
 import { registerTransport } from './core/registry.js';
 import { shmTransport } from './shm/shm.js';
@@ -12,4 +13,4 @@ import { tcpTransport } from './stream/tcp.js';
 import { udpTransport } from './datagram/udp.js';
 import { unixTransport } from './stream/unix.js';
 
-for (const t of [pipeTransport, socketpairTransport, fifoTransport, unixTransport, tcpTransport, shmTransport, msgqTransport, udpTransport]) registerTransport(t);
+for (const t of [pipeTransport, socketpairTransport, fifoTransport, unixTransport, tcpTransport, shmTransport, msgqTransport, udpTransport, natsTransport]) registerTransport(t);

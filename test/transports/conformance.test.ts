@@ -28,6 +28,8 @@ const BAD_ADDRESSES: Record<string, (dir: string) => string[]> = {
   // 0x7ffffffe: a key no listener in the suite uses (listeners pick random keys below it).
   udp: () => ['udp://127.0.0.1', 'udp://127.0.0.1:0', 'udp://256.1.1.1:80', 'udp://127.0.0.1:9?heartbeat=x'],
   msgq: () => ['msgq://0x7ffffffe', 'msgq://0', 'msgq://not-a-key', 'msgq://0x80000000', 'msgq://12/path'],
+  // 127.0.0.1:1: no server there; the shared test server (SWITCHYARD_NATS_URL) has nobody under that name.
+  nats: () => ['nats://127.0.0.1:1/app/x', 'nats://127.0.0.1:0/app/x', 'nats://127.0.0.1:4222', 'nats://127.0.0.1:4222/a.b/x', 'nats://u:p@127.0.0.1:4222/app/x', `${process.env.SWITCHYARD_NATS_URL ?? 'nats://127.0.0.1:4222'}/switchyard/nobody-here`],
   shm: () => ['shm:', 'shm:?fds=x', 'shm:?fds=900,901', 'shm:?fds=0,1', 'shm://nobody-here-a8c1f2', 'shm://bad%2Fname'],
 };
 

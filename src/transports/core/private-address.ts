@@ -6,7 +6,8 @@
  * Invariants: path-named objects (unix sockets, FIFOs) live inside `dir`; numbered ones ask
  * the OS for a free number (port 0, msgq key 0) and the listener reports what it took; shm
  * names (a flat namespace) carry the pid and the dir's unique suffix, so two processes or two
- * dirs never collide. `tag` keeps two listeners in one dir apart.
+ * dirs never collide. `tag` keeps two listeners in one dir apart. nats listeners take a random
+ * name under `switchyard` on the server SWITCHYARD_NATS_URL names (default 127.0.0.1:4222).
  */
 import { basename } from 'node:path';
 import { TransportError } from '../../errors.js';
@@ -17,6 +18,7 @@ const PRIVATE_ADDRESS: Record<string, (dir: string, tag: string) => string> = {
   tcp: () => 'tcp://127.0.0.1:0',
   udp: () => 'udp://127.0.0.1:0',
   msgq: () => 'msgq://0',
+  nats: () => `${process.env.SWITCHYARD_NATS_URL ?? 'nats://127.0.0.1:4222'}/switchyard`,
   shm: (dir, tag) => `shm://switchyard-${tag}-${process.pid}-${basename(dir).replace(/[^A-Za-z0-9_-]/g, '')}`,
 };
 
