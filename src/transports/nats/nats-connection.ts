@@ -13,7 +13,8 @@
  *   is a later step (issue 15, item 3).
  * - `maxPayload` is the server's own limit, from the INFO it sent on connect.
  * - close() is idempotent, waits at most `FLUSH_MS` for the server to take what we published
- *   (the client's own close() drops unflushed bytes), and resolves once the socket is released.
+ *   (the client's own close() drops unflushed bytes) unless told there is nothing worth
+ *   waiting for, and resolves once the socket is released.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { TransportError } from '../../errors.js';
@@ -54,14 +55,15 @@ export class NatsConnectionHandle {
     return this.nc.isClosed();
   }
 
-  close(): Promise<void> {
+  /** `flush`: wait (bounded) for the server to confirm what we published; false after a peer is gone. */
+  close(flush = true): Promise<void> {
     this.closing ??= (async () => {
-      if (!this.nc.isClosed()) {
+      if (!this.nc.isClosed() && flush) {
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([this.nc.flush().catch(() => {}), new Promise((r) => (timer = setTimeout(r, FLUSH_MS)))]);
         clearTimeout(timer);
-        await this.nc.close().catch(() => {});
       }
+      if (!this.nc.isClosed()) await this.nc.close().catch(() => {});
       await this.ended;
       // The client has destroyed its socket; let libuv run the close callback that frees the fd.
       await new Promise((r) => setImmediate(r));

@@ -30,7 +30,7 @@ import { NoRespondersError, RequestError, TimeoutError as NatsTimeoutError, type
 import { PeerGoneError, TransportError } from '../../errors.js';
 import { handOver } from '../core/hand-over.js';
 import { resolveLinkOptions, type ResolvedLinkOptions } from '../core/options.js';
-import type { Link, LinkOptions, Listener, Transport } from '../core/transport.js';
+import type { CloseKind, Link, LinkOptions, Listener, Transport } from '../core/transport.js';
 import { DEFAULT_MAX_FRAME } from '../core/transport.js';
 import { DatagramLink } from '../datagram/datagram-link.js';
 import { listenerAddress, parseNatsAddress, randomLinkId, randomName, Subjects, type NatsAddress, type NatsOptions } from './nats-address.js';
@@ -57,7 +57,7 @@ function view(data: Uint8Array): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-function makeLink(remote: string, conn: NatsConnectionHandle, subject: string, release: () => Promise<void>, resolved: ResolvedLinkOptions, own: Hello, peer: Hello): DatagramLink {
+function makeLink(remote: string, conn: NatsConnectionHandle, subject: string, release: (kind: CloseKind) => Promise<void>, resolved: ResolvedLinkOptions, own: Hello, peer: Hello): DatagramLink {
   return new DatagramLink({
     scheme: 'nats',
     remote,
@@ -103,7 +103,7 @@ export const natsTransport: Transport = {
     const reported = listenerAddress(a, name, address.searchParams);
     const links = new Map<string, DatagramLink>();
     let closing = false;
-    const maybeClose = (): Promise<void> => (closing && links.size === 0 ? conn.close() : Promise.resolve());
+    const maybeClose = (flush = true): Promise<void> => (closing && links.size === 0 ? conn.close(flush) : Promise.resolve());
 
     if (a.name !== undefined && (await nameTaken(conn, subjects.hello))) {
       await conn.close();
@@ -128,9 +128,9 @@ export const natsTransport: Transport = {
         `nats://${a.server}/${[...a.prefix, name].join('/')} (link ${id.slice(0, 8)})`,
         conn,
         subjects.down(id),
-        async () => {
+        async (kind) => {
           links.delete(id);
-          await maybeClose();
+          await maybeClose(kind === 'closed');
         },
         resolved,
         own,
@@ -200,9 +200,10 @@ export const natsTransport: Transport = {
         address.href.replace(/\?.*$/, ''),
         conn,
         subjects.up(id),
-        async () => {
+        async (kind) => {
           if (!conn.isClosed) downSub.unsubscribe();
-          await conn.close();
+          // Only a clean close has a BYE worth waiting for; a gone peer or server has not.
+          await conn.close(kind === 'closed');
         },
         resolved,
         own,
