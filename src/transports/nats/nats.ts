@@ -78,10 +78,23 @@ function serverGone(a: NatsAddress, error: Error | undefined): PeerGoneError {
   return new PeerGoneError(`nats server ${a.server} went away${error ? `: ${error.message}` : ''}`, error ? { cause: error } : undefined);
 }
 
-/** Whether a listener already answers on `subject` (a name is taken). */
-async function nameTaken(conn: NatsConnectionHandle, subject: string): Promise<boolean> {
+/** Rejects with `error()` if `p` has not settled by `deadline` (ms since the epoch). */
+async function beforeDeadline<T>(p: Promise<T>, deadline: number, error: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await conn.nc.request(subject, new Uint8Array(0), { timeout: PROBE_MS });
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(error()), Math.max(0, deadline - Date.now()))))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Whether a listener already answers on `subject` (a name is taken). A probe, not a lock: two
+ * listens of one name at the same instant can both find it free.
+ */
+async function nameTaken(conn: NatsConnectionHandle, subject: string, deadline: number): Promise<boolean> {
+  try {
+    await conn.nc.request(subject, new Uint8Array(0), { timeout: Math.max(1, Math.min(PROBE_MS, deadline - Date.now())) });
     return true;
   } catch {
     return false; // no responders (the usual, immediate answer), or nobody answered in time
@@ -95,6 +108,7 @@ export const natsTransport: Transport = {
   async listen(address: URL, onLink: (link: Link) => void, options?: LinkOptions): Promise<Listener> {
     const resolved = resolveLinkOptions(options);
     const a = parseNatsAddress(address, true);
+    const deadline = Date.now() + resolved.timeoutMs;
     const conn = await NatsConnectionHandle.open(a.server, address.href, resolved.timeoutMs);
     const name = a.name ?? randomName();
     const subjects = new Subjects(a.prefix, name);
@@ -105,7 +119,7 @@ export const natsTransport: Transport = {
     let closing = false;
     const maybeClose = (flush = true): Promise<void> => (closing && links.size === 0 ? conn.close(flush) : Promise.resolve());
 
-    if (a.name !== undefined && (await nameTaken(conn, subjects.hello))) {
+    if (a.name !== undefined && (await nameTaken(conn, subjects.hello, deadline))) {
       await conn.close();
       throw new TransportError('EADDRINUSE', `listen ${address.href}: a listener already answers on ${subjects.hello}`, { address: address.href, syscall: 'listen' });
     }
@@ -151,11 +165,11 @@ export const natsTransport: Transport = {
       helloSub = conn.nc.subscribe(subjects.hello, { callback: onHello });
       conn.nc.subscribe(subjects.anyUp, { callback: onUp });
       // The server must know our subscriptions before anyone is told the address, or a quick
-      // client's HELLO would meet "no responders".
-      await conn.nc.flush();
+      // client's HELLO would meet "no responders". A server that hangs now must not hang us.
+      await beforeDeadline(conn.nc.flush(), deadline, () => new TransportError('ETIMEDOUT', `listen ${address.href}: the NATS server at ${a.server} did not confirm our subscriptions within ${resolved.timeoutMs} ms`, { address: address.href, syscall: 'listen', errno: 110 }));
     } catch (err) {
-      await conn.close();
-      throw TransportError.fromNode(err, address.href);
+      await conn.close(false);
+      throw err instanceof TransportError ? err : TransportError.fromNode(err, address.href);
     }
     void conn.ended.then((error) => {
       for (const link of [...links.values()]) link.peerGone(serverGone(a, error));
