@@ -135,21 +135,11 @@ export class Subjects {
   get hello(): string {
     return `${this.base}.hello`;
   }
-  /** Every link's client-to-listener subject (one wildcard subscription for a listener). */
-  get anyUp(): string {
-    return `${this.base}.*.up`;
-  }
   up(linkId: string): string {
     return `${this.base}.${linkId}.up`;
   }
   down(linkId: string): string {
     return `${this.base}.${linkId}.down`;
-  }
-  /** The link id of a `P.NAME.L.up` subject, or undefined. */
-  linkIdOfUp(subject: string): string | undefined {
-    if (!subject.startsWith(this.base) || !subject.endsWith('.up')) return undefined;
-    const id = subject.slice(this.base.length + 1, -3);
-    return isLinkId(id) ? id : undefined;
   }
 }
 

@@ -4,8 +4,8 @@
  * broker they already run. The subjects and the address grammar are nats-address.ts's;
  * fragmentation, credit, heartbeats and loss counting are DatagramLink's.
  *
- * A listener owns one NATS connection: it answers HELLO requests on `P.NAME.hello` and takes
- * every link's client-to-listener datagrams through one wildcard subscription `P.NAME.*.up`.
+ * A listener owns one NATS connection: it answers HELLO requests on `P.NAME.hello` and
+ * subscribes `P.NAME.L.up` for each link it accepts.
  * A client owns its own connection: it subscribes `P.NAME.L.down` for a random link id L,
  * then sends its HELLO as a NATS request (so "nobody listens there" is the server's immediate
  * no-responders answer, not a timeout), repeating it until the WELCOME comes or timeoutMs ends.
@@ -116,6 +116,7 @@ export const natsTransport: Transport = {
     const welcome = encodeWelcome(own);
     const reported = listenerAddress(a, name, address.searchParams);
     const links = new Map<string, DatagramLink>();
+    const upSubs = new Map<string, Subscription>();
     let closing = false;
     const maybeClose = (flush = true): Promise<void> => (closing && links.size === 0 ? conn.close(flush) : Promise.resolve());
 
@@ -144,26 +145,27 @@ export const natsTransport: Transport = {
         subjects.down(id),
         async (kind) => {
           links.delete(id);
+          if (!conn.isClosed) upSubs.get(id)?.unsubscribe();
+          upSubs.delete(id);
           await maybeClose(kind === 'closed');
         },
         resolved,
         own,
         h.hello,
       );
+      // One subscription per link, made before the WELCOME leaves on the same connection (so
+      // the server has it before the client can send DATA): each datagram goes straight to
+      // its link, with no subject parsed or looked up per message.
+      const upSub = conn.nc.subscribe(subjects.up(id), { callback: (e, m) => void (e || link.receive(view(m.data))) });
+      upSubs.set(id, upSub);
       links.set(id, link);
       msg.respond(welcome);
       handOver(onLink, link);
-    };
-    const onUp = (err: Error | null, msg: Msg): void => {
-      if (err) return;
-      const id = subjects.linkIdOfUp(msg.subject);
-      if (id !== undefined) links.get(id)?.receive(view(msg.data));
     };
 
     let helloSub: Subscription;
     try {
       helloSub = conn.nc.subscribe(subjects.hello, { callback: onHello });
-      conn.nc.subscribe(subjects.anyUp, { callback: onUp });
       // The server must know our subscriptions before anyone is told the address, or a quick
       // client's HELLO would meet "no responders". A server that hangs now must not hang us.
       await beforeDeadline(conn.nc.flush(), deadline, () => new TransportError('ETIMEDOUT', `listen ${address.href}: the NATS server at ${a.server} did not confirm our subscriptions within ${resolved.timeoutMs} ms`, { address: address.href, syscall: 'listen', errno: 110 }));
