@@ -227,6 +227,24 @@ describe('nats: addresses, sizes and resources', function () {
     await listener.close();
   });
 
+  it('connect fails within timeoutMs, naming the address, when something on the hello subject never answers', async function () {
+    observer = await natsConnect({ servers: `127.0.0.1:${server.port}` });
+    observer.subscribe('app.mute.hello', { callback: () => {} });
+    await observer.flush();
+    const t0 = performance.now();
+    let error: unknown;
+    try {
+      await connect(`${server.url}/app/mute`, { timeoutMs: 1_200 });
+    } catch (err) {
+      error = err;
+    }
+    const ms = performance.now() - t0;
+    expect(error).to.be.instanceOf(TransportError).with.property('code', 'ETIMEDOUT');
+    expect((error as TransportError).message).to.include(`${server.url}/app/mute`);
+    // HELLO went more than once (every 500 ms) and the whole wait kept to the deadline.
+    expect(ms).to.be.within(1_100, 2_000);
+  });
+
   it('close() gives back every subscription and connection; links outlive their listener', async function () {
     // Earlier cases' connections may still be leaving (the server notices a close a moment
     // later): start from none.

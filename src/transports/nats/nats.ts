@@ -230,7 +230,7 @@ export const natsTransport: Transport = {
       for (const d of early) l.receive(d);
       return l;
     } catch (err) {
-      await conn.close();
+      await conn.close(false); // nothing of ours is worth flushing: the handshake failed
       throw err instanceof TransportError ? err : TransportError.fromNode(err, address.href);
     }
   },
