@@ -17,9 +17,9 @@
  * peer died, since the server says nothing when a subscriber goes.
  *
  * Sizes: a datagram is at most the server's max_payload (from its INFO), or the address's
- * `datagram=` if smaller; a link uses the smaller of its two sides' (they may use different
- * servers of one cluster). The window defaults to what keeps 32 MiB in flight per direction,
- * from 32 to 1024 datagrams.
+ * `datagram=` if smaller, and by default at most 8 MiB; a link uses the smaller of its two
+ * sides' (they may use different servers of one cluster). The window defaults to what keeps
+ * 32 MiB in flight per direction, from 4 to 1024 datagrams (32 at the default 1 MiB).
  *
  * Invariants: a listener's connection closes once the listener and every link it accepted
  * are closed; a client's connection closes with its link. When a connection ends under us
@@ -41,6 +41,11 @@ import { natsPort } from './nats-port.js';
 const capabilities = { reliable: false, ordered: true, crossHost: true } as const;
 /** Bytes of DATA one direction of a link may have in flight, by default. */
 const WINDOW_BYTES = 32 * 1024 * 1024;
+/**
+ * The default datagram is the server's max_payload up to this: a server configured for 64 MiB
+ * messages would otherwise put 4 x 64 MiB in flight per link even at the smallest window.
+ */
+const MAX_DEFAULT_DATAGRAM = 8 * 1024 * 1024;
 /** How long one HELLO waits for its WELCOME before it is sent again. */
 const HELLO_RETRY_MS = 500;
 /** How long listen() asks whether a name is taken (the answer is usually immediate). */
@@ -48,8 +53,8 @@ const PROBE_MS = 500;
 
 /** This side's handshake values, with the server's max_payload applied. */
 function ownHello(o: NatsOptions, maxPayload: number): Hello {
-  const datagram = Math.min(o.datagram ?? maxPayload, maxPayload);
-  const window = o.window ?? Math.min(1024, Math.max(32, Math.floor(WINDOW_BYTES / datagram)));
+  const datagram = Math.min(o.datagram ?? MAX_DEFAULT_DATAGRAM, maxPayload);
+  const window = o.window ?? Math.min(1024, Math.max(4, Math.floor(WINDOW_BYTES / datagram)));
   return { window, datagram, heartbeatMs: o.heartbeatMs, timeoutMs: o.timeoutMs };
 }
 
