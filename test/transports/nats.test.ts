@@ -406,6 +406,43 @@ describe('nats: over a healthy server', function () {
   });
 });
 
+describe('nats: a server configured for large messages', function () {
+  this.timeout(30_000);
+  let server: NatsServer;
+
+  before(async function () {
+    server = await startNatsServer({ config: 'max_payload: 67108864\nmax_pending: 268435456\n' });
+  });
+  after(async function () {
+    await server?.stop();
+  });
+
+  it('sends pieces of at most 8 MiB by default, even where max_payload allows 64 MiB', async function () {
+    const observer = await natsConnect({ servers: `127.0.0.1:${server.port}` });
+    try {
+      expect(observer.info?.max_payload).to.equal(64 * MiB);
+      const sizes: number[] = [];
+      observer.subscribe('large.>', { callback: (_e, m) => void sizes.push(m.data.length) });
+      await observer.flush();
+      const { listener, accepted } = await listenAt(server, 'large');
+      const link = await connect(listener.address);
+      const far = await accepted();
+      const frame = frameOf(20 * MiB, 7);
+      const got = new Promise<Buffer>((resolve) => far.onFrame((f) => resolve(Buffer.from(f))));
+      link.send(frame);
+      expect((await withTimeout(got, 20_000, 'the 20 MiB frame')).equals(frame)).to.equal(true);
+      await observer.flush();
+      expect(Math.max(...sizes)).to.equal(8 * MiB);
+      expect(sizes.filter((n) => n > MiB)).to.have.length(3);
+      await link.close();
+      await far.closed;
+      await listener.close();
+    } finally {
+      await observer.close();
+    }
+  });
+});
+
 describe('nats: a server that is missing, silent, killed or hung', function () {
   this.timeout(30_000);
   let silent: Server | undefined;
