@@ -23,6 +23,7 @@ import { runMatrix, type ProgressSink } from '../run.js';
 import { benchPackages, missingBenchPackages, missingPackagesMessage, type Resolver } from '../requirements.js';
 import { removeLiveTempDirs } from '../tmp.js';
 import { listTransports } from '../../src/index.js';
+import { reachableTransports } from '../reachable-transports.js';
 import { BENCH_USAGE, parseBenchArgs } from './bench-args.js';
 import { CliError } from '../../src/cli/cli-error.js';
 import { UsageError } from '../../src/cli/usage-error.js';
@@ -83,7 +84,13 @@ export async function benchCommand(argv: readonly string[], seams: BenchSeams = 
     if (absent.length) throw new UsageError(`baseline(s) ${absent.join(', ')} need their package installed (npm install ${absent.join(' ')})`);
   }
   const chosen = options.baselines ? baselines.filter((b) => options.baselines!.includes(b.id)) : baselines;
-  const subjects = subjectsFor(options.level, { transports: options.transports ?? schemes, baselines: chosen });
+  let transports = options.transports;
+  if (!transports) {
+    const reachable = await reachableTransports(schemes);
+    for (const note of reachable.notes) process.stderr.write(`switchyard bench: ${note}\n`);
+    transports = reachable.schemes;
+  }
+  const subjects = subjectsFor(options.level, { transports, baselines: chosen });
 
   let pinning: Pinning = NO_PINNING;
   if (options.cpu) {
