@@ -36,6 +36,7 @@ import { FrameTooLargeError, PeerGoneError, ProtocolError } from '../../errors.j
 import { linkClosedError, sendOnClosedError } from '../core/closed-errors.js';
 import { DrainWaiters } from '../core/drain-waiters.js';
 import { Fragmenter, FRAGMENT_HEADER_BYTES, Reassembler } from './fragment.js';
+import { U32, unwrapSerial as unwrap } from './serial.js';
 import type { ResolvedLinkOptions } from '../core/options.js';
 import type { CloseKind, CloseReason, Link, LinkCapabilities, LinkStats } from '../core/transport.js';
 
@@ -91,12 +92,6 @@ interface Outgoing {
   readonly dseq: number;
   /** Frame payload bytes this datagram carries (for bufferedAmount). */
   readonly bytes: number;
-}
-
-const U32 = 2 ** 32;
-/** Unwraps a wire u32 to the number nearest `ref` (serial-number arithmetic). */
-function unwrap(wire: number, ref: number): number {
-  return ref + ((wire - (ref % U32)) | 0);
 }
 
 export class DatagramLink implements Link {

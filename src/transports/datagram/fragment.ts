@@ -24,9 +24,9 @@
  * completes after a later one was delivered) apart; the counts are exact, never estimates.
  */
 import { ProtocolError, FrameTooLargeError } from '../../errors.js';
+import { U32, unwrapSerial } from './serial.js';
 
 export const FRAGMENT_HEADER_BYTES = 16;
-const U32 = 2 ** 32;
 
 /** Splits frames into pieces of at most `maxPiece` bytes (header included). */
 export class Fragmenter {
@@ -192,7 +192,7 @@ export class Reassembler {
     const expect = index < count - 1 ? pieceSize : total - index * pieceSize;
     if (payload.length !== expect) return this.fail(`fragment ${index} carries ${payload.length} bytes, ${expect} expected`);
 
-    const seq = this.unwrap(wireSeq);
+    const seq = unwrapSerial(wireSeq, this.next);
     if (seq < this.base || this.resolved.has(seq)) {
       this.stats.duplicates++;
       return true;
@@ -266,14 +266,6 @@ export class Reassembler {
     this.failed = true;
     this.onError(new ProtocolError(`malformed fragment: ${why}`, 'ERR_BAD_FRAGMENT'));
     return false;
-  }
-
-  /** Maps a wire seq (mod 2^32) to the unwrapped seq nearest to the current window. */
-  private unwrap(wire: number): number {
-    const ref = this.next;
-    let delta = (wire - (ref % U32) + U32) % U32; // 0 .. 2^32-1, forward distance
-    if (delta >= U32 / 2) delta -= U32; // behind us
-    return ref + delta;
   }
 
   /**
