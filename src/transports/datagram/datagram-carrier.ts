@@ -224,8 +224,17 @@ export class DatagramCarrier implements Carrier {
   // ---- sending ---------------------------------------------------------------------------
 
   write(frame: Uint8Array): void {
-    // Each piece comes with room for the DATA header in front: one copy, into the datagram.
-    for (const d of this.fragmenter.split(frame, DATA_HEADER_BYTES)) this.queueData(d, d.length - DATA_PAYLOAD_OFFSET);
+    const n = frame.length;
+    if (n <= this.fragmenter.pieceSize) {
+      // The common case, as commit() does it: one datagram, one copy, no list of pieces.
+      const d = Buffer.allocUnsafe(DATA_PAYLOAD_OFFSET + n);
+      d.set(frame, DATA_PAYLOAD_OFFSET);
+      this.fragmenter.writeSingle(d, DATA_HEADER_BYTES, n);
+      this.queueData(d, n);
+    } else {
+      // Each piece comes with room for the DATA header in front: one copy, into the datagram.
+      for (const d of this.fragmenter.split(frame, DATA_HEADER_BYTES)) this.queueData(d, d.length - DATA_PAYLOAD_OFFSET);
+    }
     this.sentFrames++;
   }
 
