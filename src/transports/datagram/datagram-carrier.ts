@@ -527,10 +527,12 @@ export class DatagramCarrier implements Carrier {
     // Tell the peer we are done unless it knows (our BYE is on the wire) or cannot hear it
     // (it went without a BYE). A peer that said BYE waits for ours.
     const bye = !this.byeSent && (kind !== 'peer-gone' || this.byeReceived);
+    if (bye) await this.sayBye(); // never rejects
     try {
-      if (bye) await this.sayBye();
-    } finally {
-      await this.port.release(kind).catch(() => {});
+      await this.port.release(kind);
+    } catch {
+      // The contract: release never throws, and `closed` resolves regardless. A port that
+      // failed to free something has nothing more to tell this link.
     }
   }
 
