@@ -14,9 +14,10 @@
  *   transport gets it.
  * - A peer-gone always carries a PeerGoneError saying why, as it did before LinkCore.
  * - A peer found dead ends the link at once, even behind a pause: what it sent and we hold
- *   undelivered is dropped (the msgq and udp tests hold this). Only the peer's BYE is an
- *   ending in order, after the frames before it. (Stream links differ: their EOF waits
- *   behind held input; see the report on issue 11.)
+ *   undelivered is dropped (msgq.test.ts, "after a client is SIGKILLed mid-stream", holds
+ *   this). Only the peer's BYE is an ending in order, after the frames before it
+ *   (datagram-bye.test.ts). Stream links differ: a dead peer's EOF waits behind the input
+ *   held there; which rule every link keeps is for the Link contract to say.
  */
 import { PeerGoneError } from '../../errors.js';
 import { LinkCore, type LinkCoreInit } from '../core/link-core.js';
