@@ -24,9 +24,9 @@
  * completes after a later one was delivered) apart; the counts are exact, never estimates.
  */
 import { ProtocolError, FrameTooLargeError } from '../../errors.js';
+import { U32, unwrapSerial } from './serial.js';
 
 export const FRAGMENT_HEADER_BYTES = 16;
-const U32 = 2 ** 32;
 
 /** Splits frames into pieces of at most `maxPiece` bytes (header included). */
 export class Fragmenter {
@@ -42,25 +42,48 @@ export class Fragmenter {
     this.pieceSize = maxPiece - FRAGMENT_HEADER_BYTES;
   }
 
-  /** The pieces of `frame`, in order. Each is a fresh buffer the caller may keep. */
-  split(frame: Uint8Array): Buffer[] {
+  /**
+   * The pieces of `frame`, in order. Each is a fresh buffer the caller may keep, with
+   * `headroom` bytes left free before its header: a link writes its own header there, so a
+   * piece is copied once, straight into the datagram that goes on the wire.
+   */
+  split(frame: Uint8Array, headroom = 0): Buffer[] {
     const total = frame.byteLength;
     const count = Math.max(1, Math.ceil(total / this.pieceSize));
-    const seq = this.seq;
-    this.seq = (this.seq + 1) % U32;
+    const seq = this.takeSeq();
     const pieces = new Array<Buffer>(count);
     for (let i = 0; i < count; i++) {
       const start = i * this.pieceSize;
       const end = Math.min(total, start + this.pieceSize);
-      const piece = Buffer.allocUnsafe(FRAGMENT_HEADER_BYTES + end - start);
-      piece.writeUInt32BE(seq, 0);
-      piece.writeUInt32BE(total, 4);
-      piece.writeUInt32BE(i, 8);
-      piece.writeUInt32BE(this.pieceSize, 12);
-      piece.set(frame.subarray(start, end), FRAGMENT_HEADER_BYTES);
+      const piece = Buffer.allocUnsafe(headroom + FRAGMENT_HEADER_BYTES + end - start);
+      this.writeHeader(piece, headroom, seq, total, i);
+      piece.set(frame.subarray(start, end), headroom + FRAGMENT_HEADER_BYTES);
       pieces[i] = piece;
     }
     return pieces;
+  }
+
+  /**
+   * Makes `target[at + FRAGMENT_HEADER_BYTES ..]`, a frame of `total` bytes already written in
+   * place, the one piece of the next frame: writes its header at `at`. For a frame written
+   * where it will be sent (claim/commit), so `total` is at most `pieceSize`.
+   */
+  writeSingle(target: Buffer, at: number, total: number): void {
+    if (total > this.pieceSize) throw new RangeError(`a frame of ${total} bytes is more than one ${this.pieceSize}-byte piece`);
+    this.writeHeader(target, at, this.takeSeq(), total, 0);
+  }
+
+  private takeSeq(): number {
+    const seq = this.seq;
+    this.seq = (this.seq + 1) % U32;
+    return seq;
+  }
+
+  private writeHeader(target: Buffer, at: number, seq: number, total: number, index: number): void {
+    target.writeUInt32BE(seq, at);
+    target.writeUInt32BE(total, at + 4);
+    target.writeUInt32BE(index, at + 8);
+    target.writeUInt32BE(this.pieceSize, at + 12);
   }
 }
 
@@ -192,7 +215,7 @@ export class Reassembler {
     const expect = index < count - 1 ? pieceSize : total - index * pieceSize;
     if (payload.length !== expect) return this.fail(`fragment ${index} carries ${payload.length} bytes, ${expect} expected`);
 
-    const seq = this.unwrap(wireSeq);
+    const seq = unwrapSerial(wireSeq, this.next);
     if (seq < this.base || this.resolved.has(seq)) {
       this.stats.duplicates++;
       return true;
@@ -266,14 +289,6 @@ export class Reassembler {
     this.failed = true;
     this.onError(new ProtocolError(`malformed fragment: ${why}`, 'ERR_BAD_FRAGMENT'));
     return false;
-  }
-
-  /** Maps a wire seq (mod 2^32) to the unwrapped seq nearest to the current window. */
-  private unwrap(wire: number): number {
-    const ref = this.next;
-    let delta = (wire - (ref % U32) + U32) % U32; // 0 .. 2^32-1, forward distance
-    if (delta >= U32 / 2) delta -= U32; // behind us
-    return ref + delta;
   }
 
   /**
