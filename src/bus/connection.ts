@@ -9,7 +9,7 @@
  * - `closed` resolves once, with the reason the connection ended (never rejects).
  * - A peer that sends nothing for 3 heartbeat periods is treated as gone.
  */
-import { FrameTooLargeError, PeerGoneError, ProtocolError } from '../errors.js';
+import { FrameTooLargeError, PeerGoneError, ProtocolError, TransportError } from '../errors.js';
 import type { CloseReason, Link } from '../transports/core/transport.js';
 import type { RefDecoder } from './codec.js';
 import { decodeEnvelope, encodeEnvelope, MsgType, PROTOCOL_VERSIONS, type Envelope } from './envelope.js';
@@ -165,7 +165,14 @@ export class Connection {
   }
 
   private sendRaw(env: Envelope): void {
-    if (!this.ended) this.link.send(encodeEnvelope(env));
+    if (this.ended) return;
+    try {
+      this.link.send(encodeEnvelope(env));
+    } catch (err) {
+      // The link ended a moment before its `closed` reaches us (a release takes a few ms):
+      // `closed` tells this connection; a ping or pong from a timer has nowhere to go.
+      if (!(err instanceof TransportError && err.code === 'ERR_LINK_CLOSED')) throw err;
+    }
   }
 
   private receive(frame: Uint8Array): void {
