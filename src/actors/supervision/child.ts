@@ -366,8 +366,9 @@ export class SupervisedChild implements CallTarget {
     ]);
     clearTimeout(timer);
     if (typeof outcome === 'string' || inc.exited || inc.cause !== undefined) {
-      if (typeof outcome === 'string' && outcome !== 'exit') this.kill(inc, outcome);
-      else this.kill(inc, 'link-lost');
+      // a child that dies while starting breaks its link first: let its own exit speak
+      if (outcome === 'link-lost') await Promise.race([exitSeen, sleep(LINK_LOST_GRACE_MS)]);
+      this.kill(inc, outcome === 'start-timeout' ? 'start-timeout' : 'link-lost');
       await inc.ended;
       return false;
     }
