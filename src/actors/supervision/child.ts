@@ -118,7 +118,7 @@ export class SupervisedChild implements CallTarget {
 
   /** The running incarnation's pid. */
   get pid(): number | undefined {
-    return this.current?.pid;
+    return this.state === 'running' || this.state === 'draining' || this.state === 'stopping' ? this.current?.pid : undefined;
   }
 
   /** Asks and streams in flight through this child. */
