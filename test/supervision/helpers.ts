@@ -55,11 +55,15 @@ export function alive(pid: number): boolean {
   return s !== undefined && s !== 'Z';
 }
 
-/** Waits until `pid` is gone (and reaped: no zombie left), polling /proc. */
-export async function gone(pid: number, ms: number, what: string): Promise<void> {
+/**
+ * Waits until `pid` is gone, polling /proc: reaped (no zombie left), or, with
+ * `zombieIsGone` (for an orphan, whose reaping is init's job, done on init's schedule), exited.
+ */
+export async function gone(pid: number, ms: number, what: string, zombieIsGone = false): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
-    if (procState(pid) === undefined) return;
+    const state = procState(pid);
+    if (state === undefined || (zombieIsGone && state === 'Z')) return;
     if (Date.now() > end) throw new Error(`${what}: pid ${pid} still there (state ${procState(pid)}) after ${ms} ms`);
     await sleep(25);
   }

@@ -22,7 +22,7 @@ const PARENT_CHECK_MS = 200;
 /** How long an orderly leave may take before we exit regardless. */
 const LEAVE_DEADLINE_MS = 2000;
 /** After the parent died nobody waits for a goodbye: leave sooner. */
-const ORPHAN_DEADLINE_MS = 500;
+const ORPHAN_DEADLINE_MS = 300;
 
 function describe(err: unknown): string {
   return err instanceof Error ? (err.stack ?? err.message) : String(err);

@@ -4,8 +4,9 @@
  *
  * - Pair transports (pipe, socketpair, shm): spawnWithLink() hands the child its end.
  * - Addressed transports (unix, tcp, fifo, msgq, udp): we listen at privateAddress() in a
- *   fresh 0700 temp dir and the child connects; the listener closes as soon as the child's
- *   link is attached, and dispose() removes the dir.
+ *   fresh 0700 temp dir and the child connects; as soon as the child's link is attached the
+ *   listener closes and the dir is removed (dispose()), so even a SIGKILL of ours leaves
+ *   neither behind (a msgq queue lives on with its link; the child removes it if we die).
  * Either way the child must say hello as `spec.node`, a name with 48 random bits that only
  * the child's environment carries (readable by our uid alone): a link from anyone else is
  * closed. (On tcp/udp another local user could connect in the short window the listener is
@@ -136,7 +137,8 @@ export async function launch(spec: LaunchSpec, attach: (link: Link) => Promise<R
               return;
             }
             settled = true;
-            void closeListener();
+            // linked: the listener and its dir have done their work; nothing is left to a SIGKILL
+            void dispose().catch(() => {});
             resolveRemote(r);
           },
           () => void link.close(),
