@@ -17,7 +17,7 @@
  * - The supervisor decides about restarts; this class never restarts itself.
  */
 import { Observable, ReplaySubject, type Subscription } from 'rxjs';
-import { AskTimeoutError, PeerGoneError, type ChildFailedError, ChildQueueFullError } from '../../errors.js';
+import { AskTimeoutError, PeerGoneError, TransportError, type ChildFailedError, ChildQueueFullError } from '../../errors.js';
 import type { Link } from '../../transports/core/transport.js';
 import type { ActorRef, RefOptions } from '../ref.js';
 import type { RemoteSystem } from '../system.js';
@@ -70,6 +70,14 @@ interface Incarnation {
 interface Waiter {
   resolve(): void;
   reject(err: unknown): void;
+}
+
+/**
+ * A send refused because the link had already ended, before the bus noticed (the bus then
+ * passes the transport's ERR_LINK_CLOSED up instead of PeerGoneError). Nothing was sent.
+ */
+function refusedByClosedLink(err: unknown): boolean {
+  return err instanceof TransportError && err.code === 'ERR_LINK_CLOSED';
 }
 
 function sleep(ms: number): Promise<void> {
@@ -229,8 +237,9 @@ export class SupervisedChild implements CallTarget {
         this.ref({}).tell(message, ...args);
         return;
       } catch (err) {
-        if (!(err instanceof PeerGoneError)) throw err;
+        if (!(err instanceof PeerGoneError) && !refusedByClosedLink(err)) throw err;
         // the link went just now: hold it for the next incarnation
+        this.linkDown();
       }
     }
     if (this.isTerminal || this.state === 'stopping') throw this.goneError();
@@ -244,13 +253,19 @@ export class SupervisedChild implements CallTarget {
       throw new RangeError(`ask timeout must be an integer number of ms in 1 .. ${MAX_TIMER_MS}, or Infinity for none; got ${String(timeout)}`);
     }
     const deadline = Date.now() + timeout;
-    if (!this.isReady) await this.whenReady(deadline, timeout, options.signal, message);
-    const remaining = Number.isFinite(deadline) ? Math.max(1, Math.ceil(deadline - Date.now())) : Number.POSITIVE_INFINITY;
-    this.inFlight++;
-    try {
-      return await this.ref({ ...options, timeout: remaining }).ask(message, ...args);
-    } finally {
-      this.release();
+    for (;;) {
+      if (!this.isReady) await this.whenReady(deadline, timeout, options.signal, message);
+      const remaining = Number.isFinite(deadline) ? Math.max(1, Math.ceil(deadline - Date.now())) : Number.POSITIVE_INFINITY;
+      this.inFlight++;
+      try {
+        return await this.ref({ ...options, timeout: remaining }).ask(message, ...args);
+      } catch (err) {
+        // never sent: like any ask made while the child is down, it waits for the next one
+        if (!refusedByClosedLink(err)) throw err;
+        this.linkDown();
+      } finally {
+        this.release();
+      }
     }
   }
 
@@ -274,7 +289,10 @@ export class SupervisedChild implements CallTarget {
           next: (v) => subscriber.next(v),
           error: (e: unknown) => {
             done();
-            subscriber.error(e);
+            if (refusedByClosedLink(e)) {
+              this.linkDown();
+              subscriber.error(new PeerGoneError(`the link to child ${this.name} is closed`, { cause: e }));
+            } else subscriber.error(e);
           },
           complete: () => {
             done();
@@ -482,6 +500,11 @@ export class SupervisedChild implements CallTarget {
     for (const w of [...this.waiters]) w.reject(err);
   }
 
+  /** The current link ended before its `closed` reached us: stop routing calls to it. */
+  private linkDown(): void {
+    if (this.current) this.current.linkOpen = false;
+  }
+
   private release(): void {
     this.inFlight--;
     if (this.inFlight === 0) for (const done of [...this.idleWaiters]) done();
@@ -493,7 +516,7 @@ export class SupervisedChild implements CallTarget {
       try {
         this.ref({}).tell(message, ...args);
       } catch (err) {
-        if (err instanceof PeerGoneError) return; // gone again: keep the rest for the next one
+        if (err instanceof PeerGoneError || refusedByClosedLink(err)) return; // gone again: keep the rest for the next one
         this.host.onError(err, `held tell ${JSON.stringify(message)} to child ${this.name}`);
       }
       this.held.shift();
