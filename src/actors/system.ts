@@ -226,17 +226,29 @@ export class ActorSystem implements RefHost {
    * for the restart policy, backoff, heartbeats and output handling.
    */
   spawn<D extends AnyActorDefinition = AnyActorDefinition>(moduleUrl: URL | string, options: SpawnOptions = {}): Promise<SupervisedRef<D>> {
-    return this.supervision().spawn<D>(moduleUrl, options);
+    try {
+      return this.supervision().spawn<D>(moduleUrl, options);
+    } catch (err) {
+      return Promise.reject(err); // stopped: a rejection, like every other failure to spawn
+    }
   }
 
   /** Starts `size` supervised children of one actor module behind one ref (least outstanding calls first). */
   spawnPool<D extends AnyActorDefinition = AnyActorDefinition>(moduleUrl: URL | string, options: PoolOptions = {}): Promise<PoolRef<D>> {
-    return this.supervision().spawnPool<D>(moduleUrl, options);
+    try {
+      return this.supervision().spawnPool<D>(moduleUrl, options);
+    } catch (err) {
+      return Promise.reject(err); // stopped: a rejection, like every other failure to spawn
+    }
   }
 
   /** Starts children, in order, under one supervisor (strategy one_for_one, one_for_all or rest_for_one). */
   supervise(specs: readonly ChildSpec[], options: SupervisorOptions = {}): Promise<SupervisorRef> {
-    return this.supervision().supervise(specs, options);
+    try {
+      return this.supervision().supervise(specs, options);
+    } catch (err) {
+      return Promise.reject(err); // stopped: a rejection, like every other failure to spawn
+    }
   }
 
   /**

@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { lastValueFrom, toArray } from 'rxjs';
-import { ActorSystem, ChildFailedError, ChildQueueFullError, PeerGoneError, type ChildStatus, type SupervisedRef } from '../../src/index.js';
+import { ActorSystem, AskTimeoutError, ChildFailedError, ChildQueueFullError, PeerGoneError, type ChildStatus, type SupervisedRef } from '../../src/index.js';
 import type worker from '../fixtures/supervised-worker.js';
 import { makeTempDir } from '../setup/tmp.js';
 import { ALL_TRANSPORTS, CORE_TRANSPORTS, cmdline, gone, nextRunning, procState, record, statusWhere, WORKER, WORKER_PATH } from './helpers.js';
@@ -170,6 +170,16 @@ describe('supervision: spawn options', function () {
     await expectRejects(system().spawn(WORKER, { transport: 'carrier-pigeon' }), 'ERR_UNKNOWN_SCHEME');
     await expectRejects(system().spawn(WORKER, { name: 'has space' }), 'ERR_BAD_NAME');
     await expectRejects(system().spawn(WORKER, { args: [1n] as unknown[] }), undefined, TypeError);
+  });
+
+  it('an ask made while the child is down waits for the restart only up to its timeout (AskTimeoutError)', async function () {
+    const ref = await system().spawn<Worker>(WORKER, { name: 'slow-restart', stdio: 'ignore', backoff: { initialMs: 1500 } });
+    const restarting = statusWhere(ref.status$, (s) => s.type === 'restarting', 10_000, 'restarting');
+    process.kill(ref.pid!, 'SIGKILL');
+    await restarting;
+    const early = await ref.with({ timeout: 200 }).ask('count').then(() => 'answered', (e: unknown) => e);
+    expect(early).to.be.instanceOf(AskTimeoutError);
+    expect(await ref.with({ timeout: 20_000 }).ask('count'), 'a patient ask gets the new child').to.equal(0);
   });
 
   it('a module with no definition fails at once, without restarts', async function () {
