@@ -107,19 +107,19 @@ export async function demo(argv: readonly string[]): Promise<number> {
   const timers: NodeJS.Timeout[] = [];
   try {
     process.stdout.write(`switchyard demo: hub (pid ${process.pid})\n`);
-    const started = await Promise.race([
-      system.supervise(
-        PLAN.map(([name, transport]) => ({
+    const supervising = system.supervise(
+      PLAN.map(([name, transport]) => ({
           module: WORKER_MODULE,
           name,
           transport,
           drainMs: 1000,
           // a worker's own output is an event here too (never lost on another stream)
-          stdio: (line: string, _stream: 'stdout' | 'stderr', pid: number) => say(`[${name} ${pid}] ${line}`),
-        })),
-      ),
-      stopRequested.then(() => undefined),
-    ]);
+        stdio: (line: string, _stream: 'stdout' | 'stderr', pid: number) => say(`[${name} ${pid}] ${line}`),
+      })),
+    );
+    // interrupted while starting: stop() below makes this reject, and nobody waits for it then
+    supervising.catch(() => {});
+    const started = await Promise.race([supervising, stopRequested.then(() => undefined)]);
     if (!started) return 128 + (osConstants.signals[interrupted!] ?? 0);
     for (const [i, [name, transport]] of PLAN.entries()) {
       const ref = started.children[i] as SupervisedRef<typeof demoWorker>;
@@ -231,6 +231,7 @@ export async function demo(argv: readonly string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     const how = interrupted ? `interrupted by ${interrupted}` : 'done';
-    process.stdout.write(`switchyard demo: ${how}; ${workers.length} worker(s) stopped (pids ${[...pids].join(', ')})\n`);
+    const which = pids.size ? ` (pids ${[...pids].join(', ')})` : '';
+    process.stdout.write(`switchyard demo: ${how}; ${workers.length} worker(s) stopped${which}\n`);
   }
 }
