@@ -118,18 +118,22 @@ describe('supervision: signals', function () {
     expect(await parent.exited).to.equal(0);
   });
 
-  it('SIGKILL of the parent leaves no orphan after 1 s', async function () {
-    const parent = startParent(['pipe', 'socketpair', 'shm', 'unix', 'tcp']);
-    await parent.line(/^ready \d+$/m);
-    const children = [...parent.children().values()];
-    expect(children).to.have.length(5);
-    parent.proc.kill('SIGKILL');
-    await parent.exited;
-    const t0 = Date.now();
-    // exited: an orphan is init's to reap, on init's schedule, so a zombie here counts as gone
-    await Promise.all(children.map((pid) => gone(pid, 1000 - (Date.now() - t0), `orphan ${pid}`, true)));
-    expect(readdirSync(parent.tmp), 'nothing left in the temp dir').to.deep.equal([]);
-  });
+  for (const set of [['pipe', 'socketpair', 'shm', 'unix', 'tcp'], ['fifo', 'msgq', 'udp']]) {
+    it(`SIGKILL of the parent leaves no orphan after 1 s, and nothing behind (${set.join(', ')})`, async function () {
+      const parent = startParent(set);
+      await parent.line(/^ready \d+$/m);
+      const children = [...parent.children().values()];
+      expect(children).to.have.length(set.length);
+      parent.proc.kill('SIGKILL');
+      await parent.exited;
+      const t0 = Date.now();
+      // exited: an orphan is init's to reap, on init's schedule, so a zombie here counts as gone
+      await Promise.all(children.map((pid) => gone(pid, 1000 - (Date.now() - t0), `orphan ${pid}`, true)));
+      // a msgq child removes the queue its dead parent made (msgq.ts); nothing else is named
+      expect(queuesOf([parent.proc.pid!, ...children]), 'no message queue of theirs').to.deep.equal([]);
+      expect(readdirSync(parent.tmp), 'nothing left in the temp dir').to.deep.equal([]);
+    });
+  }
 
   describe('in process', function () {
     let system: ActorSystem;
