@@ -20,7 +20,8 @@ import {
 import { BENCH_ACTOR, type benchActor } from './bus-bench-actor.js';
 import type { Channel } from './channel.js';
 import { openPeerLink } from './peer-link.js';
-import { exitOf, peerScript } from './peer-process.js';
+import { exitOf } from '../src/cli/child-process.js';
+import { peerScript } from './peer-script.js';
 import type { OpenContext, Subject } from './subject.js';
 import type { Probe, Reply } from './wire.js';
 

@@ -6,7 +6,8 @@ import type { ChildProcess } from 'node:child_process';
 import type { Link, Transport } from '../src/index.js';
 import { ByteChannel, type Channel } from './channel.js';
 import { openPeerLink } from './peer-link.js';
-import { exitOf, peerScript } from './peer-process.js';
+import { exitOf } from '../src/cli/child-process.js';
+import { peerScript } from './peer-script.js';
 import type { OpenContext, Subject } from './subject.js';
 import { QUIT } from './wire.js';
 

@@ -11,7 +11,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { listen, spawnWithLink, type Link, type Listener, type Transport } from '../src/index.js';
 import { privateAddress } from '../src/transports/core/private-address.js';
-import { exitOf, spawnPeer, unlessExits } from './peer-process.js';
+import { exitOf, spawnPeer, unlessExits } from '../src/cli/child-process.js';
 import type { OpenContext } from './subject.js';
 import { makeTempDirSync, removeTempDir } from './tmp.js';
 

@@ -5,7 +5,7 @@
  * output stay readable. Failures are always printed as lines (after the bar on a terminal).
  */
 import cliProgress from 'cli-progress';
-import { formatMb, formatRate, formatSize, formatUs } from './format.js';
+import { formatMb, formatRate, formatSize, formatUs } from '../src/cli/format.js';
 import type { BenchFailure, BenchResult } from './result.js';
 import type { CellLabel, ProgressSink } from './run.js';
 

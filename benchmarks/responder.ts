@@ -8,8 +8,11 @@ import { ACK, ECHO, FILLER, QUIT, REPORT, SINK } from './wire.js';
 export interface ResponderOptions {
   /** Copy echoed frames before replying (a Link's frame is only valid during the callback). */
   copyEcho: boolean;
-  /** Send an ACK after every this many sinks of a phase; 0 = never. */
-  ackEvery?: number;
+  /**
+   * Send an ACK after every `ackEvery(size)` sinks of a phase of `size`-byte sinks (credit.ts's
+   * ackInterval); absent = never. Evaluated once per phase, not per sink.
+   */
+  ackEvery?: (size: number) => number;
   /** Called on QUIT; without it QUIT is an unknown probe. */
   onQuit?: () => void;
 }
@@ -28,6 +31,8 @@ export class Responder {
   private phase = -1;
   private phaseFrames = 0;
   private phaseBytes = 0;
+  // Sinks between two ACKs in the phase being counted; 0 = no ACKs.
+  private every = 0;
 
   constructor(private readonly options: ResponderOptions) {}
 
@@ -46,10 +51,10 @@ export class Responder {
         for (let i = 5; i < len; i += 64) {
           if (frame[i] !== FILLER) throw new Error(`bench peer: sink frame corrupt at byte ${i} (0x${frame[i]!.toString(16)})`);
         }
-        if (phase !== this.phase) this.switchPhase(phase);
+        if (phase !== this.phase) this.switchPhase(phase, len);
         const n = ++this.phaseFrames;
         this.phaseBytes += len;
-        const every = this.options.ackEvery ?? 0;
+        const every = this.every;
         if (every > 0 && n % every === 0) {
           const ack = Buffer.alloc(9);
           ack[0] = ACK;
@@ -78,8 +83,8 @@ export class Responder {
     }
   }
 
-  /** Files the current phase's counts in the maps and starts counting `phase` (-1: none). */
-  private switchPhase(phase: number): void {
+  /** Files the current phase's counts in the maps and starts counting `phase` (-1: none) of `size`-byte sinks. */
+  private switchPhase(phase: number, size = 0): void {
     if (this.phase !== -1) {
       this.frames.set(this.phase, this.phaseFrames);
       this.bytes.set(this.phase, this.phaseBytes);
@@ -87,5 +92,6 @@ export class Responder {
     this.phase = phase;
     this.phaseFrames = phase === -1 ? 0 : (this.frames.get(phase) ?? 0);
     this.phaseBytes = phase === -1 ? 0 : (this.bytes.get(phase) ?? 0);
+    this.every = phase === -1 || !this.options.ackEvery ? 0 : this.options.ackEvery(size);
   }
 }

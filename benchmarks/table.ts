@@ -3,7 +3,7 @@
  * console.table: right-aligned numbers, units in the header, no index column or quoted strings.
  */
 import Table from 'cli-table3';
-import { formatMb, formatRate, formatSize, formatUs } from './format.js';
+import { formatMb, formatRate, formatSize, formatUs } from '../src/cli/format.js';
 import type { BenchResult } from './result.js';
 
 function remark(r: BenchResult, notes: ReadonlyMap<string, string>): string {

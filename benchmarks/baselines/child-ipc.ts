@@ -6,11 +6,15 @@
  * 'json' carries what a JSON user would send (json-messages.ts): `{ t, n, d }` with `d` a
  * string of `size` characters; the peer echoes the object back unchanged.
  * Backpressure: send()'s callback fires once Node has written the message to the channel; we
- * stop sending above HIGH_WATER bytes not yet written, as a careful user would.
+ * stop sending above HIGH_WATER bytes not yet written, as a careful user would (Node documents
+ * the callback for flow control; a plain send loop paced by send()'s return value measured no
+ * faster, in either mode). One send() per message, never an array of them per call: batching
+ * would change what a message is, and every subject is measured with one send() per message.
  */
 import { spawn, type ChildProcess, type Serializable } from 'node:child_process';
 import { ByteChannel, type Channel } from '../channel.js';
-import { exitOf, peerScript, unlessExits } from '../peer-process.js';
+import { exitOf, unlessExits } from '../../src/cli/child-process.js';
+import { peerScript } from '../peer-script.js';
 import type { OpenContext, Subject } from '../subject.js';
 import { JsonChannel, type JsonProbe, type JsonReply } from './json-messages.js';
 

@@ -7,7 +7,7 @@
  *   { t: 'e', n: seq, d }          echo: sent back unchanged
  *   { t: 's', n: phase, d }        sink: counted, `d.length` as bytes
  *   { t: 'r', n: phase, k: nonce } report request -> { t: 'r', k, frames, bytes }
- *   { t: 'a', n: phase, c: count } ack (peer -> bench) every `ackEvery` sinks, for credit
+ *   { t: 'a', n: phase, c: count } ack (peer -> bench) every `ackEvery(size)` sinks, for credit
  */
 import type { Channel } from '../channel.js';
 import type { Probe, Reply } from '../wire.js';
@@ -22,7 +22,8 @@ export class JsonResponder {
   private readonly frames = new Map<number, number>();
   private readonly bytes = new Map<number, number>();
 
-  constructor(private readonly ackEvery = 0) {}
+  /** `ackEvery(size)`: sinks between two acks (credit.ts's ackInterval); absent = no acks. */
+  constructor(private readonly ackEvery?: (size: number) => number) {}
 
   handle(m: JsonProbe, reply: (r: JsonReply) => void): void {
     switch (m.t) {
@@ -33,7 +34,7 @@ export class JsonResponder {
         const n = (this.frames.get(m.n) ?? 0) + 1;
         this.frames.set(m.n, n);
         this.bytes.set(m.n, (this.bytes.get(m.n) ?? 0) + m.d.length);
-        if (this.ackEvery > 0 && n % this.ackEvery === 0) reply({ t: 'a', n: m.n, c: n });
+        if (this.ackEvery && n % this.ackEvery(m.d.length) === 0) reply({ t: 'a', n: m.n, c: n });
         return;
       }
       case 'r':

@@ -7,19 +7,21 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Channel } from '../channel.js';
-import { exitOf, peerScript, spawnPeer, unlessExits } from '../peer-process.js';
+import { exitOf, spawnPeer, unlessExits } from '../../src/cli/child-process.js';
+import { peerScript } from '../peer-script.js';
 import type { OpenContext, Subject } from '../subject.js';
 import { makeTempDirSync, ownFile, removeOwnedFile, removeTempDir } from '../tmp.js';
 import { Credit } from './credit.js';
 import { JsonChannel, type JsonProbe, type JsonReply } from './json-messages.js';
 import { newNodeIpc, type NodeIpc } from './node-ipc-api.js';
 
-export const NODE_IPC_ACK_EVERY = 8;
+/** Bytes of sinks in flight at most (the peer's acks pace the rest; credit.ts). */
+export const NODE_IPC_HIGH_WATER = 1024 * 1024;
 
 class NodeIpcChannel extends JsonChannel {
   readonly reliable = true;
   readonly maxMessage = 0xffff_ffff;
-  private readonly credit = new Credit(NODE_IPC_ACK_EVERY, 1024 * 1024);
+  private readonly credit = new Credit(NODE_IPC_HIGH_WATER);
 
   constructor(
     private readonly ipc: NodeIpc,

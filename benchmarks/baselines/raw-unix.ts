@@ -5,7 +5,8 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { ByteChannel, type Channel } from '../channel.js';
-import { exitOf, peerScript, spawnPeer, unlessExits } from '../peer-process.js';
+import { exitOf, spawnPeer, unlessExits } from '../../src/cli/child-process.js';
+import { peerScript } from '../peer-script.js';
 import type { OpenContext, Subject } from '../subject.js';
 import { makeTempDirSync, ownFile, removeOwnedFile, removeTempDir } from '../tmp.js';
 import { LengthPrefixReader, writeFrame } from './length-prefix.js';

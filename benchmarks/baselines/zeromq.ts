@@ -1,10 +1,15 @@
 /**
  * zeromq.ts: optional baseline: a zeromq 6 PAIR socket over `ipc://` (a Unix socket inside
  * libzmq), to peers/zeromq-peer.ts. Runs only when the user has installed `zeromq`.
+ * Driven as zeromq.js documents: `await send()` one message at a time (SendQueue, which must
+ * cost nothing beside it) and `receive()` in a loop, with libzmq's default high-water marks.
+ * Its round trip stays well above a raw Unix socket's: each message crosses libzmq's I/O
+ * thread on both sides, which no option of the package removes for ipc://.
  */
 import type { ChildProcess } from 'node:child_process';
 import { ByteChannel, type Channel } from '../channel.js';
-import { exitOf, peerScript, spawnPeer, unlessExits } from '../peer-process.js';
+import { exitOf, spawnPeer, unlessExits } from '../../src/cli/child-process.js';
+import { peerScript } from '../peer-script.js';
 import type { OpenContext, Subject } from '../subject.js';
 import { makeTempDirSync, ownFile, removeOwnedFile, removeTempDir } from '../tmp.js';
 import { loadZmq, SendQueue, type ZmqPair } from './zmq-api.js';

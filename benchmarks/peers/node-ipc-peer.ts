@@ -4,13 +4,14 @@
  * when the bench disconnects.
  */
 import { JsonResponder, type JsonProbe, type JsonReply } from '../baselines/json-messages.js';
-import { NODE_IPC_ACK_EVERY } from '../baselines/node-ipc.js';
+import { ackInterval } from '../baselines/credit.js';
+import { NODE_IPC_HIGH_WATER } from '../baselines/node-ipc.js';
 import { newNodeIpc } from '../baselines/node-ipc-api.js';
 
 const path = process.argv[2];
 if (path === undefined) throw new Error('usage: node-ipc-peer.js PATH');
 const ipc = await newNodeIpc('switchyard-bench-peer');
-const responder = new JsonResponder(NODE_IPC_ACK_EVERY);
+const responder = new JsonResponder((size) => ackInterval(size, NODE_IPC_HIGH_WATER));
 ipc.connectTo('bench', path, () => {
   const server = ipc.of.bench!;
   const reply = (r: JsonReply): void => server.emit('message', r);

@@ -12,7 +12,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { formatMb, formatRate, formatSize, formatUs } from '../format.js';
+import { formatMb, formatRate, formatSize, formatUs } from '../../src/cli/format.js';
 import { machineLine } from '../machine.js';
 import type { BenchReport, BenchResult } from '../result.js';
 

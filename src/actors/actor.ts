@@ -8,7 +8,7 @@
  * `__proto__`); after stop() nothing new runs, pending asks reject and open streams error.
  */
 import { from, Observable, isObservable, type Subscriber } from 'rxjs';
-import { isStreamSource, type StreamSource } from '../bus/serving.js';
+import { isStreamSource, type StreamSource } from '../bus/source.js';
 import { SwitchyardError } from '../errors.js';
 import type { AnyActorDefinition } from './define.js';
 import { Mailbox } from './mailbox.js';

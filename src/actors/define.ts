@@ -9,11 +9,10 @@
  * `channels` get the consumer's input Observable and return either.
  */
 import type { Observable } from 'rxjs';
+import type { Source } from '../bus/source.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- handler parameter lists are inferred per actor */
 export type MessageHandler<S> = (state: S, ...args: any[]) => unknown;
-/** What a stream handler returns: an Observable (pushed), or an iterable / async iterable (pulled by credit). */
-export type Source<T> = Observable<T> | Iterable<T> | AsyncIterable<T>;
 export type StreamHandler<S> = (state: S, ...args: any[]) => Source<unknown>;
 export type ChannelHandler<S> = (state: S, input: Observable<any>, ...args: any[]) => Source<unknown>;
 /* eslint-enable @typescript-eslint/no-explicit-any */

@@ -4,7 +4,7 @@
  * implements this interface and hands it to its BusNode.
  */
 import type { Observable } from 'rxjs';
-import type { StreamSource } from './serving.js';
+import type { StreamSource } from './source.js';
 
 export interface LocalHost {
   /**

@@ -21,7 +21,8 @@ import { Connection, type ConnectionOptions } from './connection.js';
 import { InboundStream } from './consuming.js';
 import { MAX_HOPS, MsgType, splitAddress, wireInt, type Envelope } from './envelope.js';
 import type { LocalHost } from './host.js';
-import { MAX_CREDIT, OutboundStream, OVERFLOW_POLICIES, type OverflowPolicy, type StreamSource, type SubRequest } from './serving.js';
+import { MAX_CREDIT, OutboundStream, OVERFLOW_POLICIES, type OverflowPolicy, type SubRequest } from './serving.js';
+import type { StreamSource } from './source.js';
 import { errorFromWire, errorToWire } from './wire-error.js';
 
 export interface BusOptions extends ConnectionOptions {

@@ -14,22 +14,11 @@ import { Observable, isObservable, type Subscriber, type Subscription } from 'rx
 import { ProtocolError, StreamOverflowError } from '../errors.js';
 import type { Connection } from './connection.js';
 import { MsgType } from './envelope.js';
+import type { StreamSource } from './source.js';
 import { errorToWire } from './wire-error.js';
 
 export type OverflowPolicy = 'error' | 'drop-oldest' | 'drop-newest';
 
-/**
- * What a stream or channel handler may return: an Observable (pushed, buffered under the
- * overflow policy), or an iterable / async iterable (pulled by credit: true backpressure).
- */
-export type StreamSource = Observable<unknown> | Iterable<unknown> | AsyncIterable<unknown>;
-
-/** True for what start() can take. Strings are iterable but are values, not sources. */
-export function isStreamSource(v: unknown): v is StreamSource {
-  if (isObservable(v)) return true;
-  if (typeof v !== 'object' || v === null) return false;
-  return typeof (v as Iterable<unknown>)[Symbol.iterator] === 'function' || typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
-}
 export const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['error', 'drop-oldest', 'drop-newest'];
 
 /** A checked `sub` payload. */

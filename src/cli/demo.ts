@@ -19,7 +19,7 @@
 import { constants as osConstants } from 'node:os';
 import { retry, timer, type Subscription } from 'rxjs';
 import { ActorSystem, type SupervisedRef } from '../index.js';
-import { formatRate, formatUs } from '../../benchmarks/format.js';
+import { formatRate, formatUs } from './format.js';
 import { describeError } from './cli-error.js';
 import { parseCommandArgs, wholeNumber } from './command-args.js';
 import { UsageError } from './usage-error.js';

@@ -3,7 +3,7 @@
  * and a UsageError naming the option for each kind of mistake.
  */
 import { expect } from 'chai';
-import { DEFAULT_SIZES, parseBenchArgs, type BenchChoices } from '../../src/cli/bench-args.js';
+import { DEFAULT_SIZES, parseBenchArgs, type BenchChoices } from '../../benchmarks/cli/bench-args.js';
 import { UsageError } from '../../src/cli/usage-error.js';
 
 const CHOICES: BenchChoices = { transports: ['pipe', 'unix', 'tcp'], baselines: ['child-json', 'raw-unix', 'worker', 'zeromq'], cores: 2 };

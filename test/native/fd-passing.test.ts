@@ -10,6 +10,7 @@ import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, readSync,
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { native, type ReceivedFd } from '../../src/native.js';
+import { fdOf } from '../../src/transports/core/socket-fd.js';
 import { transportRejection as rejection, thrown } from '../setup/outcomes.js';
 import { makeTempDir } from '../setup/tmp.js';
 
@@ -102,8 +103,7 @@ describe('native fd passing', function () {
       keep(seg);
       server = createServer((s) => {
         accepted.push(s);
-        const fd = (s as unknown as { _handle: { fd: number } })._handle.fd;
-        native.sendFd(fd, seg, 1);
+        native.sendFd(fdOf(s), seg, 1);
         s.on('data', () => s.end());
       });
       const listening = native.listenUnix(name, 16);

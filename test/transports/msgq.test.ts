@@ -188,6 +188,8 @@ describe('msgq transport', function () {
 async function pausedDoesNotStall(listener: Listener, accepted: Link[]): Promise<void> {
     const a = await connect(listener.address);
     const b = await connect(listener.address);
+    // The listener takes a link on the client's ACK, which may be read after connect() returns.
+    for (const deadline = Date.now() + 5_000; accepted.length < 2 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5));
     const [sa, sb] = accepted;
     sa!.pause();
     let aFrames = 0;

@@ -40,7 +40,11 @@ export function pathOf(url: URL): string {
   return path;
 }
 
-/** Host and port from `scheme://host:port`; the host defaults to 127.0.0.1 (loopback). */
+/**
+ * Host and port from `scheme://host:port`; the host defaults to 127.0.0.1 (loopback).
+ * `portRequired` (connecting) wants a real port: none, or port 0, is ERR_BAD_ADDRESS; a
+ * listener may leave it out or give 0, and the OS picks one.
+ */
 export function hostPortOf(url: URL, { portRequired }: { portRequired: boolean }): { host: string; port: number } {
   const host = url.hostname === '' ? '127.0.0.1' : url.hostname.replace(/^\[(.*)\]$/, '$1');
   if (url.port === '') {
@@ -48,6 +52,7 @@ export function hostPortOf(url: URL, { portRequired }: { portRequired: boolean }
     return { host, port: 0 };
   }
   const port = Number(url.port);
+  if (portRequired && port === 0) throw badAddress(url.href, `${schemeOf(url)}: cannot connect to port 0; name the port the listener reported`);
   return { host, port };
 }
 

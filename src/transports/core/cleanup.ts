@@ -3,7 +3,7 @@
  * process ends without closing them, and removes a name only if it is still ours.
  *
  * Transports register a remover when they create a named object and unregister it when
- * they remove it themselves. On normal exit ('exit' event) every remaining remover runs,
+ * they remove it themselves (removeNowOrAtExit() does both: whichever comes first, once). On normal exit ('exit' event) every remaining remover runs,
  * synchronously. On SIGINT/SIGTERM/SIGHUP, when no handler other than switchyard's exists
  * (the signal would kill the process anyway), the removers run and the signal is re-raised
  * with its default action, so the process still dies of it and its parent sees that. When
@@ -72,6 +72,23 @@ export function atExit(remove: Remover): () => void {
     removers.delete(remove);
     if (removers.size === 0) uninstall();
   };
+}
+
+/**
+ * Registers `remove` to run at exit, and returns the function that runs it now instead: at
+ * most once, whichever comes first (close, a failed listen, or the exit), and unregistered
+ * before it runs, so an object its owner has removed is never removed again at exit.
+ */
+export function removeNowOrAtExit(remove: Remover): () => void {
+  let done = false;
+  const once = (): void => {
+    if (done) return;
+    done = true;
+    forget();
+    remove();
+  };
+  const forget = atExit(once);
+  return once;
 }
 
 /** unlink(path), treating "already gone" as success. */

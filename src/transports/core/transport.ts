@@ -1,19 +1,21 @@
 /**
  * transport.ts: the contract every transport implements, and the only thing the layers above
- * (src/bus, src/actors) know about transports.
+ * (src/bus, src/actors) know about transports; and, below the public contract, the carrier
+ * contract every transport's memory and syscalls are written to (see LinkCore, link-core.ts).
  *
  * A Link is an ordered (or, where `capabilities.reliable` is false, best-effort) duplex of
  * byte frames between two processes. Invariants every implementation keeps:
- * - Frames are delivered whole, in order, never merged or split, to the one `onFrame` handler.
- *   Reading starts when the handler is set, so no frame arrives before anyone listens.
+ * - Frames are delivered whole, in order, never merged or split, to the one handler
+ *   (`onFrame`, or `onFrames` for a batch at a time). Reading starts when a handler is set,
+ *   so no frame arrives before anyone listens.
  * - `send()` never blocks; `false` means "above the high-water mark, wait for `drain()`".
- *   The frame is queued, not lost, either way.
+ *   The frame is queued, not lost, either way. `claim()`/`commit()` do the same for a frame
+ *   written in place, in the link's own memory.
  * - `closed` always resolves (never rejects), exactly once, with why the link ended.
  *   EOF, EPIPE, ECONNRESET and peer death are all `peer-gone`; they never surface as an
  *   uncaught exception or a SIGPIPE death.
  * - After `close()` resolves, every OS object the link made (fds, FIFOs, socket files) is gone.
  */
-
 /** What a link can promise. */
 export interface LinkCapabilities {
   /** Frames are never lost while the link is open. */
@@ -82,6 +84,29 @@ export interface Link {
    * A handler that throws closes the link with kind `error`.
    */
   onFrame(handler: (frame: Uint8Array) => void): void;
+  /**
+   * (Every built-in link has onFrames, claim and commit; a user transport may leave them out.)
+   * Sets a batch handler instead (one handler per link: this replaces `onFrame`'s, and the
+   * reverse) and starts reading. A batch is valid during the call only, and is consumed
+   * whole: a `pause()` inside the call takes effect from the next batch.
+   */
+  onFrames?(handler: (batch: FrameBatch) => void): void;
+  /**
+   * Claims room for one frame of at most `maxBytes` in the link's own memory (the batch slab,
+   * the shm ring, a datagram), to be written in place and then sent with `commit()`: no copy
+   * from a buffer of the caller's. Returns null when the link cannot give that room now (a
+   * full ring; a frame larger than one record or datagram): use `send()`, which queues.
+   * Until `commit()`, no other `send()` or `claim()` may run on this link.
+   * @throws FrameTooLargeError if `maxBytes` is above `capabilities.maxFrame`.
+   * @throws TransportError if the link is closed, or a claim is already open (ERR_CLAIM_OPEN).
+   */
+  claim?(maxBytes: number): Uint8Array | null;
+  /**
+   * Sends the claimed frame: its first `length` bytes (at most the claimed `maxBytes`). The
+   * view claim() returned must not be used afterwards. Returns what `send()` would.
+   * @throws TransportError (ERR_NO_CLAIM) without an open claim, RangeError for a bad length.
+   */
+  commit?(length: number): boolean;
   /** Stops delivering frames; the peer's sends then back up (its `send()` returns false). */
   pause(): void;
   /** Resumes delivery after `pause()`. */
@@ -96,6 +121,96 @@ export interface Link {
   readonly closed: Promise<CloseReason>;
   /** Frame counters, on transports that fragment (udp, msgq); absent on byte streams. */
   readonly stats?: LinkStats;
+}
+
+/**
+ * Frames handed up together: frame i is `bytes.subarray(starts[i], starts[i] + lengths[i])`,
+ * for i < count. Valid during the handler call only (the memory may be the shm ring, which
+ * the peer reuses once the handler returns): copy what must outlive it.
+ */
+export interface FrameBatch {
+  readonly bytes: Uint8Array;
+  readonly starts: Int32Array | Float64Array;
+  readonly lengths: Int32Array | Float64Array;
+  readonly count: number;
+}
+
+/**
+ * The carrier contract: what one transport supplies under LinkCore, which owns everything
+ * else (state, `closed` and its reason, drain waiters, pause bookkeeping, linger, one finish
+ * order, handler exceptions). In the spirit of Aeron's claim/commit: frames are written in
+ * the carrier's own memory, never built elsewhere and copied in.
+ *
+ * Invariants a carrier keeps:
+ * - Sending: `write()` and `claim()`/`commit()` only queue; bytes leave in `flush()`, which
+ *   LinkCore calls once per tick after sends (so a tick's frames leave together), and which
+ *   the carrier may also call itself when room appears (a ring's consumer moved, credit came).
+ *   Whenever `bufferedAmount` falls, it calls `sink.drained()`.
+ * - Receiving starts at `start()` and goes up through `sink.deliver()`/`sink.deliverBatch()`
+ *   in order. While `sink.paused` (or when those return less than everything), the carrier
+ *   holds the rest (in the kernel, the ring, or within the credit it granted) and hands it up
+ *   after `resume()`. `holding` says whether anything received waits undelivered.
+ * - Endings are reported, never acted on: the peer's end (EOF, BYE, death) is
+ *   `sink.peerGone()`, reported after every frame the peer sent before it was handed up or
+ *   held; a bad peer is `sink.fail('protocol-error', …)`; a local failure `sink.fail('error', …)`.
+ *   LinkCore decides the order: held frames first, then the ending.
+ * - `sink.peerGone()` may be repeated (for example once held frames are handed up); the link
+ *   ends at the first report at which `holding` is false.
+ * - `linger()` runs once, on `close()`: receiving stops (what arrives is read and dropped, so
+ *   the peer never blocks on us), queued bytes are flushed, and it resolves when they are out
+ *   and the transport's goodbye is done, or at `deadline` (ms since the epoch), whichever is
+ *   first. LinkCore may stop waiting for it early (the peer went).
+ * - `release()` runs exactly once, last: it frees every OS object the carrier owns (fds,
+ *   mappings, names, threads) and resolves once they are gone; it never throws.
+ */
+export interface Carrier {
+  /** Bytes accepted by write()/commit() and not yet handed to the OS or the peer. */
+  readonly bufferedAmount: number;
+  /** The memory claim() offsets point into. Read it after each claim(): it may change then. */
+  readonly memory: Uint8Array;
+  /** Whether frames received wait undelivered (behind a pause, or before start()). */
+  readonly holding: boolean;
+  /** Frame counters, on carriers that count them (datagram, record). */
+  readonly stats?: LinkStats;
+  /** Queues `frame` (which may be kept by reference until it is written). */
+  write(frame: Uint8Array): void;
+  /**
+   * Reserves room for one frame of up to `maxBytes` (already checked against maxFrame):
+   * returns the offset in `memory` where its payload goes, or -1 when it cannot be written in
+   * place now. Nothing is visible to the peer before commit().
+   */
+  claim(maxBytes: number): number;
+  /** Ends the open claim with a frame of `length` bytes (0 <= length <= maxBytes). */
+  commit(length: number): void;
+  /** Hands queued bytes to the OS or the peer, as far as they go now. */
+  flush(): void;
+  /** Starts reading (once, when the first handler is set). */
+  start(): void;
+  pause(): void;
+  resume(): void;
+  linger(deadline: number): Promise<void>;
+  release(kind: CloseKind): Promise<void>;
+}
+
+/** What LinkCore gives its carrier: where frames and endings go. */
+export interface CarrierSink {
+  /** The application paused delivery (or no handler is set yet). */
+  readonly paused: boolean;
+  /** The link is no longer open (closing or ended): received frames are read and dropped. */
+  readonly ending: boolean;
+  /**
+   * Hands up one frame (a view valid during the call). Returns false when the carrier must
+   * stop and hold what follows: the handler paused, or the link ended.
+   */
+  deliver(frame: Uint8Array): boolean;
+  /** Hands up a batch; returns how many of its frames were consumed (the rest: hold them). */
+  deliverBatch(batch: FrameBatch): number;
+  /** bufferedAmount fell: wakes drain() waiters once it is under the high-water mark. */
+  drained(): void;
+  /** The peer's end: after every frame it sent (delivered or held). */
+  peerGone(error?: Error): void;
+  /** The peer broke the protocol, or something failed here. */
+  fail(kind: 'protocol-error' | 'error', error: Error): void;
 }
 
 /** Options accepted by every transport's `connect()`, `listen()` and `pair()`. */

@@ -2,7 +2,7 @@
  * msgq.ts: `msgq://KEY`, a SysV message queue (perlipc "SysV IPC"), one queue per listener,
  * shared by every connection, with `mtype` telling the messages apart (docs/PROTOCOL.md §6).
  *
- *   mtype 1                  requests (HELLO) to the listener
+ *   mtype 1                  requests (HELLO, then ACK) to the listener
  *   mtype 2k, 2k+1 (k >= 1)  connection k: client -> listener ("up"), listener -> client ("down")
  *   mtype 2^30 .. 2^31-2     a client's private reply type during the handshake (random)
  *   mtype 2^31-1             the owner record: the listener's pid and start time
@@ -14,6 +14,8 @@
  * each link has its own; an idle one blocks in the kernel and costs nothing.
  *
  * Invariants:
+ * - A handshake costs the listener no thread until the client's ACK: HELLO -> WELCOME leaves
+ *   only a capped (64), expiring entry; a HELLO must name a live pid (never 0).
  * - Flow control is DatagramLink's credit: every receive thread always reads, so one paused
  *   link never fills the shared queue (its byte budget is msgmnb, 16 KiB by default) for the
  *   others; its datagrams wait in this process instead, bounded by the credit window.
@@ -29,25 +31,31 @@ import { randomInt } from 'node:crypto';
 import { TransportError } from '../../errors.js';
 import { native, type MsgReceiver } from '../../native.js';
 import { badAddress } from '../core/address.js';
-import { atExit } from '../core/cleanup.js';
+import { removeNowOrAtExit } from '../core/cleanup.js';
 import { DatagramLink, KIND_BYE, MIN_DATAGRAM, type DatagramPort } from './datagram-link.js';
+import { KIND_HELLO, KIND_WELCOME } from './handshake-kinds.js';
 import { handOver } from '../core/hand-over.js';
+import { pidAlive } from '../core/pid-alive.js';
 import { resolveLinkOptions, type ResolvedLinkOptions } from '../core/options.js';
 import type { CloseKind, Link, LinkOptions, Listener, Transport } from '../core/transport.js';
 import { DEFAULT_MAX_FRAME } from '../core/transport.js';
 
 const capabilities = { reliable: true, ordered: true, crossHost: false } as const;
 const MODE = 0o600;
-const VERSION = 1;
+/** 2: the client confirms a WELCOME with an ACK before the listener spends a thread on it. */
+const VERSION = 2;
 const MTYPE_REQUEST = 1;
 const MTYPE_REPLY_MIN = 2 ** 30;
 const MTYPE_OWNER = 2 ** 31 - 1;
 /** Connections per listener before mtypes would enter the reply range. */
 const MAX_CONNECTIONS = MTYPE_REPLY_MIN / 2 - 1;
-const KIND_HELLO = 0x10;
-const KIND_WELCOME = 0x11;
 const KIND_REJECT = 0x12;
 const KIND_OWNER = 0x13;
+const KIND_ACK = 0x14;
+/** Handshakes a listener holds (WELCOME sent, ACK awaited) before it refuses new HELLOs. */
+export const MAX_PENDING_HANDSHAKES = 64;
+/** Linux's largest pid_max: a HELLO naming a pid outside 1 .. this is refused. */
+const PID_MAX = 4_194_304;
 /** DATA datagrams in flight per direction per link: bounds what a paused reader holds. */
 const WINDOW = 256;
 const PROBE_MS = 200;
@@ -98,15 +106,6 @@ function startTimeOf(pid: number): bigint | null {
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function errnoOf(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
@@ -130,6 +129,33 @@ function sendOne(msqid: number, mtype: number, message: Buffer): Promise<void> {
       else reject(new TransportError('EAGAIN', `msgq: the queue stayed full for ${SEND_WAIT_MS * 20} ms`, { syscall: 'msgsnd' }));
     }),
   );
+}
+
+/** One message, only if the queue has room now (never a pool thread: see sendSoon). */
+function sendNow(msqid: number, mtype: number, message: Buffer): boolean {
+  try {
+    return native.msgsndBatch(msqid, mtype, [message], 0) === 1;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One message, retried from JS timers while the queue is full, until `deadline`: a handshake
+ * reply must not hold a libuv pool thread (64 of them waiting would starve the process's fs).
+ */
+async function sendSoon(msqid: number, mtype: number, message: Buffer, deadline: number, cancelled: () => boolean): Promise<boolean> {
+  for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+    if (cancelled()) return false;
+    if (sendNow(msqid, mtype, message)) return true;
+    if (Date.now() + delay > deadline) return false;
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+/** A pid a HELLO may name: a live process (kill(0) succeeds or says EPERM); never 0, which kill() reads as "my group". */
+function validPeerPid(pid: number): boolean {
+  return pid >= 1 && pid <= PID_MAX && pidAlive(pid);
 }
 
 /** A receive thread on one mtype, splitting its batches into messages. */
@@ -300,18 +326,13 @@ export const msgqTransport: Transport = {
     }
     const id = msqid;
     const href = `msgq://${key}`;
-    let removed = false;
-    const removeQueue = (): void => {
-      if (removed) return;
-      removed = true;
-      forget();
+    const removeQueue = removeNowOrAtExit(() => {
       try {
         native.msgRemove(id);
       } catch {
         // Already gone.
       }
-    };
-    const forget = atExit(removeQueue);
+    });
     try {
       native.msgsndBatch(id, MTYPE_OWNER, [ownerRecord()], 0);
     } catch (err) {
@@ -326,34 +347,66 @@ export const msgqTransport: Transport = {
       if (closing && links.size === 0) removeQueue();
     };
 
+    /**
+     * Handshakes in flight: a WELCOME went out, the client's ACK has not come. They cost no
+     * thread (the link's receive thread starts at the ACK), are capped, and expire after
+     * timeoutMs (or when the client's pid goes), taking their WELCOME and any early data out
+     * of the queue with them.
+     */
+    interface Pending {
+      k: number;
+      pid: number;
+      reply: number;
+      peerWindow: number;
+      expires: number;
+    }
+    const pending = new Map<number, Pending>();
+    /** Reply types a REJECT went to: purged once the client had its chance to read it. */
+    const rejected: Array<{ reply: number; expires: number }> = [];
+    let sweeper: NodeJS.Timeout | undefined;
+    const startSweeper = (): void => {
+      sweeper ??= setInterval(sweep, Math.max(10, Math.min(250, resolved.timeoutMs / 2)));
+      sweeper.unref();
+    };
+    const dropPending = (p: Pending): void => {
+      pending.delete(p.k);
+      purge(id, p.reply, msgmax);
+      purge(id, 2 * p.k, msgmax);
+      purge(id, 2 * p.k + 1, msgmax);
+    };
+    const sweep = (): void => {
+      const now = Date.now();
+      for (const p of [...pending.values()]) if (now > p.expires || !pidAlive(p.pid)) dropPending(p);
+      while (rejected.length > 0 && rejected[0]!.expires < now) purge(id, rejected.shift()!.reply, msgmax);
+      if (pending.size === 0 && rejected.length === 0 && sweeper) {
+        clearInterval(sweeper);
+        sweeper = undefined;
+      }
+    };
+    const reject = (reply: number, why: string): void => {
+      // Best effort, and bounded: past that many unread REJECTs, a client just times out.
+      if (rejected.length >= MAX_PENDING_HANDSHAKES * 16) return;
+      if (sendNow(id, reply, Buffer.concat([Buffer.from([KIND_REJECT]), Buffer.from(why)]))) {
+        rejected.push({ reply, expires: Date.now() + resolved.timeoutMs });
+        startSweeper();
+      }
+    };
+
     const onHello = (m: Buffer): void => {
-      if (closing || m.length < 14 || m[0] !== KIND_HELLO) return; // not a HELLO: nobody to answer
+      if (m.length < 14) return; // not a HELLO: nobody to answer
       const version = m[1]!;
       const pid = m.readUInt32BE(2);
       const reply = m.readUInt32BE(6);
       const peerWindow = m.readUInt32BE(10);
       if (reply < MTYPE_REPLY_MIN || reply >= MTYPE_OWNER) return;
-      if (version !== VERSION || peerWindow < 1 || nextConnection > MAX_CONNECTIONS) {
-        const why = Buffer.from(version !== VERSION ? `unsupported version ${version}` : 'bad HELLO');
-        void sendOne(id, reply, Buffer.concat([Buffer.from([KIND_REJECT]), why])).catch(() => {});
-        return;
-      }
+      if (version !== VERSION) return reject(reply, `unsupported version ${version}`);
+      if (peerWindow < 1 || !validPeerPid(pid)) return reject(reply, 'bad HELLO');
+      if (pending.size >= MAX_PENDING_HANDSHAKES) return reject(reply, `busy: ${MAX_PENDING_HANDSHAKES} handshakes in flight`);
+      if (nextConnection > MAX_CONNECTIONS) return reject(reply, 'no connection numbers left');
       const k = nextConnection++;
-      const link = openEndpoint({
-        msqid: id,
-        address: href,
-        maxDatagram: msgmax,
-        rx: 2 * k,
-        tx: 2 * k + 1,
-        peerPid: pid,
-        peerWindow,
-        options: resolved,
-        onReleased: () => {
-          links.delete(link);
-          maybeRemove();
-        },
-      });
-      links.add(link);
+      const p: Pending = { k, pid, reply, peerWindow, expires: Date.now() + resolved.timeoutMs };
+      pending.set(k, p);
+      startSweeper();
       const welcome = Buffer.alloc(18);
       welcome[0] = KIND_WELCOME;
       welcome[1] = VERSION;
@@ -361,12 +414,41 @@ export const msgqTransport: Transport = {
       welcome.writeUInt32BE(2 * k, 6);
       welcome.writeUInt32BE(2 * k + 1, 10);
       welcome.writeUInt32BE(WINDOW, 14);
-      sendOne(id, reply, welcome).then(
-        () => handOver(onLink, link),
-        () => void link.close(),
-      );
+      void sendSoon(id, reply, welcome, p.expires, () => pending.get(k) !== p).then((sent) => {
+        if (!sent && pending.get(k) === p) dropPending(p);
+      });
     };
-    const requests = new Receiver(id, MTYPE_REQUEST, msgmax, onHello);
+
+    const onAck = (m: Buffer): void => {
+      if (m.length < 10 || m[1] !== VERSION) return;
+      const pid = m.readUInt32BE(2);
+      const up = m.readUInt32BE(6);
+      const p = pending.get(up / 2);
+      if (!p || p.pid !== pid) return; // not a handshake of ours (expired, or another pid's)
+      pending.delete(p.k);
+      const link = openEndpoint({
+        msqid: id,
+        address: href,
+        maxDatagram: msgmax,
+        rx: 2 * p.k,
+        tx: 2 * p.k + 1,
+        peerPid: p.pid,
+        peerWindow: p.peerWindow,
+        options: resolved,
+        onReleased: () => {
+          links.delete(link);
+          maybeRemove();
+        },
+      });
+      links.add(link);
+      handOver(onLink, link);
+    };
+
+    const requests = new Receiver(id, MTYPE_REQUEST, msgmax, (m) => {
+      if (closing || m.length === 0) return;
+      if (m[0] === KIND_HELLO) onHello(m);
+      else if (m[0] === KIND_ACK) onAck(m);
+    });
     void requests.ended.then(() => {
       // The queue was removed under us (or we stopped): links find out by themselves.
     });
@@ -377,9 +459,19 @@ export const msgqTransport: Transport = {
       close() {
         closed ??= (async () => {
           closing = true;
-          await requests.stop();
-          purge(id, MTYPE_REQUEST, msgmax);
-          maybeRemove();
+          if (sweeper) clearInterval(sweeper);
+          for (const p of [...pending.values()]) dropPending(p);
+          for (const r of rejected.splice(0)) purge(id, r.reply, msgmax);
+          if (links.size === 0) {
+            // Nothing else uses the queue: removing it wakes the request thread (EIDRM) even
+            // when a flood keeps the queue too full for stop()'s own wake-up message.
+            removeQueue();
+            await requests.ended;
+          } else {
+            await requests.stop();
+            purge(id, MTYPE_REQUEST, msgmax);
+            maybeRemove();
+          }
         })();
         return closed;
       },
@@ -439,7 +531,7 @@ export const msgqTransport: Transport = {
     const up = m.readUInt32BE(6);
     const down = m.readUInt32BE(10);
     const id = msqid;
-    return openEndpoint({
+    const link = openEndpoint({
       msqid: id,
       address: href,
       maxDatagram: msgmax,
@@ -459,6 +551,19 @@ export const msgqTransport: Transport = {
         }
       },
     });
+    // The ACK is what makes the listener spend a thread on us: our end reads first.
+    const ack = Buffer.alloc(10);
+    ack[0] = KIND_ACK;
+    ack[1] = VERSION;
+    ack.writeUInt32BE(process.pid, 2);
+    ack.writeUInt32BE(up, 6);
+    try {
+      await sendOne(id, MTYPE_REQUEST, ack);
+    } catch (err) {
+      await link.close();
+      throw TransportError.fromNode(err, href);
+    }
+    return link;
   },
 };
 

@@ -32,6 +32,7 @@ import { randomInt } from 'node:crypto';
 import { TransportError } from '../../errors.js';
 import { badAddress, formatHostPort, hostPortOf } from '../core/address.js';
 import { DatagramLink, MIN_DATAGRAM, type DatagramPort } from './datagram-link.js';
+import { KIND_HELLO, KIND_WELCOME } from './handshake-kinds.js';
 import { handOver } from '../core/hand-over.js';
 import { resolveLinkOptions, type ResolvedLinkOptions } from '../core/options.js';
 import type { Link, LinkOptions, Listener, Transport } from '../core/transport.js';
@@ -39,8 +40,6 @@ import { DEFAULT_MAX_FRAME } from '../core/transport.js';
 
 const capabilities = { reliable: false, ordered: false, crossHost: true } as const;
 const VERSION = 1;
-const KIND_HELLO = 0x10;
-const KIND_WELCOME = 0x11;
 const HELLO_BYTES = 22;
 /** The largest UDP payload over IPv4. */
 const MAX_UDP_PAYLOAD = 65507;
@@ -86,7 +85,6 @@ function udpOptions(url: URL, host: string): UdpOptions {
 function hostAndPort(url: URL, forListen: boolean): { host: string; port: number } {
   if (url.pathname !== '' && url.pathname !== '/') throw badAddress(url.href, 'udp: takes host:port and no path, e.g. udp://127.0.0.1:7000');
   const hp = hostPortOf(url, { portRequired: !forListen });
-  if (!forListen && hp.port === 0) throw badAddress(url.href, 'udp: cannot connect to port 0; name the port the listener reported');
   if (isIP(hp.host) === 0 && hp.host !== 'localhost') throw badAddress(url.href, 'udp: the host must be an IP address or localhost');
   return hp;
 }

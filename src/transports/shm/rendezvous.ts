@@ -34,8 +34,9 @@ import { Socket } from 'node:net';
 import { TransportError } from '../../errors.js';
 import { native, type PeerCred, type ReceivedFd } from '../../native.js';
 import { badAddress } from '../core/address.js';
-import { atExit } from '../core/cleanup.js';
+import { removeNowOrAtExit } from '../core/cleanup.js';
 import { handOver } from '../core/hand-over.js';
+import { fdOf } from '../core/socket-fd.js';
 import { serve, stopServer } from '../stream/net-stream.js';
 import { capacityOf, shmSettings, type ShmLinkOptions } from './settings.js';
 import { ShmLink } from './link.js';
@@ -71,12 +72,6 @@ function nameOf(url: URL): string {
 }
 
 export const socketPath = (token: string): string => `\0switchyard-shm.${token}`;
-
-/** The fd under a connected net.Socket, or -1 once it has none (destroyed). Linux, libuv pipes. */
-export function fdOf(socket: Socket): number {
-  const handle = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle;
-  return typeof handle?.fd === 'number' && handle.fd >= 0 ? handle.fd : -1;
-}
 
 /** Listener side: why a connecting peer gets no link, or null if it may have one. */
 export function refusal(peer: PeerCred, euid: number): string | null {
@@ -190,7 +185,7 @@ export async function shmListen(address: URL, onLink: (link: Link) => void, opti
   };
 
   const claim = claimRecord(name, href);
-  const forgetClaim = atExit(() => claim.release());
+  const releaseClaim = removeNowOrAtExit(() => claim.release());
   let server;
   try {
     // Bound natively: Node 20 pads abstract names to the whole sun_path (see native/fd.cc).
@@ -199,8 +194,7 @@ export async function shmListen(address: URL, onLink: (link: Link) => void, opti
     claim.publish(record);
   } catch (err) {
     if (server) await stopServer(server);
-    forgetClaim();
-    claim.release();
+    releaseClaim();
     throw err;
   }
   let closing: Promise<void> | undefined;
@@ -209,10 +203,7 @@ export async function shmListen(address: URL, onLink: (link: Link) => void, opti
     close() {
       stopped = true;
       // Handshakes in flight end with the listener: none reaches onLink after close().
-      closing ??= Promise.all([stopServer(server), ...[...pending].map((l) => l.close())]).then(() => {
-        forgetClaim();
-        claim.release();
-      });
+      closing ??= Promise.all([stopServer(server), ...[...pending].map((l) => l.close())]).then(releaseClaim);
       return closing;
     },
   };

@@ -11,57 +11,16 @@
  * creates the segment), `spin=` how long the receiving thread polls before it sleeps, e.g.
  * `spin=50us` (default 0: the receiver sleeps; spinning lowers latency and costs a core at 100% while it spins).
  */
-import { closeSync, fstatSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { TransportError } from '../../errors.js';
 import { native } from '../../native.js';
-import { badAddress } from '../core/address.js';
-import { FIRST_CHILD_SLOT } from '../core/inherited.js';
+import { childEnd, inheritedFds } from '../core/inherited.js';
 import { ShmLink } from './link.js';
 import { shmListen, shmConnect } from './rendezvous.js';
 import { capacityOf, shmSettings, type ShmLinkOptions } from './settings.js';
 import { resolveLinkOptions } from '../core/options.js';
-import type { ChildEnd, Link, LinkPair, Listener, Transport } from '../core/transport.js';
+import type { Link, LinkPair, Listener, Transport } from '../core/transport.js';
 import { DEFAULT_MAX_FRAME } from '../core/transport.js';
-
-function inherited(url: URL): [segment: number, socket: number] {
-  const raw = url.searchParams.get('fds');
-  if (raw === null) throw badAddress(url.href, 'shm: opens an end inherited from the parent, e.g. shm:?fds=3,4 (made by pair() / spawnWithLink), or names a listener: shm://name');
-  const parts = raw.split(',');
-  if (parts.length !== 2 || !parts.every((p) => /^\d+$/.test(p))) throw badAddress(url.href, 'shm: wants 2 fd numbers in ?fds= (segment, socket)');
-  const fds = parts.map(Number) as [number, number];
-  fds.forEach((fd, i) => {
-    let ok: boolean;
-    try {
-      const st = fstatSync(fd);
-      ok = i === 0 ? st.isFile() : st.isSocket();
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      throw new TransportError(e.code ?? 'EBADF', `shm: fd ${fd} named by "${url.href}" is not open in this process (was it inherited?)`, {
-        errno: Math.abs(e.errno ?? 9),
-        syscall: 'fstat',
-        address: url.href,
-        cause: err,
-      });
-    }
-    if (!ok) throw new TransportError('ERR_BAD_FD', `shm: fd ${fd} named by "${url.href}" is not ${i === 0 ? 'a shared-memory segment' : 'a socket'}`, { address: url.href });
-  });
-  return fds;
-}
-
-function childEnd(fds: [number, number], spinUs: number | undefined): ChildEnd {
-  let released = false;
-  const spin = spinUs === undefined ? '' : `&spin=${Math.round(spinUs * 1000)}ns`;
-  return {
-    fds,
-    address: `shm:?fds=${FIRST_CHILD_SLOT},${FIRST_CHILD_SLOT + 1}${spin}`,
-    release() {
-      if (released) return;
-      released = true;
-      for (const fd of fds) closeSync(fd);
-    },
-  };
-}
 
 export type { ShmLinkOptions } from './settings.js';
 
@@ -79,7 +38,7 @@ export const shmTransport: Transport = {
     const resolved = resolveLinkOptions(options);
     if (address.host !== '' || (address.pathname !== '' && address.pathname !== '/')) return shmConnect(address, options);
     const { spinNs } = shmSettings(address, options);
-    const [segment, sock] = inherited(address);
+    const [segment, sock] = inheritedFds(address, ['segment', 'socket'], 'names a listener: shm://name');
     const capacity = capacityOf(segment, address.href);
     const liveness = new Socket({ fd: sock, readable: true, writable: false, allowHalfOpen: false });
     try {
@@ -114,6 +73,7 @@ export const shmTransport: Transport = {
       closeSync(theirs);
       throw err;
     }
-    return { link, child: childEnd([segment, theirs], options?.spinUs) };
+    const spin = options?.spinUs === undefined ? '' : `&spin=${Math.round(options.spinUs * 1000)}ns`;
+    return { link, child: childEnd('shm', [segment, theirs], spin) };
   },
 };

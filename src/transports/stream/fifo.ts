@@ -21,18 +21,24 @@
  * Each side then wraps its two fds in net.Sockets. Death of either side is EOF on the other's
  * read FIFO (and EPIPE on its write FIFO): `peer-gone`.
  *
+ * Client names are untrusted: they are opened with O_NOFOLLOW and must be FIFOs of our uid
+ * (fstat), or that one handshake fails and the names are left to their owner; nothing is ever
+ * written into a file a client planted there.
+ *
  * Names left by a crash are reclaimed: a request FIFO with no reader is stale and replaced on
  * listen (a live one is EADDRINUSE); client FIFOs whose pid is dead are removed on listen.
  */
-import { closeSync, constants, lstatSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { TransportError } from '../../errors.js';
 import { native } from '../../native.js';
 import { pathOf } from '../core/address.js';
-import { atExit, ownName, unlinkQuiet } from '../core/cleanup.js';
+import { atExit, ownName, removeNowOrAtExit, unlinkQuiet } from '../core/cleanup.js';
 import { handOver } from '../core/hand-over.js';
+import { existingName, nameInUse, type NameKind } from '../core/stale-name.js';
+import { pidAlive } from '../core/pid-alive.js';
 import { fdLink, socketFromFd } from './fd-link.js';
 import { resolveLinkOptions } from '../core/options.js';
 import type { Link, LinkOptions, Listener, Transport } from '../core/transport.js';
@@ -45,7 +51,7 @@ const HELLO = 0x53; // 'S'
 const MAX_ANNOUNCE = 64;
 const ANNOUNCE = /^(\d+)\.([0-9a-f]{16})$/;
 
-const { O_RDONLY, O_WRONLY, O_NONBLOCK } = constants;
+const { O_RDONLY, O_WRONLY, O_NONBLOCK, O_NOFOLLOW } = constants;
 
 /**
  * Retries `attempt` (which returns undefined for "not yet") until it yields, the deadline
@@ -63,10 +69,14 @@ async function retry<T>(deadline: number, signal: AbortSignal | undefined, attem
   }
 }
 
-/** open(path, flags | O_NONBLOCK); `undefined` on the errnos that mean "other side not there yet". */
+/**
+ * open(path, flags | O_NONBLOCK | O_NOFOLLOW); `undefined` on the errnos that mean "other side
+ * not there yet". Never follows a symlink: a FIFO path is a name another process may have
+ * planted (ELOOP then fails that handshake).
+ */
 function tryOpen(path: string, flags: number, address: string, retryable: readonly string[]): number | undefined {
   try {
-    return openSync(path, flags | O_NONBLOCK);
+    return openSync(path, flags | O_NONBLOCK | O_NOFOLLOW);
   } catch (err) {
     if (retryable.includes((err as NodeJS.ErrnoException).code ?? '')) return undefined;
     throw TransportError.fromNode(err, address);
@@ -84,6 +94,28 @@ function tryReadHello(fd: number, address: string): true | undefined {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return undefined;
     throw TransportError.fromNode(err, address);
+  }
+}
+
+/**
+ * Checks that `fd` is a FIFO owned by our uid: a client's .up/.down path may hold a regular
+ * file or a device a local process put there to make us write into it (and non-FIFO fds
+ * cannot become sockets). Throws ERR_NOT_A_FIFO for that one handshake.
+ */
+function checkFifo(fd: number, path: string, address: string): void {
+  const st = fstatSync(fd);
+  if (!st.isFIFO() || st.uid !== process.geteuid!()) {
+    throw new TransportError('ERR_NOT_A_FIFO', `fifo ${address}: ${path} is not a FIFO of uid ${process.geteuid!()} (a ${st.isFIFO() ? 'FIFO' : 'non-FIFO'} of uid ${st.uid})`, { address });
+  }
+}
+
+/** Removes a client's name only if it is a FIFO of ours: never another process's file. */
+function removeOurFifo(path: string): void {
+  try {
+    const st = lstatSync(path);
+    if (st.isFIFO() && st.uid === process.geteuid!()) removeQuiet(path);
+  } catch {
+    // gone already
   }
 }
 
@@ -109,15 +141,6 @@ function timeoutError(address: string, what: string, ms: number): TransportError
   return new TransportError('ETIMEDOUT', `fifo ${address}: ${what} within ${ms} ms`, { address });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Removes client FIFOs next to `path` whose creator is dead. */
 function sweepStaleClients(path: string): void {
   const prefix = `${basename(path)}.`;
@@ -130,34 +153,19 @@ function sweepStaleClients(path: string): void {
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
     const m = /^(\d+)\.[0-9a-f]{16}\.(up|down)$/.exec(name.slice(prefix.length));
-    if (m && !isAlive(Number(m[1]))) unlinkQuiet(join(dirname(path), name));
+    if (m && !pidAlive(Number(m[1]))) unlinkQuiet(join(dirname(path), name));
   }
 }
 
+const FIFO: NameKind = { noun: 'a FIFO', is: (st) => st.isFIFO() };
+
 /** Makes the request FIFO at `path`, replacing a stale one; EADDRINUSE if one is served. */
 function claimRequestFifo(path: string, address: string): void {
-  let stat;
-  try {
-    stat = lstatSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw TransportError.fromNode(err, address);
-  }
-  if (stat) {
-    if (!stat.isFIFO()) {
-      throw new TransportError('EEXIST', `listen ${address}: ${path} exists and is not a FIFO; not touching it`, {
-        address,
-        syscall: 'mkfifo',
-        errno: 17,
-      });
-    }
+  if (existingName(path, address, FIFO, 'mkfifo') !== null) {
     const probe = tryOpen(path, O_WRONLY, address, ['ENXIO']);
     if (probe !== undefined) {
       closeSync(probe);
-      throw new TransportError('EADDRINUSE', `listen ${address}: another process is listening on ${path}`, {
-        address,
-        syscall: 'open',
-        errno: 98,
-      });
+      throw nameInUse(address, path, 'open');
     }
     unlinkQuiet(path); // no reader: left by a listener that died
   }
@@ -174,8 +182,7 @@ export const fifoTransport: Transport = {
     const path = pathOf(address);
     const href = address.href;
     claimRequestFifo(path, href);
-    const removeName = ownName(path);
-    const forget = atExit(removeName);
+    const removeName = removeNowOrAtExit(ownName(path));
     sweepStaleClients(path);
 
     let readFd: number | undefined;
@@ -186,7 +193,6 @@ export const fifoTransport: Transport = {
     } catch (err) {
       closeQuiet(readFd);
       removeName();
-      forget();
       throw TransportError.fromNode(err, href);
     }
     const requests: Socket = socketFromFd(readFd, { readable: true, writable: false });
@@ -200,9 +206,11 @@ export const fifoTransport: Transport = {
       let down: number | undefined;
       try {
         up = tryOpen(`${base}.up`, O_RDONLY, href, []);
+        checkFifo(up!, `${base}.up`, href);
         down = await retry(deadline, abort.signal, () => tryOpen(`${base}.down`, O_WRONLY, href, ['ENXIO']), () =>
           timeoutError(href, 'client did not open its .down FIFO', timeoutMs),
         );
+        checkFifo(down, `${base}.down`, href);
         writeSync(down, Buffer.of(HELLO));
         const upFd = up;
         await retry(deadline, abort.signal, () => tryReadHello(upFd!, href), () =>
@@ -212,12 +220,20 @@ export const fifoTransport: Transport = {
         // A client that vanished mid-handshake costs only its own FIFOs; the listener goes on.
         closeQuiet(up);
         closeQuiet(down);
-        removeQuiet(`${base}.up`);
-        removeQuiet(`${base}.down`);
+        removeOurFifo(`${base}.up`);
+        removeOurFifo(`${base}.down`);
+        return;
+      }
+      let link: Link;
+      try {
+        link = fdLink('fifo', capabilities, resolved, `${href} (${basename(base)})`, up!, down);
+      } catch {
+        closeQuiet(up);
+        closeQuiet(down);
         return;
       }
       // From here the sockets own the fds: a throwing onLink closes the link, never the fds.
-      handOver(onLink, fdLink('fifo', capabilities, resolved, `${href} (${basename(base)})`, up!, down));
+      handOver(onLink, link);
     };
 
     requests.setEncoding('latin1');
@@ -253,7 +269,6 @@ export const fifoTransport: Transport = {
           }
           await Promise.allSettled([...jobs]); // handshakes in flight release their FIFOs
           removeName();
-          forget();
         })();
         return closing;
       },
@@ -292,7 +307,8 @@ export const fifoTransport: Transport = {
       made++;
       native.mkfifo(`${base}.down`, MODE);
       made++;
-      down = openSync(`${base}.down`, O_RDONLY | O_NONBLOCK);
+      down = openSync(`${base}.down`, O_RDONLY | O_NONBLOCK | O_NOFOLLOW);
+      checkFifo(down, `${base}.down`, href);
       const request = await retry(deadline, undefined, () => tryOpen(path, O_WRONLY, href, ['ENXIO']), () =>
         new TransportError('ECONNREFUSED', `connect ${href}: nobody is listening on ${path} (waited ${timeoutMs} ms)`, {
           address: href,
@@ -307,6 +323,7 @@ export const fifoTransport: Transport = {
       up = await retry(deadline, undefined, () => tryOpen(`${base}.up`, O_WRONLY, href, ['ENXIO']), () =>
         timeoutError(href, 'the listener did not answer', timeoutMs),
       );
+      checkFifo(up, `${base}.up`, href);
       writeSync(up, Buffer.of(HELLO));
       await retry(deadline, undefined, () => tryReadHello(down!, href), () => timeoutError(href, 'the listener did not finish the handshake', timeoutMs));
     } catch (err) {

@@ -8,7 +8,8 @@
  *
  * FrameEncoder batches: small frames are copied (with their prefix) into a shared slab, so a
  * burst of sends in one tick becomes one buffer and one write; large frames are not copied:
- * only their 4-byte prefix goes into the slab and the payload is queued by reference.
+ * only their 4-byte prefix goes into the slab and the payload is queued by reference. A frame
+ * can also be claimed in the slab and written there in place (claim/commit), whatever its size.
  *
  * FrameDecoder is a push parser: it accepts chunks of any size and split (one byte at a time
  * works), hands out frames that lie inside one chunk as views of that chunk (no copy), and
@@ -34,10 +35,35 @@ export class FrameEncoder {
   private end = 0; // next free byte of the slab
   private out: Buffer[] = [];
   private pending = 0;
+  private claimAt = 0;
 
   /** Bytes encoded and not yet taken. */
   get pendingBytes(): number {
     return this.pending;
+  }
+
+  /** The slab claim() offsets point into (replaced when a claim does not fit the current one). */
+  get memory(): Buffer {
+    return this.slab;
+  }
+
+  /**
+   * Reserves room in the slab for one frame of up to `maxBytes` and returns the offset of its
+   * payload: the caller writes the frame there and calls commit(), so it goes out with no copy
+   * of its own. The caller has already checked `maxBytes` against maxFrame.
+   */
+  claim(maxBytes: number): number {
+    this.reserve(HEADER_BYTES + maxBytes);
+    this.claimAt = this.end;
+    return this.end + HEADER_BYTES;
+  }
+
+  /** Ends the claim with a frame of `length` bytes (at most what was claimed). */
+  commit(length: number): void {
+    const at = this.claimAt;
+    this.slab.writeUInt32BE(length, at);
+    this.end = at + HEADER_BYTES + length;
+    this.pending += HEADER_BYTES + length;
   }
 
   /** Appends one frame. The caller has already checked it against maxFrame. */

@@ -13,9 +13,8 @@
  */
 import { closeSync } from 'node:fs';
 import { native } from '../../native.js';
-import { TransportError } from '../../errors.js';
 import { fdLink } from './fd-link.js';
-import { childEnd, inheritedFds } from '../core/inherited.js';
+import { childEnd, inheritedFds, nothingToListenOn } from '../core/inherited.js';
 import { resolveLinkOptions } from '../core/options.js';
 import type { Link, LinkOptions, LinkPair, Listener, Transport } from '../core/transport.js';
 import { DEFAULT_MAX_FRAME } from '../core/transport.js';
@@ -27,14 +26,12 @@ export const pipeTransport: Transport = {
   capabilities: { ...capabilities, maxFrame: DEFAULT_MAX_FRAME },
 
   listen(): Promise<Listener> {
-    return Promise.reject(
-      new TransportError('ERR_UNSUPPORTED', 'pipe: has nothing to listen on; make a pair with pair("pipe") and hand one end to a child'),
-    );
+    return nothingToListenOn('pipe');
   },
 
   async connect(address: URL, options?: LinkOptions): Promise<Link> {
     const resolved = resolveLinkOptions(options);
-    const [readFd, writeFd] = inheritedFds(address, 2, 'fifo') as [number, number];
+    const [readFd, writeFd] = inheritedFds(address, ['fifo', 'fifo']);
     return fdLink('pipe', capabilities, resolved, `parent (fds ${readFd},${writeFd})`, readFd, writeFd);
   },
 

@@ -4,10 +4,9 @@
  * The parent closes its copy of the child's end right after spawn (ChildEnd.release), so the
  * child's death is EOF/ECONNRESET here.
  */
-import { TransportError } from '../../errors.js';
 import { native } from '../../native.js';
 import { fdLink } from './fd-link.js';
-import { childEnd, inheritedFds } from '../core/inherited.js';
+import { childEnd, inheritedFds, nothingToListenOn } from '../core/inherited.js';
 import { resolveLinkOptions } from '../core/options.js';
 import type { Link, LinkOptions, LinkPair, Listener, Transport } from '../core/transport.js';
 import { DEFAULT_MAX_FRAME } from '../core/transport.js';
@@ -19,17 +18,12 @@ export const socketpairTransport: Transport = {
   capabilities: { ...capabilities, maxFrame: DEFAULT_MAX_FRAME },
 
   listen(): Promise<Listener> {
-    return Promise.reject(
-      new TransportError(
-        'ERR_UNSUPPORTED',
-        'socketpair: has nothing to listen on; make a pair with pair("socketpair") and hand one end to a child',
-      ),
-    );
+    return nothingToListenOn('socketpair');
   },
 
   async connect(address: URL, options?: LinkOptions): Promise<Link> {
     const resolved = resolveLinkOptions(options);
-    const [fd] = inheritedFds(address, 1, 'socket') as [number];
+    const [fd] = inheritedFds(address, ['socket']);
     return fdLink('socketpair', capabilities, resolved, `parent (fd ${fd})`, fd, fd);
   },
 

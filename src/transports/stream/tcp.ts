@@ -6,7 +6,7 @@
  * batches a tick's frames into one write, so Nagle would only add latency.
  */
 import type { AddressInfo, Socket } from 'node:net';
-import { badAddress, formatHostPort, hostPortOf } from '../core/address.js';
+import { formatHostPort, hostPortOf } from '../core/address.js';
 import { handOver } from '../core/hand-over.js';
 import { dial, serve, socketLink, stopServer } from './net-stream.js';
 import { resolveLinkOptions } from '../core/options.js';
@@ -44,7 +44,6 @@ export const tcpTransport: Transport = {
   async connect(address: URL, options?: LinkOptions): Promise<Link> {
     const resolved = resolveLinkOptions(options);
     const { host, port } = hostPortOf(address, { portRequired: true });
-    if (port === 0) throw badAddress(address.href, 'tcp: cannot connect to port 0; name the port the listener reported');
     const socket = await dial({ host, port, noDelay: true }, address.href, resolved.timeoutMs);
     socket.setNoDelay(true);
     return socketLink('tcp', socket, remoteOf(socket), capabilities, resolved);

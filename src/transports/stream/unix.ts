@@ -2,17 +2,19 @@
  * unix.ts: `unix:///path.sock`, a Unix-domain stream socket (perlipc "Unix-Domain TCP Clients
  * and Servers").
  *
- * The socket file is mode 0600 and is removed when the listener closes and when the process
+ * The socket file is mode 0600 from its creation (bound under umask 0177) and is removed when the listener closes and when the process
  * exits (cleanup.ts). A file left by a crash is stale: listen() tries to connect to it; if
  * nobody answers (ECONNREFUSED) it is removed and replaced, if somebody does it is EADDRINUSE.
  * A path that exists but is not a socket is never touched.
  */
-import { chmodSync, lstatSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { isMainThread } from 'node:worker_threads';
 import { TransportError } from '../../errors.js';
 import { badAddress, pathOf } from '../core/address.js';
-import { atExit, ownName, unlinkQuiet } from '../core/cleanup.js';
+import { ownName, removeNowOrAtExit, unlinkQuiet } from '../core/cleanup.js';
 import { handOver } from '../core/hand-over.js';
+import { existingName, nameInUse, type NameKind } from '../core/stale-name.js';
 import { dial, serve, socketLink, stopServer } from './net-stream.js';
 import { resolveLinkOptions } from '../core/options.js';
 import type { Link, LinkOptions, Listener, Transport } from '../core/transport.js';
@@ -46,30 +48,29 @@ function isLive(path: string): Promise<boolean> {
   });
 }
 
+const SOCKET: NameKind = { noun: 'a socket', is: (st) => st.isSocket() };
+
 /** Removes a stale socket file at `path`, or fails if it is live or not a socket. */
 async function reclaim(path: string, address: string): Promise<void> {
-  let stat;
-  try {
-    stat = lstatSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw TransportError.fromNode(err, address);
-  }
-  if (!stat.isSocket()) {
-    throw new TransportError('EEXIST', `listen ${address}: ${path} exists and is not a socket; not touching it`, {
-      address,
-      syscall: 'bind',
-      errno: 17,
-    });
-  }
-  if (await isLive(path)) {
-    throw new TransportError('EADDRINUSE', `listen ${address}: another process is listening on ${path}`, {
-      address,
-      syscall: 'bind',
-      errno: 98,
-    });
-  }
+  if (existingName(path, address, SOCKET, 'bind') === null) return;
+  if (await isLive(path)) throw nameInUse(address, path, 'bind');
   unlinkQuiet(path);
+}
+
+/**
+ * Runs `bind` (a server.listen() on a path, which binds synchronously) with the umask at 0177,
+ * so the socket file is born 0600: a chmod after bind leaves a window in which any local uid
+ * could connect (seen under umask 000). The umask is the process's: it is restored before
+ * any other JavaScript runs. Worker threads cannot set it; there the chmod after is all.
+ */
+function bindPrivately(bind: () => void): void {
+  if (!isMainThread) return bind();
+  const old = process.umask(0o177);
+  try {
+    bind();
+  } finally {
+    process.umask(old);
+  }
 }
 
 export const unixTransport: Transport = {
@@ -81,10 +82,11 @@ export const unixTransport: Transport = {
     const path = socketPath(address);
     await reclaim(path, address.href);
     let n = 0;
-    const server = await serve((s) => s.listen({ path, exclusive: true }), address.href, (socket) => {
+    const server = await serve((s) => bindPrivately(() => s.listen({ path, exclusive: true })), address.href, (socket) => {
       handOver(onLink, socketLink('unix', socket, `${address.href}#${++n}`, capabilities, resolved));
     });
-    // Creation honours the umask; narrow it to 0600 before anyone else can find it useful.
+    // Already 0600 where bindPrivately() could set the umask; in a worker thread (which may not
+    // change the process's umask) this narrows it after the fact.
     try {
       chmodSync(path, 0o600);
     } catch (err) {
@@ -92,18 +94,14 @@ export const unixTransport: Transport = {
       unlinkQuiet(path);
       throw TransportError.fromNode(err, address.href);
     }
-    const removeName = ownName(path);
-    const forget = atExit(removeName);
+    const removeName = removeNowOrAtExit(ownName(path));
     let closing: Promise<void> | undefined;
     return {
       address: new URL(`unix://${path}`),
       close() {
         // libuv unlinks the path when the server closes; ownName() covers the rest, and never
         // removes a socket file that a newer listener has put at the same path.
-        closing ??= stopServer(server).then(() => {
-          removeName();
-          forget();
-        });
+        closing ??= stopServer(server).then(removeName);
         return closing;
       },
     };

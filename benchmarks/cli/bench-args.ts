@@ -4,10 +4,10 @@
  * the option and what it takes.
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_LEVEL, isLevelChoice, LEVEL_CHOICES, type LevelChoice } from '../../benchmarks/levels.js';
-import type { Tuning } from '../../benchmarks/run.js';
-import { MIN_SIZE } from '../../benchmarks/wire.js';
-import { UsageError } from './usage-error.js';
+import { DEFAULT_LEVEL, isLevelChoice, LEVEL_CHOICES, type LevelChoice } from '../levels.js';
+import type { Tuning } from '../run.js';
+import { MIN_SIZE } from '../wire.js';
+import { UsageError } from '../../src/cli/usage-error.js';
 
 export const DEFAULT_SIZES = [64, 1024, 65536, 1048576];
 const MAX_SIZE = 64 * 1024 * 1024;

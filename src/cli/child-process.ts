@@ -1,15 +1,10 @@
 /**
- * peer-process.ts: starts and ends the child processes that bench peers run in.
- * Owns: waiting for a child's exit (so close() returns only once it is gone), and killing a
- * child that does not leave on its own after its channel closed.
+ * child-process.ts: starts and ends the Node child processes the CLI runs beside itself (the
+ * demo's workers, the bench's peers). Owns: waiting for a child's exit (so close() returns
+ * only once it is gone), killing a child that does not leave on its own after its channel
+ * closed, and turning a child that dies before it is ready into an error, not a hang.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-
-/** The compiled peer script `name` (in benchmarks/peers/). */
-export function peerScript(name: string): string {
-  return fileURLToPath(new URL(`./peers/${name}.js`, import.meta.url));
-}
 
 export function spawnPeer(script: string, args: string[], options: SpawnOptions = {}): ChildProcess {
   return spawn(process.execPath, [script, ...args], { stdio: 'inherit', ...options });

@@ -1,6 +1,7 @@
 /**
- * format.ts: how figures read in the terminal and the HTML report: sizes in binary units,
- * latencies with one decimal, rates with thousands separators.
+ * format.ts: how figures read in the terminal (the demo, the bench's table and progress) and
+ * in the bench's HTML report: sizes in binary units, latencies with one decimal, rates with
+ * thousands separators.
  */
 export function formatSize(bytes: number): string {
   for (const [unit, n] of [['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
