@@ -106,6 +106,8 @@ export class SupervisedChild implements CallTarget {
   private readonly idleWaiters = new Set<() => void>();
   private inFlight = 0;
   private terminalError: Error | undefined;
+  /** Links of past incarnations still releasing their OS objects. */
+  private readonly releasing = new Set<Promise<void>>();
 
   /** Lifecycle events; replays the latest to a new subscriber; completes after failed or stopped. */
   readonly status$: Observable<ChildStatus> = this.statuses.asObservable();
@@ -178,18 +180,20 @@ export class SupervisedChild implements CallTarget {
     });
   }
 
-  /** Ends the current incarnation on purpose (SIGTERM, then SIGKILL); resolves once its exit is handled. */
+  /**
+   * Ends the current incarnation on purpose (SIGTERM, then SIGKILL); resolves once its exit
+   * is handled and the links of every past incarnation have released their OS objects.
+   */
   async terminate(): Promise<void> {
     const inc = this.current;
-    if (!inc) {
-      if (this.starting) {
-        this.pendingStop = true;
-        await this.starting;
-      }
-      return;
+    if (inc) {
+      this.kill(inc, 'stopped');
+      await inc.ended;
+    } else if (this.starting) {
+      this.pendingStop = true;
+      await this.starting;
     }
-    this.kill(inc, 'stopped');
-    await inc.ended;
+    await Promise.all([...this.releasing]);
   }
 
   /** Restarts on purpose: calls in flight finish (up to `drainMs`), new ones wait for the next incarnation. */
@@ -433,10 +437,18 @@ export class SupervisedChild implements CallTarget {
     inc.linkOpen = false;
     const cause = inc.cause ?? 'exited';
     // Closing our side rejects the asks in flight and errors the open streams with
-    // PeerGoneError, and lets the next incarnation link under the same node id.
+    // PeerGoneError, and lets the next incarnation link under the same node id: that is
+    // done once the connection has ended. Releasing the link's OS objects may take longer
+    // (a datagram link lingers for a peer that is gone): the next incarnation need not wait
+    // for it, but terminate() (and so every stop) does.
     const remote = inc.remote ?? (await Promise.race([inc.launched.remote.catch(() => undefined), sleep(1000).then(() => undefined)]));
-    await remote?.close().catch(() => {});
-    await inc.launched.dispose().catch((err: unknown) => this.host.onError(err, `removing the link objects of child ${this.name}`));
+    const released = (async () => {
+      await remote?.close().catch(() => {});
+      await inc.launched.dispose().catch((err: unknown) => this.host.onError(err, `removing the link objects of child ${this.name}`));
+    })();
+    this.releasing.add(released);
+    void released.finally(() => this.releasing.delete(released));
+    if (remote) await remote.closed;
     if (this.current === inc) this.current = undefined;
     if (this.state === 'running' || this.state === 'starting' || this.state === 'draining') this.state = 'down';
     const exit: ExitInfo = { pid: inc.pid, code, signal, cause };
