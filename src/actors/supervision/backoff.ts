@@ -5,6 +5,7 @@
  * Defaults: 100 ms, x2 per consecutive restart, at most 10 s, reset after 10 s of running.
  */
 
+/** Backoff between restarts (see DEFAULT_BACKOFF). */
 export interface BackoffOptions {
   /** First delay, ms. Default 100. */
   initialMs?: number;
@@ -16,8 +17,10 @@ export interface BackoffOptions {
   resetAfterMs?: number;
 }
 
+/** The documented defaults: 100 ms, x2, at most 10 s, reset after 10 s of running. */
 export const DEFAULT_BACKOFF: Required<BackoffOptions> = { initialMs: 100, factor: 2, maxMs: 10_000, resetAfterMs: 10_000 };
 
+/** The restart delays of one child: exponential, capped, reset after a stable run. */
 export class Backoff {
   private readonly o: Required<BackoffOptions>;
   private consecutive = 0;

@@ -35,6 +35,7 @@ export interface ChildControl extends CallTarget {
   stop(): Promise<void>;
 }
 
+/** The SupervisedRef behind spawn() and supervise(); sent in a message it travels as (node, actor). */
 export class ChildRefImpl extends WireRef {
   constructor(
     private readonly target: ChildControl,

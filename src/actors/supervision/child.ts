@@ -84,6 +84,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** One supervised child across its incarnations (see the file header). */
 export class SupervisedChild implements CallTarget {
   readonly name: string;
   readonly node: string;

@@ -54,6 +54,7 @@ export interface ChildInstructions {
   parentPid: number;
 }
 
+/** What launch() starts: the child's name, transport, instructions and process options. */
 export interface LaunchSpec {
   name: string;
   transport: string;
@@ -65,6 +66,7 @@ export interface LaunchSpec {
   link: LinkOptions;
 }
 
+/** A started child process and its (pending) link back. */
 export interface Launched {
   readonly proc: ChildProcess;
   /** The child's system, attached to ours; rejects if it never came (the process is then killed by the caller). */

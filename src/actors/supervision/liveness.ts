@@ -16,6 +16,7 @@ export interface LivenessOptions {
   hungAfterMs?: number;
 }
 
+/** A ping every second; hung after 5 s of silence. */
 export const DEFAULT_LIVENESS: Required<LivenessOptions> = { intervalMs: 1000, hungAfterMs: 5000 };
 
 /** Starts pinging; calls `onHung` once if the child goes silent. Returns a function that stops it. */

@@ -58,6 +58,7 @@ function checkSize(n: unknown): number {
   return n;
 }
 
+/** The workers of one spawnPool() and how calls are spread over them. */
 export class WorkerPool implements CallTarget {
   readonly node: string;
   readonly actor: string;

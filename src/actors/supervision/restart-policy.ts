@@ -9,7 +9,9 @@
  */
 import { isAbnormal, type ExitInfo } from './status.js';
 
+/** When a child is restarted (see the file header). */
 export type RestartPolicy = 'permanent' | 'transient' | 'temporary';
+/** Every restart policy, for validation. */
 export const RESTART_POLICIES: readonly RestartPolicy[] = ['permanent', 'transient', 'temporary'];
 
 /** Restart intensity: at most `maxRestarts` in `periodMs`. */
@@ -20,6 +22,7 @@ export interface IntensityOptions {
   periodMs?: number;
 }
 
+/** Default restart intensity: 3 restarts within 5000 ms, as Elixir's Supervisor. */
 export const DEFAULT_MAX_RESTARTS = 3;
 export const DEFAULT_INTENSITY_PERIOD_MS = 5000;
 

@@ -49,6 +49,7 @@ export interface SpawnOptions {
   link?: LinkOptions;
 }
 
+/** SpawnOptions checked, with every default filled in. */
 export interface ResolvedSpec {
   name: string;
   module: string;

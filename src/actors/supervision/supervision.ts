@@ -30,6 +30,7 @@ export interface SupervisorRef {
   stop(): Promise<void>;
 }
 
+/** The supervisors and pools of one ActorSystem. */
 export class Supervision {
   private readonly supervisors = new Set<Supervisor>();
   private readonly pools = new Set<WorkerPool>();

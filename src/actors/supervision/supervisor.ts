@@ -23,9 +23,12 @@ import { EXIT_BAD_MODULE } from './launch.js';
 import { RestartIntensity, wantsRestart, type IntensityOptions } from './restart-policy.js';
 import type { ExitInfo } from './status.js';
 
+/** Which children restart with the one that exited (see the file header). */
 export type SupervisionStrategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
+/** Every strategy, for validation. */
 export const STRATEGIES: readonly SupervisionStrategy[] = ['one_for_one', 'one_for_all', 'rest_for_one'];
 
+/** Options of `system.supervise()`. */
 export interface SupervisorOptions {
   /** Default `one_for_one`. */
   strategy?: SupervisionStrategy;
@@ -38,6 +41,7 @@ function describeExit(exit: ExitInfo): string {
   return exit.signal !== null ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
 }
 
+/** One supervisor over an ordered list of children (see the file header). */
 export class Supervisor {
   readonly strategy: SupervisionStrategy;
   private readonly intensity: RestartIntensity;
