@@ -151,3 +151,28 @@ export class StreamOverflowError extends SwitchyardError {
     super('ERR_STREAM_OVERFLOW', `stream ${JSON.stringify(stream)} produced more than ${bufferSize} values beyond the consumer's credit`);
   }
 }
+
+/**
+ * A supervised child (or its whole supervisor) gave up: it restarted more often than its
+ * restart intensity allows, or it could not be started at all. Calls waiting for it reject
+ * with this error, and its `status$` ends with a `failed` event carrying it.
+ */
+export class ChildFailedError extends SwitchyardError {
+  /** The child's name. */
+  readonly child: string;
+  constructor(child: string, why: string, options?: { cause?: unknown }) {
+    super('ERR_CHILD_FAILED', `child ${JSON.stringify(child)} failed: ${why}`, options);
+    this.child = child;
+  }
+}
+
+/** A tell to a supervised child that is down found its hold queue full (see `maxQueued`). */
+export class ChildQueueFullError extends SwitchyardError {
+  readonly child: string;
+  readonly limit: number;
+  constructor(child: string, limit: number) {
+    super('ERR_CHILD_QUEUE_FULL', `child ${JSON.stringify(child)} is down and already holds ${limit} tells (maxQueued)`);
+    this.child = child;
+    this.limit = limit;
+  }
+}

@@ -30,6 +30,8 @@ export {
   ProtocolError,
   SwitchyardError,
   TransportError,
+  ChildFailedError,
+  ChildQueueFullError,
   type TransportErrorDetails,
 } from './errors.js';
 
@@ -53,3 +55,14 @@ export {
 } from './actors/define.js';
 export type { ActorRef, RefOptions } from './actors/ref.js';
 export type { OverflowPolicy } from './bus/serving.js';
+export type { SupervisedRef } from './actors/supervision/child-ref.js';
+export type { PoolOptions, PoolRef, PoolStatus } from './actors/supervision/pool.js';
+export type { SpawnOptions } from './actors/supervision/spec.js';
+export type { ChildSpec, SupervisorRef } from './actors/supervision/supervision.js';
+export type { SupervisionStrategy, SupervisorOptions } from './actors/supervision/supervisor.js';
+export type { RestartPolicy, IntensityOptions } from './actors/supervision/restart-policy.js';
+export type { BackoffOptions } from './actors/supervision/backoff.js';
+export type { LivenessOptions } from './actors/supervision/liveness.js';
+export type { ChildStatus, ExitCause } from './actors/supervision/status.js';
+export type { ChildStdio } from './actors/supervision/stdio.js';
+export type { HandleSignalsOptions } from './actors/supervision/signals.js';

@@ -19,6 +19,12 @@ import type { CloseReason, Link, LinkOptions, Listener } from '../transports/cor
 import { LocalActor } from './actor.js';
 import { isActorDefinition, type ActorDefinition, type AnyActorDefinition, type InitArgs } from './define.js';
 import { RefImpl, type ActorRef, type RefHost } from './ref.js';
+import type { SupervisedRef } from './supervision/child-ref.js';
+import type { PoolOptions, PoolRef } from './supervision/pool.js';
+import { handleSignals, type HandleSignalsOptions } from './supervision/signals.js';
+import type { SpawnOptions } from './supervision/spec.js';
+import { Supervision, type ChildSpec, type SupervisorRef } from './supervision/supervision.js';
+import type { SupervisorOptions } from './supervision/supervisor.js';
 
 export interface ActorSystemOptions {
   /** This system's node id: unique among the systems it links to; no "/" or spaces. Default `node-<pid>-<random>`. */
@@ -115,6 +121,7 @@ export class ActorSystem implements RefHost {
   private readonly linkOptions: LinkOptions;
   private readonly onError: (err: unknown, context: string) => void;
   private stopping: Promise<void> | undefined;
+  private supervisionRoot: Supervision | undefined;
 
   /** Every system that connects to this one (or that this one connects to), as it arrives. */
   readonly connections$: Observable<RemoteSystem> = this.connected.asObservable();
@@ -213,6 +220,50 @@ export class ActorSystem implements RefHost {
     return this.remotesByConn.get(conn) ?? new Remote(this, conn);
   }
 
+  /**
+   * Starts a child process that hosts the actor module's default export (a defineActor()
+   * definition) and links back over `options.transport` (default socketpair); resolves
+   * with a ref, valid across the child's restarts, once the child answers. See SpawnOptions
+   * for the restart policy, backoff, heartbeats and output handling.
+   */
+  spawn<D extends AnyActorDefinition = AnyActorDefinition>(moduleUrl: URL | string, options: SpawnOptions = {}): Promise<SupervisedRef<D>> {
+    try {
+      return this.supervision().spawn<D>(moduleUrl, options);
+    } catch (err) {
+      return Promise.reject(err); // stopped: a rejection, like every other failure to spawn
+    }
+  }
+
+  /** Starts `size` supervised children of one actor module behind one ref (least outstanding calls first). */
+  spawnPool<D extends AnyActorDefinition = AnyActorDefinition>(moduleUrl: URL | string, options: PoolOptions = {}): Promise<PoolRef<D>> {
+    try {
+      return this.supervision().spawnPool<D>(moduleUrl, options);
+    } catch (err) {
+      return Promise.reject(err); // stopped: a rejection, like every other failure to spawn
+    }
+  }
+
+  /** Starts children, in order, under one supervisor (strategy one_for_one, one_for_all or rest_for_one). */
+  supervise(specs: readonly ChildSpec[], options: SupervisorOptions = {}): Promise<SupervisorRef> {
+    try {
+      return this.supervision().supervise(specs, options);
+    } catch (err) {
+      return Promise.reject(err); // stopped: a rejection, like every other failure to spawn
+    }
+  }
+
+  /**
+   * Opts in to signal handling: SIGTERM/SIGINT stop this system (drain, stop children,
+   * remove OS objects) and exit 0; SIGHUP restarts the children one by one. Returns a
+   * function that removes the handlers.
+   */
+  handleSignals(options: HandleSignalsOptions = {}): () => void {
+    return handleSignals(
+      { stop: () => this.stop(), restartChildren: () => this.supervisionRoot?.restartAll() ?? Promise.resolve(), onError: this.onError },
+      options,
+    );
+  }
+
   /** The systems connected right now. */
   get remotes(): RemoteSystem[] {
     return [...this.remotesByConn.values()];
@@ -221,6 +272,8 @@ export class ActorSystem implements RefHost {
   /** Stops: closes listeners, says goodbye on every connection, stops every local actor. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      // children first: they drain while our links are still up
+      await this.supervisionRoot?.stop();
       await Promise.allSettled([...this.listeners].map((l) => l.close()));
       this.listeners.clear();
       await this.bus.close();
@@ -290,6 +343,17 @@ export class ActorSystem implements RefHost {
         inner?.unsubscribe();
       };
     });
+  }
+
+  private supervision(): Supervision {
+    this.checkRunning();
+    this.supervisionRoot ??= new Supervision({
+      attach: (link) => this.attach(link),
+      ref: (path) => this.ref(path),
+      askTimeoutMs: this.askTimeoutMs,
+      onError: (err, context) => this.onError(err, context),
+    });
+    return this.supervisionRoot;
   }
 
   private local$(actor: string): LocalActor {

@@ -1,8 +1,9 @@
 /**
- * demo.test.ts: `switchyard demo` as a user runs it: a hub and three real worker processes
- * over socketpair, unix and tcp. It must show values from every worker, and every worker's
- * neighbour's values relayed through the hub, then leave no process and no file behind,
- * whether it ran out its time or was interrupted with SIGINT.
+ * demo.test.ts: `switchyard demo` as a user runs it: a hub and three real supervised worker
+ * processes over socketpair, unix and tcp. It must show values from every worker, and every
+ * worker's neighbour's values relayed through the hub, show worker-2 killed with SIGKILL and
+ * back with a new pid, then leave no process and no file behind, whether it ran out its time
+ * or was interrupted with SIGINT.
  */
 import { expect } from 'chai';
 import { readdirSync } from 'node:fs';
@@ -16,7 +17,7 @@ const WORKERS: Array<[string, string]> = [
 ];
 
 function pidsOf(stdout: string): number[] {
-  return [...stdout.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
+  return [...new Set([...stdout.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1])))];
 }
 
 function alive(pid: number): boolean {
@@ -29,9 +30,9 @@ function alive(pid: number): boolean {
   }
 }
 
-function expectNothingLeft(run: Running, tmp: string): void {
+function expectNothingLeft(run: Running, tmp: string, restarted: boolean): void {
   const pids = pidsOf(run.stdout());
-  expect(pids, 'the hub and three workers said their pids').to.have.length(4);
+  expect(pids, 'the hub and three workers said their pids (and the restarted worker its new one)').to.have.length(restarted ? 5 : 4);
   for (const pid of pids) expect(alive(pid), `pid ${pid} is gone`).to.equal(false);
   expect(readdirSync(tmp), 'no temp dir or socket file left').to.deep.equal([]);
 }
@@ -42,7 +43,7 @@ describe('cli: switchyard demo', function () {
 
   it('runs for --seconds, shows every worker streaming directly and through the hub, and cleans up', async function () {
     const tmp = makeTempDir();
-    const run = startBin(['demo', '--seconds', '2', '--rate', '500'], { ...process.env, TMPDIR: tmp });
+    const run = startBin(['demo', '--seconds', '3', '--rate', '500'], { ...process.env, TMPDIR: tmp });
     expect(await run.exited, run.stderr()).to.equal(0);
     expect(run.stderr()).to.equal('');
     const out = run.stdout();
@@ -56,8 +57,17 @@ describe('cli: switchyard demo', function () {
       expect(relays.some((m) => m && m[1] !== name && Number(m[2]!.replace(/,/g, '')) > 0), `${name} got its neighbour's values via the hub:\n${rows.join('\n')}`).to.equal(true);
       expect(rows.some((l) => /ask +[\d.,]+ µs/.test(l)), `${name} answered pings`).to.equal(true);
     }
+    expect(out).to.match(/switchyard demo: killing worker-2 \(pid (\d+)\) with SIGKILL\n/);
+    const killed = /killing worker-2 \(pid (\d+)\)/.exec(out)![1];
+    const back = /switchyard demo: worker-2 is back \(pid (\d+)\)/.exec(out);
+    expect(back, 'worker-2 came back').to.not.equal(null);
+    expect(back![1]).to.not.equal(killed);
+    expect(out, 'flow control holds').to.not.match(/StreamOverflowError/);
+    // the only errors shown are calls caught in flight by the kill
+    const errors = out.split('\n').filter((l) => l.startsWith('switchyard demo: !'));
+    for (const e of errors) expect(e).to.match(/worker-2.*ERR_PEER_GONE|PeerGoneError/);
     expect(out).to.match(/switchyard demo: done; 3 worker\(s\) stopped/);
-    expectNothingLeft(run, tmp);
+    expectNothingLeft(run, tmp, true);
   });
 
   it('on SIGINT stops every worker, removes its files and exits 130', async function () {
@@ -67,6 +77,6 @@ describe('cli: switchyard demo', function () {
     run.child.kill('SIGINT');
     expect(await run.exited, run.stderr()).to.equal(130);
     expect(run.stdout()).to.match(/switchyard demo: interrupted by SIGINT; 3 worker\(s\) stopped/);
-    expectNothingLeft(run, tmp);
+    expectNothingLeft(run, tmp, /worker-2 is back/.test(run.stdout()));
   });
 });

@@ -1,14 +1,20 @@
 /**
- * worker-actor.ts: what each demo worker hosts. `values(rate)` streams numbered values at
- * about `rate` per second (in 20 ms batches, so a timer per value is not the bottleneck);
- * `ping` answers at once (the hub times it); `watch(ref)` subscribes to another worker's
- * `values` through whatever route the bus knows (in the demo: via the hub), and `watched`
- * says how many arrived so far.
+ * worker-actor.ts: what each demo worker hosts (the module's default export, so the hub
+ * starts it with system.spawn()). `values(rate)` streams numbered values at up to `rate`
+ * per second from an async generator: the consumer's credit pulls it, so a consumer that
+ * falls behind slows the producer down instead of overflowing its buffer (flow control, not
+ * StreamOverflowError); `ping` answers at once (the hub times it); `watch(ref)` subscribes
+ * to another worker's `values` through whatever route the bus knows (in the demo: via the
+ * hub), resubscribing after an error (the neighbour may be restarted), and `watched` says how
+ * many arrived so far and the last error seen, so the hub can show it.
  */
-import { Observable, type Subscription } from 'rxjs';
+import { retry, type Subscription } from 'rxjs';
 import { defineActor, type ActorRef } from '../../index.js';
 
 const BATCH_MS = 20;
+/** Values a late consumer may take at once after a pause: 100 ms worth, not a burst of the whole backlog. */
+const BURST_S = 0.1;
+const RESUBSCRIBE_MS = 250;
 
 export interface DemoValue {
   n: number;
@@ -16,37 +22,57 @@ export interface DemoValue {
   at: number;
 }
 
-function values(rate: number): Observable<DemoValue> {
-  return new Observable<DemoValue>((subscriber) => {
-    let n = 0;
-    const started = Date.now();
-    const timer = setInterval(() => {
-      // Catch up to where the rate says we should be: a late timer does not lower the rate.
-      const due = Math.floor(((Date.now() - started) * rate) / 1000);
-      const at = Date.now();
-      while (n < due && !subscriber.closed) subscriber.next({ n: n++, at });
-    }, BATCH_MS);
-    return () => clearInterval(timer);
-  });
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Up to `rate` values a second (a token bucket), and never more than the consumer asks for. */
+async function* values(rate: number): AsyncGenerator<DemoValue> {
+  let n = 0;
+  let tokens = 0;
+  let last = Date.now();
+  for (;;) {
+    const now = Date.now();
+    tokens = Math.min(Math.max(1, rate * BURST_S), tokens + ((now - last) * rate) / 1000);
+    last = now;
+    if (tokens < 1) {
+      await sleep(BATCH_MS);
+      continue;
+    }
+    tokens--;
+    yield { n: n++, at: now };
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
 export const demoWorker = defineActor({
-  init: () => ({ watched: 0, from: '', watching: undefined as Subscription | undefined }),
+  init: () => ({ watched: 0, from: '', error: '', watching: undefined as Subscription | undefined }),
   receive: {
     ping: () => true,
     watch: (s, ref: ActorRef, rate: number) => {
       s.watching?.unsubscribe();
-      s.from = ref.node;
-      s.watching = ref.stream('values', rate).subscribe({
-        next: () => s.watched++,
-        error: () => (s.watching = undefined),
-      });
+      s.from = ref.actor;
+      s.watching = ref
+        .stream('values', rate)
+        .pipe(
+          retry({
+            delay: (err: unknown) => {
+              s.error = describe(err);
+              return sleep(RESUBSCRIBE_MS);
+            },
+          }),
+        )
+        .subscribe({ next: () => s.watched++ });
     },
-    watched: (s) => ({ from: s.from, count: s.watched }),
+    /** What arrived from the watched worker, and the last error its stream ended with ('' if none). */
+    watched: (s) => ({ from: s.from, count: s.watched, error: s.error }),
   },
   streams: {
     values: (_s, rate: number) => values(rate),
   },
 });
 
-export const WORKER_ACTOR = 'worker';
+export default demoWorker;
