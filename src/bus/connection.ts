@@ -123,7 +123,16 @@ export class Connection {
     const frame = encodeEnvelope(env, { maxDepth: this.options.maxDepth });
     // refused here, the message fails alone; sent, it would make the peer close the link
     if (frame.length > this.peerMaxFrame) throw new FrameTooLargeError(frame.length, this.peerMaxFrame, 'send');
-    return this.link.send(frame);
+    try {
+      return this.link.send(frame);
+    } catch (err) {
+      // The link ended a moment before its `closed` reached us: to a caller that is the
+      // peer going, as it will be once `closed` arrives.
+      if (err instanceof TransportError && err.code === 'ERR_LINK_CLOSED') {
+        throw new PeerGoneError(`connection to ${this.peer || this.link.remote} is closed`, { cause: err });
+      }
+      throw err;
+    }
   }
 
   /** Says goodbye and closes the link, flushing what is queued. */
