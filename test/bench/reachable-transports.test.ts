@@ -7,7 +7,12 @@ import { createServer } from 'node:net';
 import { reachableTransports } from '../../benchmarks/reachable-transports.js';
 
 describe('bench: transports the default run can reach', function () {
-  const saved = process.env.SWITCHYARD_NATS_URL;
+  // Read when each test starts, not when this file loads: the shared test server's root hook
+  // sets the variable after every file has loaded, and the suites after this one need it.
+  let saved: string | undefined;
+  beforeEach(function () {
+    saved = process.env.SWITCHYARD_NATS_URL;
+  });
   afterEach(function () {
     if (saved === undefined) delete process.env.SWITCHYARD_NATS_URL;
     else process.env.SWITCHYARD_NATS_URL = saved;
