@@ -1,8 +1,11 @@
 // shm_link.cc: N-API wrapper of shm::Endpoint (class ShmEndpoint) and the syscalls that make
 // segment fds (memfd_create, shm_open, shm_unlink).
 //
-// Owns: the mapping (through the Endpoint), the waiter thread, its thread-safe function, and
-// an external ArrayBuffer over the whole mapping that JavaScript reads and writes records in.
+// Owns: the mapping (through the Endpoint), the waiter thread, its thread-safe function, an
+// external ArrayBuffer over the whole mapping (JavaScript writes payloads into claimed regions
+// and reads payloads out of records there; headers, padding and the wrap are shm_ring.cc's),
+// and `io`, a small Float64Array through which claim() and read() return their extra results
+// (one allocation per link instead of an object per call on the hot path).
 // Lifetime: close() stops and joins the waiter, releases the thread-safe function, detaches
 // the ArrayBuffer (every view into the ring becomes empty, so a frame kept past its callback
 // reads nothing rather than freed memory) and only then unmaps. The thread-safe function holds
@@ -33,7 +36,9 @@ class ShmEndpoint : public Napi::ObjectWrap<ShmEndpoint> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "ShmEndpoint",
                        {
-                           InstanceMethod<&ShmEndpoint::Publish>("publish"),
+                           InstanceMethod<&ShmEndpoint::Claim>("claim"),
+                           InstanceMethod<&ShmEndpoint::Commit>("commit"),
+                           InstanceMethod<&ShmEndpoint::Read>("read"),
                            InstanceMethod<&ShmEndpoint::WantSpace>("wantSpace"),
                            InstanceMethod<&ShmEndpoint::Release>("release"),
                            InstanceMethod<&ShmEndpoint::Available>("available"),
@@ -76,6 +81,10 @@ class ShmEndpoint : public Napi::ObjectWrap<ShmEndpoint> {
     self.Set("capacity", Napi::Number::New(env, static_cast<double>(ep_.capacity())));
     self.Set("sendOffset", Napi::Number::New(env, static_cast<double>(ep_.sendOffset())));
     self.Set("receiveOffset", Napi::Number::New(env, static_cast<double>(ep_.receiveOffset())));
+    Napi::Float64Array io = Napi::Float64Array::New(env, kIoSlots);
+    io_ = io.Data();
+    ioRef_ = Napi::Persistent(io);
+    self.Set("io", io);
     selfRef_ = Napi::Persistent(self);
     tsfn_ = Napi::ThreadSafeFunction::New(env, onEvents, "switchyard shm waiter", 0, 1,
                                           [this](Napi::Env) { selfRef_.Reset(); });
@@ -108,23 +117,52 @@ class ShmEndpoint : public Napi::ObjectWrap<ShmEndpoint> {
     }
   }
 
-  // Positions cross into JavaScript relative to a base per ring (txBase_, rxBase_): a double
-  // holds integers exactly only up to 2^53, and a link at tens of GB/s gets there in days.
-  // JavaScript moves the bases forward with rebase() long before; the shared memory keeps the
-  // absolute u64 positions. A peer's position below our base comes back as a huge number,
-  // which the JavaScript checks reject like any other impossible position.
+  // Receive-ring positions cross into JavaScript relative to a base (rxBase_): a double holds
+  // integers exactly only up to 2^53, and a link at tens of GB/s gets there in days.
+  // JavaScript moves the base forward with rebase() long before; the shared memory and the
+  // Endpoint keep the absolute u64 positions, and Read() checks the peer's position in those
+  // (a peer's position below our base would come back from available() as a huge number,
+  // which only ever means "look": Read() then reports it).
 
-  // publish(position) -> the send ring's consumer position
-  Napi::Value Publish(const Napi::CallbackInfo& info) {
-    if (closed_) return Napi::Number::New(info.Env(), -1);
-    uint64_t pos = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
-    return Number(info.Env(), ep_.Publish(txBase_ + pos) - txBase_);
+  // claim(minBytes, maxBytes) -> offset in `memory` of the claimed payload, io[0] = its room;
+  // or a kClaim* code below 0.
+  Napi::Value Claim(const Napi::CallbackInfo& info) {
+    if (closed_) return Napi::Number::New(info.Env(), shm::kClaimFull);
+    uint32_t minBytes = info[0].As<Napi::Number>().Uint32Value();
+    uint32_t maxBytes = info[1].As<Napi::Number>().Uint32Value();
+    uint32_t room = 0;
+    int64_t at = ep_.Claim(minBytes, maxBytes, &room);
+    io_[0] = room;
+    return Napi::Number::New(info.Env(), static_cast<double>(at));
   }
 
-  // wantSpace(consumerPositionSeen)
+  // commit(length, flags) -> kCommitOk or a kCommit* code below 0.
+  Napi::Value Commit(const Napi::CallbackInfo& info) {
+    if (closed_) return Napi::Number::New(info.Env(), shm::kCommitNoClaim);
+    uint32_t length = info[0].As<Napi::Number>().Uint32Value();
+    uint32_t flags = info[1].As<Napi::Number>().Uint32Value();
+    return Napi::Number::New(info.Env(), ep_.Commit(length, flags));
+  }
+
+  // read() -> kReadRecord (io[0] offset in `memory`, io[1] length, io[2] flags), kReadEmpty,
+  // or a kRead* code below 0. io[3] is always the read position after it, padding included.
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    if (closed_) return Napi::Number::New(info.Env(), shm::kReadEmpty);
+    shm::RecordView r;
+    int got = ep_.Read(&r);
+    if (got == shm::kReadRecord) {
+      io_[0] = static_cast<double>(r.offset);
+      io_[1] = r.length;
+      io_[2] = r.flags;
+    }
+    io_[3] = static_cast<double>(ep_.readPosition() - rxBase_);
+    return Napi::Number::New(info.Env(), got);
+  }
+
+  // wantSpace(): report eventSpace once the send ring's consumer moves past what claim() saw.
   Napi::Value WantSpace(const Napi::CallbackInfo& info) {
     if (closed_) return info.Env().Undefined();
-    ep_.WantSpace(txBase_ + static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()));
+    ep_.WantSpace();
     return info.Env().Undefined();
   }
 
@@ -149,11 +187,11 @@ class ShmEndpoint : public Napi::ObjectWrap<ShmEndpoint> {
     return Number(info.Env(), pos);
   }
 
-  // rebase(sendDelta, receiveDelta): positions passed from now on are that much lower.
+  // rebase(receiveDelta): receive-ring positions passed from now on are that much lower.
+  // (The send ring's positions never leave native code: claim/commit keep them here.)
   Napi::Value Rebase(const Napi::CallbackInfo& info) {
     if (closed_) return info.Env().Undefined();
-    txBase_ += static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
-    rxBase_ += static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue());
+    rxBase_ += static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
     return info.Env().Undefined();
   }
 
@@ -173,12 +211,16 @@ class ShmEndpoint : public Napi::ObjectWrap<ShmEndpoint> {
     Napi::ArrayBuffer memory = memory_.Value();
     if (!memory.IsDetached()) memory.Detach();
     memory_.Reset();
+    ioRef_.Reset();
+    io_ = nullptr;
     ep_.Close();
   }
 
+  static constexpr size_t kIoSlots = 4;
   shm::Endpoint ep_;
-  uint64_t txBase_ = 0;
   uint64_t rxBase_ = 0;
+  double* io_ = nullptr;  // kept alive by ioRef_; the backing store of a typed array never moves
+  Napi::Reference<Napi::Float64Array> ioRef_;
   napi_env env_ = nullptr;
   Napi::Reference<Napi::ArrayBuffer> memory_;
   Napi::ObjectReference selfRef_;
@@ -252,6 +294,11 @@ void InitShm(Napi::Env env, Napi::Object exports) {
   layout.Set("flagPiece", Napi::Number::New(env, shm::kFlagPiece));
   layout.Set("eventData", Napi::Number::New(env, shm::kEventData));
   layout.Set("eventSpace", Napi::Number::New(env, shm::kEventSpace));
+  layout.Set("claimFull", Napi::Number::New(env, shm::kClaimFull));
+  layout.Set("claimCorrupt", Napi::Number::New(env, shm::kClaimCorrupt));
+  layout.Set("readRecord", Napi::Number::New(env, shm::kReadRecord));
+  layout.Set("readEmpty", Napi::Number::New(env, shm::kReadEmpty));
+  layout.Set("version", Napi::Number::New(env, shm::kVersion));
   exports.Set("shmLayout", layout);
 }
 

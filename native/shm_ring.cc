@@ -80,19 +80,110 @@ int Endpoint::Start(uint64_t spinNs, Notify notify) {
   return 0;
 }
 
-uint64_t Endpoint::Publish(uint64_t position) {
-  RingControl& tx = seg_->ring[side_];
-  std::atomic_thread_fence(std::memory_order_release);  // JS's record writes before the position
-  tx.producer.position.store(position, std::memory_order_release);
-  std::atomic_thread_fence(std::memory_order_seq_cst);  // store position, then read `sleeping`
-  WakeIf(tx.consumer.sleeping, &seg_->doorbell[1 - side_].sem);
-  return tx.consumer.position.load(std::memory_order_acquire);
+// The record header is read and written through these only: 4-byte atomics (relaxed) so a
+// peer writing the same bytes at the same time is a value we check, never a torn read or a
+// data race in the sanitizer's eyes.
+inline void StoreHeader(uint8_t* at, uint32_t length, uint32_t flags) {
+  __atomic_store_n(reinterpret_cast<uint32_t*>(at), length, __ATOMIC_RELAXED);
+  __atomic_store_n(reinterpret_cast<uint32_t*>(at + 4), flags, __ATOMIC_RELAXED);
 }
 
-void Endpoint::WantSpace(uint64_t seen) {
-  txSeen_.store(seen, std::memory_order_relaxed);
+inline void LoadHeader(const uint8_t* at, uint32_t* length, uint32_t* flags) {
+  *length = __atomic_load_n(reinterpret_cast<const uint32_t*>(at), __ATOMIC_RELAXED);
+  *flags = __atomic_load_n(reinterpret_cast<const uint32_t*>(at + 4), __ATOMIC_RELAXED);
+}
+
+int64_t Endpoint::Claim(uint32_t minBytes, uint32_t maxBytes, uint32_t* room) {
+  if (claimOpen_) return kClaimOpen;
+  const uint64_t cap = capacity_;
+  const uint64_t need = kRecordHeader + Align8(minBytes);
+  if (need > cap) return kClaimTooLarge;
+  uint64_t off = txTail_ % cap;
+  uint64_t toEnd = cap - off;
+  const uint64_t pad = need > toEnd ? toEnd : 0;
+  if (txTail_ + pad + need - txConsumerCache_ > cap) {
+    RingControl& tx = seg_->ring[side_];
+    uint64_t consumer = tx.consumer.position.load(std::memory_order_acquire);
+    // Written by the peer: it must lie in [tail - capacity, tail] and on a record boundary.
+    if (consumer > txTail_ || txTail_ - consumer > cap || consumer % 8 != 0) return kClaimCorrupt;
+    txConsumerCache_ = consumer;
+    if (txTail_ + pad + need - consumer > cap) return kClaimFull;
+  }
+  uint8_t* ring = base_ + sendOffset();
+  if (pad != 0) {
+    StoreHeader(ring + off, static_cast<uint32_t>(pad - kRecordHeader), kFlagPadding);
+    txTail_ += pad;
+    off = 0;
+    toEnd = cap;
+  }
+  const uint64_t freeBytes = cap - (txTail_ - txConsumerCache_);
+  uint64_t avail = (toEnd < freeBytes ? toEnd : freeBytes) - kRecordHeader;
+  const uint64_t want = maxBytes > minBytes ? maxBytes : minBytes;
+  if (avail > want) avail = want;
+  claimOpen_ = true;
+  claimOffset_ = off;
+  claimRoom_ = static_cast<uint32_t>(avail);
+  *room = claimRoom_;
+  return static_cast<int64_t>(sendOffset() + off + kRecordHeader);
+}
+
+int Endpoint::Commit(uint32_t length, uint32_t flags) {
+  if (!claimOpen_) return kCommitNoClaim;
+  if (length > claimRoom_) return kCommitBadLength;
+  if (flags != kFlagData && flags != kFlagPiece) return kCommitBadFlags;
+  claimOpen_ = false;
+  if (length != 0) {
+    StoreHeader(base_ + sendOffset() + claimOffset_, length, flags);
+    txTail_ += kRecordHeader + Align8(length);
+  }
+  // Also publishes a padding record Claim() wrote, when nothing followed it.
+  Publish();
+  return kCommitOk;
+}
+
+void Endpoint::Publish() {
+  RingControl& tx = seg_->ring[side_];
+  std::atomic_thread_fence(std::memory_order_release);  // payload and header before the position
+  tx.producer.position.store(txTail_, std::memory_order_release);
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // store position, then read `sleeping`
+  WakeIf(tx.consumer.sleeping, &seg_->doorbell[1 - side_].sem);
+}
+
+void Endpoint::WantSpace() {
+  txSeen_.store(txConsumerCache_, std::memory_order_relaxed);
   txWaiting_.store(true, std::memory_order_release);
   Kick();
+}
+
+int Endpoint::Read(RecordView* out) {
+  const uint64_t cap = capacity_;
+  const uint64_t producer = seg_->ring[1 - side_].producer.position.load(std::memory_order_acquire);
+  // Unsigned: a producer behind us wraps to a huge distance and fails this too.
+  if (producer - rxHead_ > cap || producer % 8 != 0) return kReadBadPosition;
+  const uint8_t* ring = base_ + receiveOffset();
+  // Bounded: every turn moves rxHead_ forward, and never past `producer`.
+  while (rxHead_ != producer) {
+    const uint64_t off = rxHead_ % cap;
+    uint32_t length, flags;
+    LoadHeader(ring + off, &length, &flags);
+    // Bounded before any arithmetic that could wrap (cap - off >= 8: positions are aligned).
+    if (length > cap - off - kRecordHeader) return kReadBadLength;
+    const uint64_t need = kRecordHeader + Align8(length);
+    if (need > producer - rxHead_) return kReadPastProducer;
+    if (flags == kFlagPadding) {
+      if (off + need != cap) return kReadBadPadding;
+      rxHead_ += need;
+      continue;
+    }
+    if (flags != kFlagData && flags != kFlagPiece) return kReadBadFlags;
+    rxHead_ += need;
+    out->offset = receiveOffset() + off + kRecordHeader;
+    out->length = length;
+    out->flags = flags;
+    out->end = rxHead_;
+    return kReadRecord;
+  }
+  return kReadEmpty;
 }
 
 uint64_t Endpoint::Release(uint64_t position, bool arm) {

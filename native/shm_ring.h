@@ -18,18 +18,30 @@
 //          | ring[1] data: `capacity` bytes, side 1 -> side 0             |
 //          +--------------------------------------------------------------+
 //
-// Records in a ring's data, 8-byte aligned: [u32 length][u32 flags][payload, padded to 8].
-// flags: 0 data, 1 padding (skip to the start of the data area: written at the wrap when the
-// next record does not fit in the bytes left), 2 a fragment piece (src/transports/datagram/fragment.ts).
-// Positions are byte counts since the start, never wrapped (u64); offset = position % capacity.
-// The records themselves are written and read by JavaScript through an ArrayBuffer over the
-// mapping; native code only moves positions and rings doorbells.
+// Records in a ring's data (this file and shm_ring.cc are their only writer and reader: Claim,
+// Commit and Read below; JavaScript writes payloads into a claimed region and reads payloads
+// out of a record, never a header):
+//
+//   position % capacity
+//   v
+//   +--------------+--------------+--------------------------------+---------+
+//   | length: u32  | flags: u32   | payload: `length` bytes        | 0-7 pad |   8-byte aligned
+//   +--------------+--------------+--------------------------------+---------+
+//
+// flags: 0 data (a batch of frames in the stream framing, docs/PROTOCOL.md §1: the record
+// format is this file's, the frame format is the project's), 1 padding (skip to the start of
+// the data area: written at the wrap when the next record does not fit in the bytes left),
+// 2 a fragment piece (src/transports/datagram/fragment.ts), one piece per record.
+// A record never wraps, never runs past the producer position, and a padding record always
+// ends exactly at the end of the data area. Positions are byte counts since the start, never
+// wrapped (u64); offset = position % capacity. Everything Read() takes from the ring is checked
+// against those rules first: the peer may be hostile.
 //
 // Memory ordering (who writes what):
 // - producer.position: written only by the producer, store-release after the records are
-//   written (JS writes them before calling Publish, a call the JIT cannot reorder stores
-//   across, and Publish fences before the store); read by the consumer with load-acquire, so
-//   every record below the position is visible to it.
+//   written (JS writes the payload before calling Commit, a call the JIT cannot reorder
+//   stores across; Commit writes the header and fences before the store); read by the
+//   consumer with load-acquire, so every record below the position is visible to it.
 // - consumer.position: written only by the consumer, store-release once it is done with the
 //   records below it (the frames handed to JS were only valid during the callback); read by
 //   the producer with load-acquire before it overwrites that space.
@@ -55,13 +67,33 @@ namespace switchyard {
 namespace shm {
 
 constexpr uint64_t kMagic = 0x314d48534459575fULL;  // "_WYDSHM1" in memory order
-constexpr uint32_t kVersion = 1;
+// 2: records carry batches of frames, claimed and committed here (1: one frame per record,
+// written by JavaScript).
+constexpr uint32_t kVersion = 2;
 constexpr size_t kCacheLine = 64;
 constexpr size_t kHeaderBytes = 4096;
 constexpr uint32_t kRecordHeader = 8;
 constexpr uint32_t kFlagData = 0;
 constexpr uint32_t kFlagPadding = 1;
 constexpr uint32_t kFlagPiece = 2;
+// Claim() results below 0.
+constexpr int kClaimFull = -1;     // not enough free space now ("full" is a result, not an error)
+constexpr int kClaimCorrupt = -2;  // the peer's consumer position cannot be right
+constexpr int kClaimOpen = -3;     // a claim is already open (a caller bug)
+constexpr int kClaimTooLarge = -4; // minBytes can never fit one record of this ring
+// Commit() results.
+constexpr int kCommitOk = 0;
+constexpr int kCommitNoClaim = -1;    // no open claim
+constexpr int kCommitBadLength = -2;  // longer than the claimed room
+constexpr int kCommitBadFlags = -3;   // not kFlagData or kFlagPiece
+// Read() results: 1 a record, 0 nothing new, below 0 the ring is corrupt (the link ends).
+constexpr int kReadRecord = 1;
+constexpr int kReadEmpty = 0;
+constexpr int kReadBadPosition = -1;  // producer position behind us, too far ahead, or unaligned
+constexpr int kReadBadLength = -2;    // a record that runs past the data area
+constexpr int kReadPastProducer = -3; // a record that runs past the producer position
+constexpr int kReadBadPadding = -4;   // a padding record that does not end at the wrap
+constexpr int kReadBadFlags = -5;     // unknown flags
 // Events the waiter reports.
 constexpr uint32_t kEventData = 1;   // the receive ring has records past what JS consumed
 constexpr uint32_t kEventSpace = 2;  // the send ring's consumer moved since JS found it full
@@ -108,6 +140,16 @@ static_assert(offsetof(Segment, ring[0].producer) == 64 && offsetof(Segment, rin
                   offsetof(Segment, doorbell[0]) == 320 && offsetof(Segment, doorbell[1]) == 384,
               "segment layout changed: update docs/PROTOCOL.md and kVersion");
 
+inline uint64_t Align8(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
+
+// A record Read() found: where its payload is in the mapping, and where the next one starts.
+struct RecordView {
+  uint64_t offset;  // from the start of the mapping (base())
+  uint32_t length;
+  uint32_t flags;
+  uint64_t end;     // the position after this record (release up to it once it is consumed)
+};
+
 // Bytes of the whole segment for a ring capacity.
 inline size_t SegmentBytes(uint64_t capacity) { return kHeaderBytes + 2 * capacity; }
 
@@ -129,16 +171,30 @@ class Endpoint {
   // Returns 0, or the errno of a thread that could not be made (EAGAIN at a thread limit).
   int Start(uint64_t spinNs, Notify notify);
 
-  // Producer: publishes records up to `position` on the send ring and wakes a sleeping
-  // consumer. Returns the send ring's consumer position.
-  uint64_t Publish(uint64_t position);
-  // Producer: the send ring is full at consumer position `seen`; report kEventSpace once the
-  // consumer moves past it.
-  void WantSpace(uint64_t seen);
+  // Producer: claims one contiguous region of the send ring for a record of at least
+  // `minBytes` of payload and at most `maxBytes` (>= minBytes): writes a padding record first
+  // if the region must start after the wrap. Returns the region's offset in the mapping and
+  // sets *room to the payload bytes it holds (up to the wrap, the free space, or maxBytes),
+  // or returns kClaimFull / kClaimCorrupt / kClaimOpen / kClaimTooLarge. Nothing is visible
+  // to the consumer before Commit().
+  int64_t Claim(uint32_t minBytes, uint32_t maxBytes, uint32_t* room);
+  // Producer: ends the open claim with a record of `length` payload bytes (0: no record) and
+  // `flags`, and publishes it (and any padding before it), waking a sleeping consumer.
+  // Returns kCommitOk or a kCommit* error (the claim then stays open).
+  int Commit(uint32_t length, uint32_t flags);
+  // Producer: the send ring was full at the consumer position Claim() last saw; report
+  // kEventSpace once the consumer moves past it.
+  void WantSpace();
   // Consumer: done with records below `position` on the receive ring; wakes a producer that
   // waits for space. With `arm`, reports kEventData once records past `position` arrive.
   // Returns the receive ring's producer position.
   uint64_t Release(uint64_t position, bool arm);
+  // Consumer: the next data or piece record of the receive ring (padding is skipped), checked
+  // against the producer position and the ring's bounds before any of it is used. Returns
+  // kReadRecord (and fills *out), kReadEmpty, or a kRead* corruption code. `readPosition()`
+  // is the position after everything read so far, padding included.
+  int Read(RecordView* out);
+  uint64_t readPosition() const { return rxHead_; }
   // Consumer: the receive ring's producer position (acquire).
   uint64_t Available() const;
 
@@ -158,6 +214,7 @@ class Endpoint {
  private:
   uint32_t Check();
   void Kick();
+  void Publish();
   void Run(uint64_t spinNs);
 
   uint8_t* base_ = nullptr;
@@ -165,6 +222,16 @@ class Endpoint {
   Segment* seg_ = nullptr;
   uint64_t capacity_ = 0;
   int side_ = 0;
+  // Producer state (JS thread only): the position after the last claimed/committed record,
+  // the consumer position last read (Aeron's cached head: the consumer's line is touched
+  // only when it does not already show room), and the open claim.
+  uint64_t txTail_ = 0;
+  uint64_t txConsumerCache_ = 0;
+  bool claimOpen_ = false;
+  uint64_t claimOffset_ = 0;  // ring offset of the claimed record's header
+  uint32_t claimRoom_ = 0;
+  // Consumer state (JS thread only): the position after the last record Read() returned.
+  uint64_t rxHead_ = 0;
   Notify notify_;
   std::thread waiter_;
   std::atomic<bool> stop_{false};

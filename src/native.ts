@@ -34,46 +34,76 @@ export interface MsgReceiver {
   stop(): boolean;
 }
 
-/** Layout constants of the shm segment, from native/shm_ring.h (never copied into TypeScript). */
+/**
+ * Constants of the shm segment and of the record calls, from native/shm_ring.h (never copied
+ * into TypeScript). The record format itself (headers, padding, the wrap) is native code's only.
+ */
 export interface ShmLayout {
   /** Bytes before the first ring's data (the control page). */
   readonly headerBytes: number;
-  /** Bytes of a record header: u32 length, u32 flags. */
+  /** Bytes of a record header (u32 length, u32 flags), for sizing what fits in a ring. */
   readonly recordHeader: number;
+  /** Record flags: a batch of length-prefixed frames, padding (never returned by read()), one fragment piece. */
   readonly flagData: number;
   readonly flagPadding: number;
   readonly flagPiece: number;
   /** Waiter event bits. */
   readonly eventData: number;
   readonly eventSpace: number;
+  /** claim(): no room now. */
+  readonly claimFull: number;
+  /** claim(): the peer's consumer position cannot be right (the link ends as protocol-error). */
+  readonly claimCorrupt: number;
+  /** read(): a record (in `io`). */
+  readonly readRecord: number;
+  /** read(): nothing new. Below it: the ring is corrupt. */
+  readonly readEmpty: number;
+  /** The segment version this build writes and accepts. */
+  readonly version: number;
 }
 
 /**
- * One process's side of a mapped shm segment, with its waiter thread. Positions are byte
- * counts since the start of a ring (never wrapped). See native/shm_ring.h.
+ * One process's side of a mapped shm segment, with its waiter thread. Send-ring positions
+ * stay in native code; receive-ring positions are byte counts since the start of the ring
+ * (never wrapped), relative to a base: see rebase(). See native/shm_ring.h.
  */
 export interface ShmEndpoint {
   /** The whole mapping; detached (zero length) after close(). */
   readonly memory: ArrayBuffer;
+  /** Extra results of claim() and read(): see there. */
+  readonly io: Float64Array;
   /** Bytes of data per ring. */
   readonly capacity: number;
   /** Offset in `memory` of the ring this side writes. */
   readonly sendOffset: number;
   /** Offset in `memory` of the ring this side reads. */
   readonly receiveOffset: number;
-  /** Publishes records up to `position`; returns the send ring's consumer position. Positions are relative: see rebase(). */
-  publish(position: number): number;
-  /** Asks for an eventSpace once the send ring's consumer moves past `seen`. */
-  wantSpace(seen: number): void;
+  /**
+   * Claims a region of the send ring for one record of `minBytes` to `maxBytes` payload bytes
+   * (writing padding at the wrap if needed): returns the payload's offset in `memory`, and
+   * `io[0]` = the bytes it may hold; or a negative code (shmLayout.claimFull, claimCorrupt,
+   * or a caller bug). One claim at a time.
+   */
+  claim(minBytes: number, maxBytes: number): number;
+  /** Ends the claim with a record of `length` bytes (0: none) and `flags`, and publishes it. 0, or a negative code. */
+  commit(length: number, flags: number): number;
+  /** Asks for an eventSpace once the send ring's consumer moves past what the last failed claim() saw. */
+  wantSpace(): void;
+  /**
+   * The next record of the receive ring, checked: returns shmLayout.readRecord (then `io[0]`
+   * = payload offset in `memory`, `io[1]` = length, `io[2]` = flags), readEmpty, or a negative
+   * code for a corrupt ring. `io[3]` = the position after everything read (release up to it).
+   */
+  read(): number;
   /** Frees records below `position`; with `arm`, asks for an eventData when more arrive. Returns the producer position. */
   release(position: number, arm: boolean): number;
   /** The receive ring's producer position; with `seen`, yields the core once if it is still `seen`. */
   available(seen?: number): number;
   /**
-   * Positions given and returned from now on are `sendDelta` (send ring) and `receiveDelta`
-   * (receive ring) lower. Keeps them far below 2^53, where a double stops being exact.
+   * Receive-ring positions given and returned from now on are `receiveDelta` lower. Keeps
+   * them far below 2^53, where a double stops being exact.
    */
-  rebase(sendDelta: number, receiveDelta: number): void;
+  rebase(receiveDelta: number): void;
   /** Joins the waiter thread, detaches `memory`, unmaps. Idempotent. */
   close(): void;
 }

@@ -12,6 +12,7 @@ const RING = 64 * 1024;
 /** Offsets fixed by native/shm_ring.h (static_asserts there). */
 const DOORBELL_0 = 320;
 const RING0_PRODUCER = 64;
+const RING0_DATA = 4096;
 
 describe('shm: a hostile peer', function () {
   it('zeroes the semaphore our waiter sleeps on: close() still returns, within a second', async function () {
@@ -36,6 +37,23 @@ describe('shm: a hostile peer', function () {
     // armed after the first record, sees the position move (at the latest at its next timed
     // look) and b reads it.
     new DataView(mappingOf(a).buffer).setBigUint64(RING0_PRODUCER, BigInt(RING * 10), true);
+    const reason = await withTimeout(b.closed, 3000, 'b to notice');
+    expect(reason.kind).to.equal('protocol-error');
+    expect((reason.error as { code?: string }).code).to.equal('ERR_SHM_CORRUPT');
+    await a.close();
+  });
+
+  it('commits a data record whose frames do not add up to it: our side ends as protocol-error (ERR_SHM_CORRUPT)', async function () {
+    const [a, b] = localShmPair(RING);
+    const first = new Promise<void>((resolve) => b.onFrame(() => resolve()));
+    a.send(Buffer.from('a real record first')); // 19 B: one record of 8 + 24 bytes
+    await withTimeout(first, 3000, 'the real record');
+    // As "side 0": a well-formed record (8 bytes of payload) holding a frame that claims 100.
+    const ring = new DataView(mappingOf(a).buffer, RING0_DATA);
+    ring.setUint32(32, 8, true); // record length
+    ring.setUint32(36, 0, true); // flags: data
+    ring.setUint32(40, 100); // the frame's big-endian length: past the record's end
+    new DataView(mappingOf(a).buffer).setBigUint64(RING0_PRODUCER, 48n, true);
     const reason = await withTimeout(b.closed, 3000, 'b to notice');
     expect(reason.kind).to.equal('protocol-error');
     expect((reason.error as { code?: string }).code).to.equal('ERR_SHM_CORRUPT');

@@ -26,5 +26,5 @@ export function localShmPair(ring: number, rebaseAt: [number?, number?] = []): [
 
 /** The whole mapping as side `link` sees it: what a hostile peer could write. */
 export function mappingOf(link: ShmLink): Uint8Array {
-  return new Uint8Array((link as unknown as { memory: ArrayBuffer }).memory);
+  return (link as unknown as { carrier: { memory: Uint8Array } }).carrier.memory;
 }

@@ -145,10 +145,12 @@ describe('shm rendezvous (shm://name)', function () {
       // would have been SIGBUS for this process here).
       link.send(Buffer.alloc(1000, 0xab));
       await new Promise((resolve) => setTimeout(resolve, 20));
-      const head = Buffer.alloc(16);
-      readSync(r.fd, head, 0, 16, 4096); // ring 0's first record: u32 length, u32 flags, payload
-      expect(head.readUInt32LE(0)).to.equal(1000);
-      expect(head.subarray(8).equals(Buffer.alloc(8, 0xab))).to.equal(true);
+      const head = Buffer.alloc(20);
+      // ring 0's first record: u32 length, u32 flags, then its one frame: u32 BE length, payload
+      readSync(r.fd, head, 0, 20, 4096);
+      expect(head.readUInt32LE(0)).to.equal(4 + 1000);
+      expect(head.readUInt32BE(8)).to.equal(1000);
+      expect(head.subarray(12).equals(Buffer.alloc(8, 0xab))).to.equal(true);
       closeSync(r.socket);
       const reason = await withTimeout(link.closed, 2000, 'peer-gone after the hand-made client closed');
       expect(reason.kind).to.equal('peer-gone');

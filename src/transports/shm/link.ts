@@ -1,48 +1,69 @@
 /**
- * shm-link.ts: the Link over a mapped shm segment (native/shm_ring.h): records are written
- * into the send ring and read out of the receive ring here, in JavaScript, through one
- * ArrayBuffer over the mapping; native code only publishes and releases positions, rings the
- * doorbells, and runs the waiter thread that calls `onEvents` once per batch.
+ * link.ts: the shm Link, a ShmCarrier under LinkCore (link-core.ts owns the lifecycle).
+ *
+ * The carrier moves frames through the rings of one mapped segment (native/shm_ring.h). The
+ * record format (headers, padding, the wrap, every check on a record) is native code's only:
+ * JavaScript claims a region of the send ring, writes frames into it in the stream framing
+ * (u32 big-endian length + payload, docs/PROTOCOL.md §1), and commits it as one record; on
+ * the receive side it asks native code for the next checked record and splits its frames
+ * (batch.ts). Native calls are per record, never per frame.
  *
  * Invariants:
- * - Sends made in one tick are written into the ring together at the end of the tick and
- *   published with one native call. What does not fit stays queued here (`bufferedAmount`);
- *   `send()` returns false once that reaches the high-water mark, and the waiter reports
- *   eventSpace when the consumer has moved, which flushes again and wakes `drain()`.
+ * - Sending: write() copies a frame into the open region when nothing is queued and it fits
+ *   (claiming a new region, up to an eighth of the ring, when the open one is used up); else
+ *   it queues. flush() (once per tick, from LinkCore) commits the open region, then writes the
+ *   queue as far as the ring allows; when full, the waiter reports eventSpace once the
+ *   consumer moves past the position the failed claim saw, which flushes again.
+ * - A record never exceeds an eighth of the ring unless one frame needs more (up to half:
+ *   larger frames go as fragment pieces of a quarter ring, one piece per record), so the
+ *   consumer, which releases only whole records, can hand space back every eighth of the ring
+ *   and the two sides do not take turns.
  * - A received frame is a view into the receive ring, valid during the handler call only:
- *   the consumer position is released only past records whose handlers have returned (at
- *   the end of a batch, and every eighth of the ring within a long one), and the peer may
- *   overwrite the space from then on. The mapping is detached on close, so a view
- *   kept past its callback reads as empty, never as freed memory.
- * - Frames larger than half the ring go in pieces (fragment.ts) of a quarter ring each.
- * - Peer death is EOF on the liveness socket (an fd only the peer holds the other end of):
- *   records the peer published before it went are still delivered (after resume() if
- *   paused), then the link ends as `peer-gone`.
- * - Every ending goes through finish(): joins the waiter, unmaps, destroys the liveness
- *   socket, and resolves `closed` once its fd is closed.
- * - Positions here are relative to a base per ring kept in native code, moved forward (rebase)
- *   once they pass `rebaseAt`: a double is exact only up to 2^53, and a link moving tens of
- *   GB/s would get there within days. Only differences of positions matter here.
- * - Everything read from the shared memory is checked: a peer that publishes a position or a
- *   record that cannot be right ends the link as `protocol-error`, nothing worse.
+ *   space is released only up to the end of records whose frames have all been handed up. A
+ *   pause in the middle of a record keeps the rest of it here (heldAt..heldEnd, or the batch)
+ *   and releases nothing of it. The mapping is detached at release, so a view kept past its
+ *   callback reads as empty.
+ * - Frames go up one at a time (sink.deliver) unless the sink says a batch handler is set
+ *   (BatchingSink): then a record is split and checked whole first (batch.ts) and handed up
+ *   as one FrameBatch. One at a time, the frames of a record before a bad length are handed
+ *   up before the link ends, as on a byte stream.
+ * - Peer death is EOF on the liveness socket: what the peer published before is delivered
+ *   first (LinkCore holds the ending while `holding`), then the link is peer-gone.
+ * - Receive positions here are relative to a base kept in native code, moved forward (rebase)
+ *   once they pass `rebaseAt`: a double is exact only up to 2^53. Send positions never leave
+ *   native code.
+ * - Everything read from the shared memory is checked (native read()/claim(), batch.ts): a peer
+ *   that writes what cannot be right ends the link as protocol-error (ERR_SHM_CORRUPT).
  */
 import type { Socket } from 'node:net';
 import { FrameTooLargeError, ProtocolError } from '../../errors.js';
 import { native, type ShmEndpoint } from '../../native.js';
-import { linkClosedError, sendOnClosedError } from '../core/closed-errors.js';
-import { DrainWaiters } from '../core/drain-waiters.js';
-import { FRAGMENT_HEADER_BYTES, Fragmenter, Reassembler } from '../datagram/fragment.js';
-import { WAITER_SPIN_NS } from './settings.js';
+import { LinkCore } from '../core/link-core.js';
 import type { ResolvedLinkOptions } from '../core/options.js';
-import type { CloseKind, CloseReason, Link, LinkCapabilities } from '../core/transport.js';
+import type { Carrier, CarrierSink, CloseKind } from '../core/transport.js';
+import { FRAGMENT_HEADER_BYTES, Fragmenter, Reassembler } from '../datagram/fragment.js';
+import { HEADER_BYTES as PREFIX } from '../stream/framing.js';
+import { BATCH_MALFORMED, RecordBatch } from './batch.js';
+import { WAITER_SPIN_NS } from './settings.js';
 
 const L = native.shmLayout;
-const HDR = L.recordHeader;
 const FLAG_DATA = L.flagData;
-const FLAG_PADDING = L.flagPadding;
 const FLAG_PIECE = L.flagPiece;
-/** Records delivered per event-loop turn before the rest waits for the next one. */
+const READ_RECORD = L.readRecord;
+const READ_EMPTY = L.readEmpty;
+const CLAIM_FULL = L.claimFull;
+/**
+ * A sink that says whether a batch handler (Link.onFrames) is set. Not in the carrier
+ * contract yet (requested of core/): without it, frames go up one at a time through
+ * deliver(), which is right for either handler and fastest for onFrame, the only one used
+ * today. Splitting a record into a FrameBatch first and handing that to LinkCore's per-frame
+ * loop cost 2.5x the receive time of this path at 64 B (measured: 35 vs 13.5 ns a frame).
+ */
+type BatchingSink = CarrierSink & { readonly batching?: boolean };
+/** Frames handed up per event-loop turn before the rest waits for the next one. */
 const DRAIN_BUDGET = 65_536;
+/** 2^48 bytes: rebasing happens once per 256 TiB, far below where doubles lose integers. */
+const REBASE_AT = 2 ** 48;
 
 export interface ShmLinkInit {
   remote: string;
@@ -59,94 +80,101 @@ export interface ShmLinkInit {
   liveness: Socket;
   /** Runs once the link has released everything (e.g. to forget an exit hook). */
   onFinished?: () => void;
-  /** Position past which positions are rebased; tests set it low to exercise that path. */
+  /** Receive position past which positions are rebased; tests set it low to exercise that path. */
   rebaseAt?: number;
 }
 
-/** 2^48 bytes: rebasing happens once per 256 TiB, far below where doubles lose integers. */
-const REBASE_AT = 2 ** 48;
-
-const capabilitiesBase = { reliable: true, ordered: true, crossHost: false } as const;
-
-function align8(n: number): number {
-  return (n + 7) & ~7;
+/** An shm link: LinkCore over a ShmCarrier. */
+export class ShmLink extends LinkCore {
+  constructor(init: ShmLinkInit) {
+    super({ scheme: 'shm', remote: init.remote, capabilities: { reliable: true, ordered: true, crossHost: false }, options: init.options });
+    this.attach(new ShmCarrier(this, init));
+  }
 }
 
-export class ShmLink implements Link {
-  readonly scheme = 'shm';
-  readonly remote: string;
-  readonly capabilities: LinkCapabilities;
-  readonly closed: Promise<CloseReason>;
-
-  private readonly options: ResolvedLinkOptions;
+class ShmCarrier implements Carrier {
+  readonly memory: Uint8Array;
+  private readonly mapping: ArrayBuffer;
+  private readonly view: DataView;
   private readonly ep: ShmEndpoint;
-  private readonly memory: ArrayBuffer;
-  private readonly bytes: Uint8Array;
-  private readonly words: Uint32Array;
+  private readonly io: Float64Array;
   private readonly cap: number;
-  private readonly liveness: Socket;
-  private readonly onFinished: (() => void) | undefined;
+  /** Offset of the receive ring in `memory`. */
+  private readonly rxOffset: number;
   private readonly maxFrame: number;
-  /** Largest frame written as one record; larger ones go in pieces. */
+  /** Largest frame written whole (prefix and record header included, it fits half the ring). */
   private readonly maxWhole: number;
-  /** Bytes read before the consumer position is released mid-batch. */
+  /** Payload bytes a batch record is claimed for (more only for one larger frame). */
+  private readonly batchBytes: number;
+  /** Bytes handed up before the consumer position is released within a drain. */
   private readonly releaseBytes: number;
   private readonly rebaseAt: number;
+  private readonly liveness: Socket;
+  private readonly onFinished: (() => void) | undefined;
+  private done = false;
 
-  // Send ring: this side is the only producer.
-  private readonly txBase: number;
-  private txPos = 0;
-  private txOff = 0;
-  private txConsumer = 0;
+  // Send ring: the open region (a claim of native code's), offsets in `memory`.
+  private regionOpen = false;
+  private regionStart = 0;
+  private regionEnd = 0;
+  private cursor = 0;
+  /** A Link-level claim() is open: its prefix goes at claimAt. */
+  private userClaim = false;
+  private claimAt = 0;
   private queue: Uint8Array[] = [];
   private queueFlags: number[] = [];
   private queueHead = 0;
   private queuedBytes = 0;
-  private flushScheduled = false;
   private fragmenter: Fragmenter | undefined;
+  private lingerDone: (() => void) | null = null;
 
-  // Receive ring: this side is the only consumer.
-  private readonly rxBase: number;
-  private rxPos = 0;
-  private rxOff = 0;
+  // Receive ring: positions relative to native's base.
+  private readonly batch: RecordBatch;
+  /** After everything read() returned (padding included). */
+  private rxRead = 0;
+  /** After the last record whose frames have all been handed up. */
+  private rxDone = 0;
+  private rxReleased = 0;
+  /**
+   * The rest of the record ending at rxRead, behind a pause in its middle: frames from
+   * `heldAt` to `heldEnd` (offsets in `memory`), or, for a batch handler, `batch` (count > 0).
+   */
+  private heldAt = 0;
+  private heldEnd = 0;
+  /** Frames the last deliverFrames() handed up (for the drain budget). */
+  private delivered = 0;
   private reassembler: Reassembler | undefined;
+  private started = false;
+  private draining = false;
+  private drainAgain = false;
+  private peerGoneSeen = false;
 
   // Spin mode: the JS thread polls the ring once per event-loop turn until `pollUntil`.
   private readonly pollMs: number;
   private polling = false;
   private pollUntil = 0;
+  private armScheduled = false;
 
-  private handler: ((frame: Uint8Array) => void) | null = null;
-  private paused = false;
-  private draining = false;
-  private budget = 0;
-  private drainAgain = false;
-  private peerGone = false;
-  private state: 'open' | 'closing' | 'done' = 'open';
-  private reason: CloseReason | null = null;
-  private resolveClosed!: (reason: CloseReason) => void;
-  private readonly drainers = new DrainWaiters();
-  private lingerDone: (() => void) | undefined;
-
-  constructor(init: ShmLinkInit) {
-    this.remote = init.remote;
-    this.options = init.options;
-    this.capabilities = Object.freeze({ ...capabilitiesBase, maxFrame: init.options.maxFrame });
+  constructor(
+    private readonly sink: CarrierSink,
+    init: ShmLinkInit,
+  ) {
     this.liveness = init.liveness;
     this.onFinished = init.onFinished;
-    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.pollMs = init.spinNs / 1e6;
+    this.maxFrame = init.options.maxFrame;
     this.ep = new native.ShmEndpoint(init.fd, init.side, init.capacity, init.spinNs > 0 ? 0 : WAITER_SPIN_NS, (events) => this.onEvents(events));
-    this.memory = this.ep.memory;
-    this.bytes = new Uint8Array(this.memory);
-    this.words = new Uint32Array(this.memory);
+    this.io = this.ep.io;
+    this.mapping = this.ep.memory;
+    this.memory = new Uint8Array(this.mapping);
+    this.view = new DataView(this.mapping);
     this.cap = this.ep.capacity;
-    this.txBase = this.ep.sendOffset;
-    this.rxBase = this.ep.receiveOffset;
-    this.maxWhole = this.cap / 2 - HDR;
+    this.rxOffset = this.ep.receiveOffset;
+    this.maxWhole = this.cap / 2 - L.recordHeader - PREFIX;
+    this.batchBytes = this.cap / 8 - L.recordHeader;
     this.releaseBytes = this.cap / 8;
     this.rebaseAt = init.rebaseAt ?? REBASE_AT;
-    this.maxFrame = init.options.maxFrame;
+    this.batch = new RecordBatch(new Uint8Array(this.mapping, this.rxOffset, this.cap));
 
     this.liveness.on('data', () => {}); // nothing is ever sent on it; reading is how EOF shows
     this.liveness.on('error', () => this.onPeerGone());
@@ -154,129 +182,137 @@ export class ShmLink implements Link {
     this.liveness.on('close', () => this.onPeerGone());
   }
 
-  /** Re-read after calls into handlers, which may end the link (TypeScript narrows `state`). */
-  private get ended(): boolean {
-    return this.state === 'done';
-  }
-
   get bufferedAmount(): number {
     return this.queuedBytes;
   }
 
-  send(frame: Uint8Array): boolean {
-    if (this.state !== 'open') {
-      throw sendOnClosedError('shm', this.remote, this.reason);
-    }
-    // length, not byteLength: equal for a Uint8Array, and V8 inlines it (byteLength was a
-    // builtin call per send in profiles: ~6 ns of ~28).
+  get holding(): boolean {
+    return this.batch.count > 0 || this.heldAt < this.heldEnd || (!this.done && this.ep.available() !== this.rxRead);
+  }
+
+  // ---- sending ------------------------------------------------------------------------------
+
+  write(frame: Uint8Array): void {
     const len = frame.length;
-    if (len > this.maxFrame) throw new FrameTooLargeError(len, this.maxFrame, 'send');
-    // Fast path: nothing queued and the record fits before the wrap: copy it into the ring
-    // now; one publish at the end of the tick makes the whole batch visible.
-    if (this.queueHead === this.queue.length) {
-      const off = this.txOff;
-      const need = HDR + ((len + 7) & ~7);
-      if (need <= this.cap - off && this.txPos + need - this.txConsumer <= this.cap && len <= this.maxWhole) {
-        const at = this.txBase + off;
-        const w = at >>> 2;
-        this.words[w] = len;
-        this.words[w + 1] = FLAG_DATA;
-        if (len !== 0) this.bytes.set(frame, at + HDR);
-        this.txPos += need;
-        this.txOff = off + need === this.cap ? 0 : off + need;
-        if (!this.flushScheduled) {
-          this.flushScheduled = true;
-          process.nextTick(this.flush);
+    // Fast path: nothing queued, the frame goes whole: copy it into the open region now (one
+    // commit at the end of the tick publishes the tick's frames as one record).
+    if (this.queueHead === this.queue.length && len <= this.maxWhole) {
+      let at = this.cursor;
+      if (this.regionEnd - at < PREFIX + len) {
+        if (!this.openRegion(PREFIX + len)) {
+          if (!this.done) this.enqueue(frame, len);
+          return;
         }
-        return true;
+        at = this.cursor;
       }
+      this.view.setUint32(at, len);
+      // A frame received on this link is a view into the other ring: copying it here is safe.
+      if (len !== 0) this.memory.set(frame, at + PREFIX);
+      this.cursor = at + PREFIX + len;
+      return;
     }
-    // A frame received on this link is a view into our own ring: it would be overwritten
-    // before it is written out. Echoing it is common enough to be worth a copy.
-    if (frame.buffer === this.memory) frame = frame.slice();
+    this.enqueue(frame, len);
+  }
+
+  private enqueue(frame: Uint8Array, len: number): void {
+    // A frame received on this link is a view into our receive ring, which the peer reuses
+    // once the handler returns: a queued one must be a copy.
+    if (frame.buffer === this.mapping) frame = frame.slice();
     if (len <= this.maxWhole) {
       this.queue.push(frame);
-      this.queueFlags.push(L.flagData);
+      this.queueFlags.push(FLAG_DATA);
       this.queuedBytes += len;
     } else {
       this.fragmenter ??= new Fragmenter(this.cap / 4);
       // count what flush() will subtract: each piece, fragment header included
       for (const piece of this.fragmenter.split(frame)) {
         this.queue.push(piece);
-        this.queueFlags.push(L.flagPiece);
-        this.queuedBytes += piece.byteLength;
+        this.queueFlags.push(FLAG_PIECE);
+        this.queuedBytes += piece.length;
       }
     }
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      process.nextTick(this.flush);
-    }
-    return this.queuedBytes < this.options.highWaterMark;
   }
 
-  /**
-   * Writes as many queued frames as fit into the send ring and publishes them. Publishing
-   * also reads the consumer position afresh; if the next frame fits now, it goes on, so
-   * wantSpace() is only ever asked for with the consumer position that made the ring full
-   * (asking with an older one could wait for a move that has already happened).
-   */
-  private readonly flush = (): void => {
-    this.flushScheduled = false;
-    if (this.state === 'done') return;
-    if (this.txPos >= this.rebaseAt) {
-      // Everything below the consumer is free: that is the new zero.
-      const delta = this.txConsumer;
-      this.ep.rebase(delta, 0);
-      this.txPos -= delta;
-      this.txConsumer = 0;
+  claim(maxBytes: number): number {
+    // Behind queued frames (order), or too large for one record: send() queues it instead.
+    if (this.queueHead !== this.queue.length || maxBytes > this.maxWhole) return -1;
+    let at = this.cursor;
+    if (this.regionEnd - at < PREFIX + maxBytes) {
+      if (!this.openRegion(PREFIX + maxBytes)) return -1;
+      at = this.cursor;
     }
-    const flags = this.queueFlags;
+    this.userClaim = true;
+    this.claimAt = at;
+    return at + PREFIX;
+  }
+
+  commit(length: number): void {
+    this.userClaim = false;
+    this.view.setUint32(this.claimAt, length);
+    this.cursor = this.claimAt + PREFIX + length;
+  }
+
+  /** Commits the open region (if any), then claims one with room for `min` bytes. false: full (or corrupt: the link ended). */
+  private openRegion(min: number): boolean {
+    if (this.regionOpen) this.closeRegion();
+    const at = this.ep.claim(min, min > this.batchBytes ? min : this.batchBytes);
+    if (at < 0) {
+      if (at !== CLAIM_FULL) this.corrupt(`the consumer position of our send ring cannot be right (claim: ${at})`);
+      return false;
+    }
+    this.regionOpen = true;
+    this.regionStart = this.cursor = at;
+    this.regionEnd = at + this.io[0]!;
+    return true;
+  }
+
+  /** Commits what the open region holds as one record and publishes it. */
+  private closeRegion(): void {
+    const used = this.cursor - this.regionStart;
+    this.regionOpen = false;
+    this.regionStart = this.regionEnd = this.cursor = 0;
+    this.ep.commit(used, FLAG_DATA);
+  }
+
+  flush(): void {
+    // An open Link-level claim lies in the open region: its commit() schedules the next flush.
+    if (this.done || this.userClaim) return;
+    if (this.regionOpen) this.closeRegion();
+    if (this.queueHead === this.queue.length) return;
     const q = this.queue;
-    const bytes = this.bytes;
-    const words = this.words;
-    const cap = this.cap;
-    const base = this.txBase;
-    let pos = this.txPos;
-    let off = this.txOff;
-    let consumer = this.txConsumer;
+    const flags = this.queueFlags;
+    const memory = this.memory;
     let head = this.queueHead;
     let written = 0;
-    for (;;) {
-      let pad = 0;
-      while (head < q.length) {
-        const f = q[head]!;
-        const len = f.byteLength;
-        const need = HDR + align8(len);
-        const room = cap - off;
-        pad = need > room ? room : 0;
-        if (pos + pad + need - consumer > cap) break;
-        if (pad !== 0) {
-          const w = (base + off) >>> 2;
-          words[w] = pad - HDR;
-          words[w + 1] = L.flagPadding;
-          pos += pad;
-          off = 0;
+    while (head < q.length) {
+      const f = q[head]!;
+      const len = f.length;
+      if (flags[head] === FLAG_PIECE) {
+        if (this.regionOpen) this.closeRegion();
+        const at = this.ep.claim(len, len);
+        if (at < 0) {
+          if (at !== CLAIM_FULL) return void this.corrupt(`the consumer position of our send ring cannot be right (claim: ${at})`);
+          break;
         }
-        const w = (base + off) >>> 2;
-        words[w] = len;
-        words[w + 1] = flags[head]!;
-        if (len !== 0) bytes.set(f, base + off + HDR);
-        pos += need;
-        off += need;
-        if (off === cap) off = 0;
-        written += len;
-        q[head++] = undefined as unknown as Uint8Array;
+        memory.set(f, at);
+        this.ep.commit(len, FLAG_PIECE);
+      } else {
+        let at = this.cursor;
+        if (this.regionEnd - at < PREFIX + len) {
+          if (!this.openRegion(PREFIX + len)) {
+            if (this.done) return;
+            break;
+          }
+          at = this.cursor;
+        }
+        this.view.setUint32(at, len);
+        if (len !== 0) memory.set(f, at + PREFIX);
+        this.cursor = at + PREFIX + len;
       }
-      consumer = this.publish(pos);
-      if (consumer < 0) return;
-      if (head === q.length) break;
-      const need = HDR + align8(q[head]!.byteLength);
-      pad = need > cap - off ? cap - off : 0;
-      if (pos + pad + need - consumer > cap) break;
+      written += len;
+      q[head++] = undefined as unknown as Uint8Array;
     }
-    this.txPos = pos;
-    this.txOff = off;
-    this.txConsumer = consumer;
+    if (this.regionOpen) this.closeRegion();
     this.queuedBytes -= written;
     if (head === q.length) {
       this.queue = [];
@@ -285,258 +321,277 @@ export class ShmLink implements Link {
       this.lingerDone?.();
     } else {
       this.queueHead = head;
-      // Full: the waiter reports eventSpace once the consumer moves past what we saw.
-      this.ep.wantSpace(consumer);
+      // Full at the consumer position the failed claim just read: the waiter reports
+      // eventSpace once it moves past that.
+      this.ep.wantSpace();
     }
-    if (this.queuedBytes < this.options.highWaterMark) this.drainers.wake();
-  };
+    if (written > 0) this.sink.drained();
+  }
 
-  /** Publishes `pos`; returns the consumer position, or -1 if the peer reported an impossible one. */
-  private publish(pos: number): number {
-    const consumer = this.ep.publish(pos);
-    if (consumer > pos || pos - consumer > this.cap || consumer % 8 !== 0) {
-      this.finish('protocol-error', new ProtocolError(`shm peer reported consumer position ${consumer} for producer position ${pos}`, 'ERR_SHM_CORRUPT'));
-      return -1;
-    }
-    return consumer;
+  // ---- receiving ----------------------------------------------------------------------------
+
+  start(): void {
+    this.started = true;
+    this.drainReceived();
+  }
+
+  pause(): void {
+    // Delivery stops at the sink; the waiter is not re-armed while paused.
+  }
+
+  resume(): void {
+    this.drainReceived();
   }
 
   private onEvents(events: number): void {
-    if (this.state === 'done') return;
+    if (this.done) return;
     if (events & L.eventSpace) this.flush();
     if (events & L.eventData) this.drainReceived();
   }
 
-  onFrame(handler: (frame: Uint8Array) => void): void {
-    const first = this.handler === null;
-    this.handler = handler;
-    if (first && this.state !== 'done') this.drainReceived();
-  }
-
-  pause(): void {
-    this.paused = true;
-  }
-
-  resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    if (this.handler !== null && this.state !== 'done') this.drainReceived();
-  }
-
   /**
-   * Delivers every ready record, then releases the space and re-arms the waiter. Reentrant
-   * calls (a handler calling resume()) only ask the running loop to look again.
+   * Hands up what is ready (held frames first, then record after record), releasing space
+   * every eighth of the ring, then re-arms the waiter (or polls, in spin mode). Reentrant
+   * calls (a handler calling resume() or close()) only ask the running loop to look again.
    */
   private drainReceived(): void {
     if (this.draining) {
       this.drainAgain = true;
       return;
     }
-    if (this.handler === null) return;
+    const sink = this.sink;
+    if (this.done || (!this.started && !sink.ending)) return;
     this.draining = true;
     try {
-      let available = this.ep.available();
-      // At most this many records per turn of the event loop: a large ring must not starve
+      // At most this many frames per turn of the event loop: a large ring must not starve
       // timers and I/O. What is left re-arms the waiter, which reports it at once.
-      this.budget = DRAIN_BUDGET;
+      let budget = DRAIN_BUDGET;
       do {
         this.drainAgain = false;
-        while (this.rxPos !== available && !this.paused && this.state !== 'done' && this.budget > 0) {
-          if (!this.readUpTo(available) || this.ended) return;
-          available = this.ep.release(this.rxPos, false);
+        while (budget > 0 && !this.done) {
+          const dropping = sink.ending;
+          if (sink.paused && !dropping) break;
+          if (this.batch.count > 0 || this.heldAt < this.heldEnd) {
+            // The rest of a record paused in the middle.
+            if (dropping) {
+              this.batch.count = 0;
+              this.heldAt = this.heldEnd = 0;
+            } else if (this.batch.count > 0) {
+              const batch = this.batch;
+              const took = sink.deliverBatch(batch);
+              budget -= took;
+              if (this.done) return;
+              if (took < batch.count) {
+                batch.drop(took);
+                continue; // paused (or ending): the loop's checks decide
+              }
+              batch.count = 0;
+            } else {
+              const at = this.deliverFrames(this.heldAt, this.heldEnd);
+              budget -= this.delivered;
+              if (at < 0) return;
+              this.heldAt = at;
+              if (at < this.heldEnd) continue;
+              this.heldAt = this.heldEnd = 0;
+            }
+            this.rxDone = this.rxRead;
+          } else {
+            const got = this.ep.read();
+            const io = this.io;
+            this.rxRead = io[3]!;
+            if (got === READ_EMPTY) {
+              this.rxDone = this.rxRead; // padding only, if anything
+              break;
+            }
+            if (got !== READ_RECORD) return void this.corrupt(`read() found a bad record (${got}) at position ${this.rxRead}`);
+            const at = io[0]!;
+            const length = io[1]!;
+            if (dropping) {
+              this.rxDone = this.rxRead;
+            } else if (io[2] === FLAG_DATA) {
+              if ((sink as BatchingSink).batching === true) {
+                const n = this.batch.split(at - this.rxOffset, length, this.maxFrame);
+                if (n < 0) {
+                  if (n === BATCH_MALFORMED) return void this.malformed(length);
+                  return void sink.fail('protocol-error', new FrameTooLargeError(this.batch.tooLarge, this.maxFrame, 'receive'));
+                }
+                if (n === 0) this.rxDone = this.rxRead;
+                continue;
+              }
+              const stop = this.deliverFrames(at, at + length);
+              budget -= this.delivered;
+              if (stop < 0) return;
+              if (stop < at + length) {
+                this.heldAt = stop;
+                this.heldEnd = at + length;
+                continue;
+              }
+              this.rxDone = this.rxRead;
+            } else {
+              if (!this.pushPiece(at, length)) return;
+              budget--;
+              this.rxDone = this.rxRead;
+            }
+          }
+          // Hand space back every eighth of the ring, not once per drain: with a full ring,
+          // releasing only at the end made the two sides take turns, idle half the time.
+          if (this.rxDone - this.rxReleased >= this.releaseBytes) {
+            this.ep.release(this.rxDone, false);
+            this.rxReleased = this.rxDone;
+          }
         }
-      } while (this.drainAgain && !this.paused && this.state !== 'done' && this.budget > 0);
-      if (this.state === 'done') return;
-      if (this.pollMs > 0 && !this.paused) {
-        // Spin mode: poll on the next turns instead of arming the waiter.
-        available = this.ep.release(this.rxPos, false);
-        this.pollUntil = performance.now() + this.pollMs;
-        if (!this.polling) {
-          this.polling = true;
-          setImmediate(this.poll);
-        }
-      } else {
-        available = this.ep.release(this.rxPos, false);
-        // Arm the waiter after this tick's sends are flushed (their nextTick was queued
-        // first): waking the waiter must not delay a reply on the round-trip path.
-        if (!this.paused && !this.armScheduled) {
+      } while (this.drainAgain && !this.done && budget > 0);
+      if (this.done) return;
+      this.ep.release(this.rxDone, false);
+      this.rxReleased = this.rxDone;
+      if (!sink.paused || sink.ending) {
+        if (this.pollMs > 0 && !sink.ending) {
+          // Spin mode: poll on the next turns instead of arming the waiter.
+          this.pollUntil = performance.now() + this.pollMs;
+          if (!this.polling) {
+            this.polling = true;
+            setImmediate(this.poll);
+          }
+        } else if (!this.armScheduled) {
+          // Arm the waiter after this tick's sends are flushed (their nextTick was queued
+          // first): waking the waiter must not delay a reply on the round-trip path.
           this.armScheduled = true;
           process.nextTick(this.arm);
         }
       }
-      if (this.peerGone && (this.rxPos === available || this.state === 'closing')) {
-        this.finish('peer-gone');
-      } else if (this.rxPos >= this.rebaseAt) {
-        // Released up to rxPos above, so that is the new zero (the armed waiter keeps the
+      if (this.rxRead === this.rxDone && this.rxRead >= this.rebaseAt) {
+        // Released up to rxRead above, so that is the new zero (an armed waiter keeps the
         // absolute position it was given).
-        this.ep.rebase(0, this.rxPos);
-        this.rxPos = 0;
+        this.ep.rebase(this.rxRead);
+        this.rxRead = this.rxDone = this.rxReleased = 0;
       }
+      // Again after each drain: LinkCore ends the link once nothing is held.
+      if (this.peerGoneSeen) sink.peerGone();
     } finally {
       this.draining = false;
     }
   }
 
-  private armScheduled = false;
+  /**
+   * Hands up the frames of a data record one at a time, from `at` to `end` (offsets in
+   * `memory`): each length is read once and checked against what is left of the record
+   * before its frame is handed up. Returns where it stopped (`end` when done; earlier when
+   * the handler paused), or -1 once the link ended. Sets `delivered`.
+   */
+  private deliverFrames(at: number, end: number): number {
+    const view = this.view;
+    const mapping = this.mapping;
+    const sink = this.sink;
+    const maxFrame = this.maxFrame;
+    let n = 0;
+    while (at < end) {
+      if (end - at < PREFIX) return this.malformed(end - at);
+      const len = view.getUint32(at);
+      at += PREFIX;
+      if (len > end - at) return this.malformed(len);
+      if (len > maxFrame) {
+        sink.fail('protocol-error', new FrameTooLargeError(len, maxFrame, 'receive'));
+        return -1;
+      }
+      n++;
+      const more = sink.deliver(new Uint8Array(mapping, at, len));
+      at += len;
+      if (!more) break;
+    }
+    this.delivered = n;
+    return this.done ? -1 : at;
+  }
+
+  private malformed(bytes: number): -1 {
+    this.corrupt(`a data record does not split into frames (${bytes} bytes where a frame should be)`);
+    return -1;
+  }
+
+  /** One fragment piece, at `at` in `memory`. false once the link ended. */
+  private pushPiece(at: number, len: number): boolean {
+    if (len < FRAGMENT_HEADER_BYTES) {
+      this.corrupt(`a fragment record of ${len} bytes`);
+      return false;
+    }
+    this.reassembler ??= new Reassembler(
+      // A reliable, ordered ring never loses a piece: nothing may expire while paused.
+      { maxFrame: this.maxFrame, maxPending: 2, maxAgeMs: 2 ** 31 - 1 },
+      (frame) => void this.sink.deliver(frame),
+      (error) => this.sink.fail('protocol-error', error),
+    );
+    return this.reassembler.push(new Uint8Array(this.mapping, at, len)) && !this.done;
+  }
+
   private readonly arm = (): void => {
     this.armScheduled = false;
-    if (this.state !== 'done' && !this.paused && !this.draining && this.handler !== null) this.ep.release(this.rxPos, true);
+    if (this.done || this.draining) return;
+    if (this.sink.paused && !this.sink.ending) return;
+    this.ep.release(this.rxDone, true);
   };
 
   /** Spin mode: one look at the ring per event-loop turn; arms the waiter when the window closes. */
   private readonly poll = (): void => {
     this.polling = false;
-    if (this.state === 'done' || this.paused || this.handler === null) return;
-    if (this.ep.available(this.rxPos) !== this.rxPos || this.peerGone) this.drainReceived();
+    if (this.done || (this.sink.paused && !this.sink.ending)) return;
+    if (this.rxDone !== this.rxRead || this.ep.available(this.rxRead) !== this.rxRead || this.peerGoneSeen) this.drainReceived();
     else if (performance.now() < this.pollUntil) {
       this.polling = true;
       setImmediate(this.poll);
-    } else this.ep.release(this.rxPos, true);
+    } else this.ep.release(this.rxDone, true);
   };
 
-  /** Reads records up to `available`, stopping early on pause(). false once the link ended. */
-  private readUpTo(available: number): boolean {
-    const cap = this.cap;
-    let pos = this.rxPos;
-    let off = this.rxOff;
-    if (available < pos || available - pos > cap || available % 8 !== 0) {
-      return this.corrupt(`producer position ${available} with consumer at ${pos}`);
-    }
-    const words = this.words;
-    const base = this.rxBase;
-    const memory = this.memory;
-    const maxFrame = this.options.maxFrame;
-    let budget = this.budget;
-    // Hand space back to the producer every eighth of the ring, not once per batch: with a
-    // full ring, releasing only at the end made the two sides take turns (the producer slept
-    // while we read the whole ring, then we slept while it refilled it), idle half the time.
-    const stop = available - pos > this.releaseBytes ? pos + this.releaseBytes : available;
-    try {
-      while (pos < stop && budget-- > 0) {
-        const w = (base + off) >>> 2;
-        const len = words[w]!;
-        const flag = words[w + 1]!;
-        // len comes from the other process: bound it before any arithmetic that could wrap
-        // (a length near 2^32 would align to 0 and the loop would never advance)
-        if (len > cap - off - HDR) {
-          return this.corrupt(`a record of ${len} bytes at offset ${off} runs past the ring`);
-        }
-        const need = HDR + len + ((8 - (len & 7)) & 7);
-        if (need > cap - off || pos + need > available || (flag === FLAG_PADDING && off + need !== cap)) {
-          return this.corrupt(`a record of ${len} bytes at offset ${off} runs past the ring or the producer position`);
-        }
-        const at = base + off + HDR;
-        pos += need;
-        off = off + need === cap ? 0 : off + need;
-        if (flag === FLAG_DATA) {
-          if (this.state !== 'open') continue; // closing: read and discard, so the peer never blocks on us
-          if (len > maxFrame) {
-            this.finish('protocol-error', new FrameTooLargeError(len, maxFrame, 'receive'));
-            return false;
-          }
-          this.handler!(new Uint8Array(memory, at, len));
-        } else if (flag === FLAG_PADDING) {
-          continue;
-        } else if (flag === FLAG_PIECE) {
-          if (this.state !== 'open') continue;
-          if (len < FRAGMENT_HEADER_BYTES) return this.corrupt(`a fragment record of ${len} bytes`);
-          this.reassembler ??= new Reassembler(
-            // A reliable, ordered ring never loses a piece: nothing may expire while paused.
-            { maxFrame, maxPending: 2, maxAgeMs: 2 ** 31 - 1 },
-            (frame) => this.handler!(frame),
-            (error) => this.finish('protocol-error', error),
-          );
-          if (!this.reassembler.push(new Uint8Array(memory, at, len))) return false;
-        } else {
-          return this.corrupt(`a record with unknown flags ${flag}`);
-        }
-        if (this.paused || this.ended) return !this.ended;
-      }
-      return true;
-    } catch (err) {
-      // The handler threw: the application's bug ends this link, and only this link.
-      this.finish('error', err instanceof Error ? err : new Error(String(err)));
-      return false;
-    } finally {
-      this.rxPos = pos;
-      this.rxOff = off;
-      this.budget = budget;
-    }
+  private corrupt(why: string): void {
+    this.sink.fail('protocol-error', new ProtocolError(`shm peer wrote an invalid ring: ${why}`, 'ERR_SHM_CORRUPT'));
   }
 
-  private corrupt(why: string): false {
-    this.finish('protocol-error', new ProtocolError(`shm peer wrote an invalid ring: ${why}`, 'ERR_SHM_CORRUPT'));
-    return false;
-  }
-
-  /**
-   * The peer's end of the liveness socket closed. What it published before is delivered
-   * first (later, if paused); then the link ends.
-   */
+  /** The peer's end of the liveness socket closed: what it published before goes up first. */
   private onPeerGone(): void {
-    if (this.peerGone) return;
-    this.peerGone = true;
-    if (this.state === 'closing') {
-      this.lingerDone?.();
-      return;
-    }
-    if (this.state !== 'open') return;
-    if (this.handler !== null && !this.paused) this.drainReceived();
-    else if (this.ep.available() === this.rxPos) this.finish('peer-gone');
-    // else: paused (or no handler yet) with records waiting: resume()/onFrame() finishes.
+    if (this.peerGoneSeen || this.done) return;
+    this.peerGoneSeen = true;
+    this.lingerDone?.(); // closing: nobody is left to take what we would wait to write
+    if (this.started && !this.sink.paused) this.drainReceived();
+    else this.sink.peerGone();
   }
 
-  drain(): Promise<void> {
-    if (this.state !== 'open') return Promise.reject(this.closedError());
-    if (this.queuedBytes < this.options.highWaterMark) return Promise.resolve();
-    return this.drainers.wait();
+  // ---- ending -------------------------------------------------------------------------------
+
+  linger(deadline: number): Promise<void> {
+    this.userClaim = false; // LinkCore dropped an open claim: its bytes are not a frame
+    this.flush();
+    this.drainReceived(); // from now on, what arrives is read and dropped
+    if (this.done || this.peerGoneSeen || this.queueHead === this.queue.length) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.lingerDone?.(), Math.max(0, deadline - Date.now()));
+      this.lingerDone = () => {
+        clearTimeout(timer);
+        this.lingerDone = null;
+        resolve();
+      };
+    });
   }
 
-  async close(): Promise<void> {
-    if (this.state === 'open') {
-      this.state = 'closing';
-      this.flush();
-      if (this.queueHead < this.queue.length && !this.peerGone && this.state === 'closing') {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, this.options.lingerMs);
-          function done(): void {
-            clearTimeout(timer);
-            resolve();
-          }
-          this.lingerDone = done;
-        });
-      }
-      this.finish('closed');
-    }
-    await this.closed;
-  }
-
-  private closedError(): Error {
-    return linkClosedError('shm', this.remote, this.reason);
-  }
-
-  /** The single ending path. The first reason wins. */
-  private finish(kind: CloseKind, error?: Error): void {
-    if (this.reason !== null) return;
-    if (this.state === 'closing' && kind === 'peer-gone') return; // close() is ending it
-    this.reason = error ? { kind, error } : { kind };
-    this.state = 'done';
-    this.lingerDone = undefined;
+  release(_kind: CloseKind): Promise<void> {
+    this.done = true;
+    this.lingerDone?.();
     this.ep.close();
     this.queue = [];
     this.queueFlags = [];
     this.queueHead = 0;
     this.queuedBytes = 0;
-    this.drainers.fail(this.closedError());
+    this.batch.count = 0;
+    this.heldAt = this.heldEnd = 0;
+    this.reassembler = undefined;
     const s = this.liveness;
-    const done = (): void => {
-      this.onFinished?.();
-      this.resolveClosed(this.reason!);
-    };
-    if (s.closed) done();
-    else {
-      s.once('close', done);
-      s.destroy();
-    }
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.onFinished?.();
+        resolve();
+      };
+      if (s.closed) done();
+      else {
+        s.once('close', done);
+        s.destroy();
+      }
+    });
   }
 }
