@@ -111,8 +111,8 @@ describe('shm claim/commit and batch records', function () {
 
   it('a sink that asks for batches (batching): a record goes up as one FrameBatch, and a pause inside it holds the rest', async function () {
     const [a, b] = localShmPair(RING);
-    // The carrier asks its sink (the link) whether a batch handler is set; core/ does not say
-    // yet, so say it here to drive the batch path.
+    // The carrier asks its sink (the link) whether a batch handler is set (onFrames). Pinned
+    // true here, so the second half drives the batch path under a one-frame handler too.
     Object.defineProperty(b, 'batching', { value: true });
     const frames = Array.from({ length: 10 }, (_, i) => Buffer.from(`frame ${i}`));
     const batches: string[][] = [];

@@ -201,6 +201,10 @@ export class LinkCore implements Link, CarrierSink {
     return this.state !== 'open';
   }
 
+  get batching(): boolean {
+    return this.batchHandler !== null;
+  }
+
   deliver(frame: Uint8Array): boolean {
     if (this.state !== 'open') return false;
     try {
@@ -223,9 +227,11 @@ export class LinkCore implements Link, CarrierSink {
       }
       const handler = this.handler!;
       const { bytes, starts, lengths } = batch;
+      // Read once: `.buffer` per frame doubled the cost of a 64 B frame (35 vs 19 ns measured).
+      const buffer = bytes.buffer;
+      const base = bytes.byteOffset;
       for (let i = 0; i < n; ) {
-        const at = bytes.byteOffset + starts[i]!;
-        handler(new Uint8Array(bytes.buffer, at, lengths[i]!));
+        handler(new Uint8Array(buffer, base + starts[i]!, lengths[i]!));
         i++;
         if (this.userPaused || this.state !== 'open') return i;
       }

@@ -199,6 +199,11 @@ export interface CarrierSink {
   /** The link is no longer open (closing or ended): received frames are read and dropped. */
   readonly ending: boolean;
   /**
+   * The application takes batches (`onFrames`): a carrier that can hand up a batch without
+   * extra work per frame should then use deliverBatch(); otherwise deliver() is as fast.
+   */
+  readonly batching: boolean;
+  /**
    * Hands up one frame (a view valid during the call). Returns false when the carrier must
    * stop and hold what follows: the handler paused, or the link ended.
    */
