@@ -2,8 +2,10 @@
 // and the memory-ordering rules). Owns the mapping and the waiter thread; never the fd.
 #include "shm_ring.h"
 
+#include <linux/futex.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,9 +25,30 @@ inline void CpuRelax() {
 #endif
 }
 
+// The doorbell is a raw futex word in shared memory, not a sem_t: glibc aborts the process
+// ("The futex facility returned an unexpected error code") when a sem_t it waits on holds
+// garbage, and the peer can write anything there. With a bare word, whatever the peer writes
+// costs at most a spurious or a missed wake-up, and every wait is bounded (Run()).
+//
+// Post: store 1 (release), then FUTEX_WAKE one waiter. Not FUTEX_PRIVATE: two processes.
+inline void PostBell(Doorbell& bell) {
+  bell.word.store(1, std::memory_order_release);
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&bell.word), FUTEX_WAKE, 1, nullptr, nullptr, 0);
+}
+
+// Wait: take a post made since the last look (exchange to 0); if there was none, sleep while
+// the word is still 0, for at most `ns`. Every error (EAGAIN: it changed; EINTR; ETIMEDOUT;
+// EINVAL or EFAULT from a word a peer broke) just returns: the caller looks at the state again.
+inline void WaitBell(Doorbell& bell, long ns) {
+  if (bell.word.exchange(0, std::memory_order_acq_rel) != 0) return;
+  timespec rel{ns / 1000000000L, ns % 1000000000L};
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&bell.word), FUTEX_WAIT, 0, &rel, nullptr, 0);
+  bell.word.store(0, std::memory_order_relaxed);
+}
+
 // Posts the doorbell if `flag` was set by its sleeper (exchange, so one post per sleep).
-inline void WakeIf(std::atomic<uint32_t>& flag, sem_t* bell) {
-  if (flag.load(std::memory_order_relaxed) != 0 && flag.exchange(0, std::memory_order_acq_rel) != 0) sem_post(bell);
+inline void WakeIf(std::atomic<uint32_t>& flag, Doorbell& bell) {
+  if (flag.load(std::memory_order_relaxed) != 0 && flag.exchange(0, std::memory_order_acq_rel) != 0) PostBell(bell);
 }
 
 }  // namespace
@@ -48,13 +71,7 @@ int Endpoint::Map(int fd, int side, uint64_t capacity) {
     seg_->header.headerBytes = kHeaderBytes;
     seg_->header.capacity = capacity;
     seg_->header.pid[0] = getpid();
-    for (int s = 0; s < 2; s++) {
-      if (sem_init(&seg_->doorbell[s].sem, 1, 0) != 0) {
-        int err = errno;
-        Close();
-        return err;
-      }
-    }
+    // The doorbells' words start at 0 (the segment is zero-filled): nothing to initialise.
     reinterpret_cast<std::atomic<uint64_t>*>(&seg_->header.magic)->store(kMagic, std::memory_order_release);
   } else {
     uint64_t magic = reinterpret_cast<std::atomic<uint64_t>*>(&seg_->header.magic)->load(std::memory_order_acquire);
@@ -146,7 +163,7 @@ void Endpoint::Publish() {
   std::atomic_thread_fence(std::memory_order_release);  // payload and header before the position
   tx.producer.position.store(txTail_, std::memory_order_release);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // store position, then read `sleeping`
-  WakeIf(tx.consumer.sleeping, &seg_->doorbell[1 - side_].sem);
+  WakeIf(tx.consumer.sleeping, seg_->doorbell[1 - side_]);
 }
 
 void Endpoint::WantSpace() {
@@ -190,7 +207,7 @@ uint64_t Endpoint::Release(uint64_t position, bool arm) {
   RingControl& rx = seg_->ring[1 - side_];
   rx.consumer.position.store(position, std::memory_order_release);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // store position, then read `waiting`
-  WakeIf(rx.producer.waiting, &seg_->doorbell[1 - side_].sem);
+  WakeIf(rx.producer.waiting, seg_->doorbell[1 - side_]);
   if (arm) {
     rxSeen_.store(position, std::memory_order_relaxed);
     rxArmed_.store(true, std::memory_order_release);
@@ -203,9 +220,8 @@ uint64_t Endpoint::Available() const {
   return seg_->ring[1 - side_].producer.position.load(std::memory_order_acquire);
 }
 
-// Wakes our own waiter if it sleeps. sem_post on an uncontended semaphore is one atomic add
-// in user space; it enters the kernel only when the waiter is actually asleep.
-void Endpoint::Kick() { sem_post(&seg_->doorbell[side_].sem); }
+// Wakes our own waiter if it sleeps.
+void Endpoint::Kick() { PostBell(seg_->doorbell[side_]); }
 
 uint32_t Endpoint::Check() {
   uint32_t ev = 0;
@@ -224,7 +240,7 @@ void Endpoint::Run(uint64_t spinNs) {
   using Clock = std::chrono::steady_clock;
   RingControl& rx = seg_->ring[1 - side_];
   RingControl& tx = seg_->ring[side_];
-  sem_t* bell = &seg_->doorbell[side_].sem;
+  Doorbell& bell = seg_->doorbell[side_];
   while (!stop_.load(std::memory_order_acquire)) {
     uint32_t ev = Check();
     // Spin only while waiting for something: with nothing armed (JS is busy with the last
@@ -249,19 +265,11 @@ void Endpoint::Run(uint64_t spinNs) {
       std::atomic_thread_fence(std::memory_order_seq_cst);
       ev = Check();
       if (ev == 0 && !stop_.load(std::memory_order_acquire)) {
-        // Bounded sleeps: the semaphore lives in memory the peer can write. A peer that
+        // Bounded sleeps: the doorbell lives in memory the peer can write. A peer that
         // zeroes it (or waits on it itself) could swallow the post that stops us, and
         // close() joins this thread on the JS thread; waking every 100 ms to look at stop_
         // bounds that, for the price of ten wake-ups a second on an idle link.
-        timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += 100 * 1000 * 1000;
-        if (until.tv_nsec >= 1000 * 1000 * 1000) {
-          until.tv_sec += 1;
-          until.tv_nsec -= 1000 * 1000 * 1000;
-        }
-        while (sem_clockwait(bell, CLOCK_MONOTONIC, &until) != 0 && errno == EINTR) {
-        }
+        WaitBell(bell, 100L * 1000 * 1000);
       }
       rx.consumer.sleeping.store(0, std::memory_order_relaxed);
       tx.producer.waiting.store(0, std::memory_order_relaxed);

@@ -10,8 +10,8 @@
 //   128    | ring[0].consumer: position u64, sleeping u32      (line 2)   |  side 1 writes
 //   192    | ring[1].producer                                  (line 3)   |  side 1 writes
 //   256    | ring[1].consumer                                  (line 4)   |  side 0 writes
-//   320    | doorbell[0]: sem_t, posted to wake side 0         (line 5)   |
-//   384    | doorbell[1]: sem_t, posted to wake side 1         (line 6)   |
+//   320    | doorbell[0]: futex word u32, posted to wake side 0 (line 5)  |
+//   384    | doorbell[1]: futex word u32, posted to wake side 1 (line 6)  |
 //   4096   +--------------------------------------------------------------+
 //          | ring[0] data: `capacity` bytes, side 0 -> side 1             |
 //          +--------------------------------------------------------------+
@@ -51,10 +51,9 @@
 //   then reads the flag, and posts the doorbell only if it exchanged a 1 for a 0. That is the
 //   Dekker pattern: at least one of the two sees the other's store, so no wake-up is lost;
 //   an extra post only costs one more loop of the waiter.
-// - doorbell[s]: a process-shared semaphore; only side s waits on it (its waiter thread),
-//   both sides post it (the peer for data/space, side s itself to kick its own waiter).
+// - doorbell[s]: a futex word; only side s waits on it (its waiter thread), both sides post
+//   it (the peer for data/space, side s itself to kick its own waiter).
 #pragma once
-#include <semaphore.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -124,8 +123,10 @@ struct RingControl {
   ConsumerLine consumer;
 };
 
+// A futex word, not a sem_t: see PostBell/WaitBell in shm_ring.cc (a sem_t the peer scribbles
+// on makes glibc abort the waiting process).
 struct alignas(kCacheLine) Doorbell {
-  sem_t sem;
+  std::atomic<uint32_t> word;
 };
 
 struct Segment {

@@ -5,6 +5,8 @@
  * other end's view of the same memory.
  */
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { withTimeout } from '../setup/timing.js';
 import { localShmPair, mappingOf } from './shm-local-pair.js';
 
@@ -15,17 +17,27 @@ const RING0_PRODUCER = 64;
 const RING0_DATA = 4096;
 
 describe('shm: a hostile peer', function () {
-  it('zeroes the semaphore our waiter sleeps on: close() still returns, within a second', async function () {
+  it('zeroes the doorbell our waiter sleeps on: close() still returns, within a second', async function () {
     const [a, b] = localShmPair(RING);
     a.onFrame(() => {});
     b.onFrame(() => {});
     await new Promise((r) => setTimeout(r, 200)); // a's waiter has spun, then gone to sleep
-    // sem_post on a zeroed sem_t sees no waiters and wakes nobody: only a bounded wait ends it.
+    // A zeroed doorbell swallows the post that would stop the waiter: only a bounded wait ends it.
     mappingOf(b).fill(0, DOORBELL_0, DOORBELL_0 + 32);
     const t0 = performance.now();
     await withTimeout(a.close(), 3000, 'close() with a swallowed wake-up');
     expect(performance.now() - t0).to.be.lessThan(1000);
     await b.close();
+  });
+
+  it('writes 0xff over the doorbell our waiter sleeps on: no abort, every frame still arrives, close() returns', async function () {
+    const child = spawn(process.execPath, [fileURLToPath(new URL('../fixtures/shm-scribble.js', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    const [code, signal] = await withTimeout(new Promise<[number | null, string | null]>((r) => child.once('exit', (c, s) => r([c, s]))), 20_000, 'the scribbled process');
+    expect(signal, 'the process died of a signal (glibc aborts on a corrupted sem_t)').to.equal(null);
+    expect(code).to.equal(0);
+    expect(JSON.parse(out)).to.deep.equal({ got: 200 });
   });
 
   it('publishes a producer position past what the ring can hold: our side ends as protocol-error (ERR_SHM_CORRUPT)', async function () {
