@@ -26,7 +26,7 @@
  * (the server died or dropped us), every link on it ends as peer-gone at once. Nothing is
  * subscribed or published outside `P.NAME`.
  */
-import { NoRespondersError, RequestError, TimeoutError as NatsTimeoutError, type Msg, type Subscription } from '@nats-io/transport-node';
+import type { Msg, Subscription } from '@nats-io/transport-node';
 import { PeerGoneError, TransportError } from '../../errors.js';
 import { handOver } from '../core/hand-over.js';
 import { resolveLinkOptions, type ResolvedLinkOptions } from '../core/options.js';
@@ -34,7 +34,7 @@ import type { CloseKind, Link, LinkOptions, Listener, Transport } from '../core/
 import { DEFAULT_MAX_FRAME } from '../core/transport.js';
 import { DatagramLink } from '../datagram/datagram-link.js';
 import { listenerAddress, parseNatsAddress, randomLinkId, randomName, Subjects, type NatsAddress, type NatsOptions } from './nats-address.js';
-import { NatsConnectionHandle } from './nats-connection.js';
+import { NatsConnectionHandle, natsClient } from './nats-connection.js';
 import { decodeHello, decodeWelcome, encodeHello, encodeWelcome, type Hello } from './nats-handshake.js';
 import { natsPort } from './nats-port.js';
 
@@ -255,6 +255,8 @@ async function sayHello(conn: NatsConnectionHandle, subject: string, hello: Buff
       return w;
     } catch (err) {
       if (err instanceof TransportError) throw err;
+      // Loaded already: conn exists, so natsClient() resolved once before.
+      const { NoRespondersError, RequestError, TimeoutError: NatsTimeoutError } = await natsClient();
       if (err instanceof NoRespondersError || (err instanceof RequestError && err.isNoResponders())) {
         throw new TransportError('ECONNREFUSED', `connect ${address}: nobody listens on ${subject}`, { address, syscall: 'connect', errno: 111, cause: err });
       }
