@@ -22,9 +22,9 @@
  *   (MapBox and WireRef subclasses), so other msgpackr users in the process are not affected
  *   when they encode, and only see our two type bytes when they decode.
  */
-import { addExtension, Packr } from 'msgpackr';
+import { addExtension, Packr, RESERVE_START_SPACE } from 'msgpackr';
 import { ProtocolError } from '../errors.js';
-import { ScanError, scanMsgpack, type ExtShape } from './msgpack-scan.js';
+import { ScanError, scanMsgpack, scanValue, type ExtShape, type Refusals } from './msgpack-scan.js';
 import { WireRef } from './wire-ref.js';
 
 /** Extension type bytes the bus itself defines (application range 0..127). */
@@ -131,58 +131,218 @@ const packr = new Packr({
   useBigIntExtension: true,
 });
 
-/** Values msgpackr writes whole (by an extension or as bytes): nothing inside them to box. */
-function isLeaf(value: object): boolean {
-  return (
-    ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof RegExp ||
-    value instanceof WireRef || value instanceof MapBox || value instanceof ErrorBox
-  );
+/**
+ * What the last prepare() learnt about the value it walked (module state, read right after
+ * the call, so the hot path allocates no result object):
+ * - `bound`: an upper bound on msgpackr's output for it, in bytes;
+ * - `modelled`: false when it met something msgpackr writes by rules this walk does not
+ *   model (class instances, which may have toJSON; bigint; functions): then the output must be
+ *   scanned to keep the "encode never produces what decode refuses" invariant;
+ * - `depth`: the deepest level of the scanner's count the value can reach (conservative:
+ *   empty containers count too, where the scanner does not count them).
+ */
+let bound = 0;
+let modelled = true;
+let depth = 0;
+
+/** The ceiling of a string's UTF-8 size and msgpack header (3 bytes per UTF-16 unit, 5 of header). */
+function strBound(s: string): number {
+  return 5 + 3 * s.length;
 }
 
-/** Returns `value` with every Map (at any depth) replaced by a MapBox; `value` itself if it has none. */
-function boxMaps(value: unknown, depth: number): unknown {
-  if (typeof value !== 'object' || value === null) return value;
-  if (depth > DEFAULT_MAX_DEPTH * 2) throw new RangeError('value is nested too deeply to encode');
-  if (value instanceof Error) return boxError(value);
-  if (value instanceof Map) {
-    const entries: unknown[] = [];
-    for (const [k, v] of value) entries.push([boxMaps(k, depth + 1), boxMaps(v, depth + 1)]);
-    return new MapBox(entries);
+/**
+ * Returns `value` with every Map (at any depth) replaced by a MapBox and every Error by an
+ * ErrorBox (`value` itself if there are none), measuring it on the way (see `bound`).
+ * `level` is the scanner's nesting level at which the value sits.
+ */
+function box(value: unknown, level: number): unknown {
+  switch (typeof value) {
+    case 'number':
+      bound += 9;
+      return value;
+    case 'string':
+      bound += strBound(value);
+      return value;
+    case 'boolean':
+      bound += 1;
+      return value;
+    case 'undefined':
+      bound += 3;
+      return value;
+    case 'object':
+      break;
+    default:
+      // bigint (int64 or ext 0x42), symbol, function: msgpackr decides
+      modelled = false;
+      bound += 9;
+      return value;
   }
+  if (value === null) {
+    bound += 1;
+    return value;
+  }
+  if (level > DEFAULT_MAX_DEPTH * 2) throw new RangeError('value is nested too deeply to encode');
+  // bytes first: the commonest large argument, written whole (bin, or ext 0x74 with a kind byte)
+  if (ArrayBuffer.isView(value)) {
+    bound += 7 + value.byteLength;
+    return value;
+  }
+  if (level + 1 > depth) depth = level + 1;
   if (Array.isArray(value)) {
+    bound += 5;
     let copy: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
-      const v = value[i];
-      const b = boxMaps(v, depth + 1);
+      const v: unknown = value[i];
+      const b = box(v, level + 1);
       if (b !== v && !copy) copy = value.slice(0, i);
       if (copy) copy.push(b);
     }
     return copy ?? value;
   }
-  if (value instanceof Set) {
-    let changed = false;
-    const items: unknown[] = [];
-    for (const v of value) {
-      const b = boxMaps(v, depth + 1);
-      if (b !== v) changed = true;
-      items.push(b);
+  const proto: unknown = Object.getPrototypeOf(value);
+  const plain = proto === Object.prototype || proto === null;
+  if (!plain) {
+    if (value instanceof Error) {
+      const e = boxError(value);
+      // tag, then a map of up to three string pairs
+      if (level + 2 > depth) depth = level + 2;
+      bound += 3 + 5 + 3 * 12 + strBound(e.data.name) + strBound(e.data.message) + (e.data.code !== undefined ? strBound(e.data.code) : 0);
+      return e;
     }
-    return changed ? new Set(items) : value;
-  }
-  if (!isLeaf(value)) {
-    // plain objects, and anything else msgpackr writes as a map of its own properties
-    // (null-prototype objects, class instances): a Map inside must be boxed there too
-    let copy: Record<string, unknown> | undefined;
-    for (const k of Object.keys(value)) {
-      const v = (value as Record<string, unknown>)[k];
-      const b = boxMaps(v, depth + 1);
-      if (b !== v && !copy) copy = { ...(value as Record<string, unknown>) };
-      if (copy) copy[k] = b;
+    if (value instanceof Map) {
+      // tag, an array of entries, each a [key, value] array
+      if (level + 3 > depth) depth = level + 3;
+      bound += 3 + 5;
+      const entries: unknown[] = [];
+      for (const [k, v] of value) {
+        bound += 1;
+        entries.push([box(k, level + 3), box(v, level + 3)]);
+      }
+      return new MapBox(entries);
     }
-    return copy ?? value;
+    if (value instanceof Set) {
+      if (level + 2 > depth) depth = level + 2;
+      bound += 3 + 5;
+      let changed = false;
+      const items: unknown[] = [];
+      for (const v of value) {
+        const b = box(v, level + 2);
+        if (b !== v) changed = true;
+        items.push(b);
+      }
+      return changed ? new Set(items) : value;
+    }
+    if (value instanceof Date) {
+      bound += 15;
+      return value;
+    }
+    if (value instanceof ArrayBuffer) {
+      bound += 7 + value.byteLength;
+      return value;
+    }
+    if (value instanceof RegExp) {
+      if (level + 2 > depth) depth = level + 2;
+      bound += 3 + 1 + strBound(value.source) + strBound(value.flags);
+      return value;
+    }
+    if (value instanceof WireRef) {
+      if (level + 2 > depth) depth = level + 2;
+      bound += 3 + 1 + strBound(value.node) + strBound(value.actor);
+      return value;
+    }
+    // anything else msgpackr writes as a map of its own properties, or through toJSON
+    modelled = false;
   }
-  return value;
+  // plain objects (and the rest, as a map of own properties): a Map inside is boxed too
+  bound += 5;
+  let copy: Record<string, unknown> | undefined;
+  for (const k of Object.keys(value)) {
+    const v = (value as Record<string, unknown>)[k];
+    bound += strBound(k);
+    const b = box(v, level + 1);
+    if (b !== v && !copy) copy = { ...(value as Record<string, unknown>) };
+    if (copy) copy[k] = b;
+  }
+  return copy ?? value;
 }
+
+/**
+ * Boxes and measures `value` sitting at scanner level `level` (0 for a frame's top value).
+ * Returns the value to give msgpackr; `preparedBound()` then says what packing it can cost.
+ */
+export function prepare(value: unknown, level: number): unknown {
+  bound = 0;
+  modelled = true;
+  depth = 0;
+  return box(value, level);
+}
+
+/**
+ * After prepare(): an upper bound on the packed size, or -1 when the packed bytes must be
+ * scanned before sending (not modelled, or possibly deeper than `maxDepth`).
+ */
+export function preparedBound(maxDepth: number): number {
+  return modelled && depth <= maxDepth ? bound : -1;
+}
+
+/**
+ * Refuses (RangeError) packed bytes `[start, end)` that a peer with `maxDepth` would refuse.
+ * For output prepare() could not vouch for.
+ */
+export function checkOutput(bytes: Uint8Array, start: number, end: number, maxDepth: number): void {
+  // every level of nesting takes at least one byte: shorter output cannot be too deep
+  if (end - start <= maxDepth && modelled) return;
+  try {
+    scanMsgpack(bytes, ACCEPTED, maxDepth, start, end);
+  } catch (err) {
+    if (err instanceof ScanError) throw new RangeError(`value cannot be sent: the peer would refuse it (${err.message})`);
+    throw err;
+  }
+}
+
+/**
+ * msgpackr's own buffer, as a view we can hand back to useBuffer() after packing into
+ * claimed memory (its write position is module state that every Packr shares).
+ */
+let home: Buffer | undefined;
+/** Where our last result in `home` ends: msgpackr resumes there, never over a result of ours. */
+let homeEnd = 0;
+
+/**
+ * Packs a prepared value with `room` bytes (0..255) left free before it, in msgpackr's own
+ * buffer (each result its own region, never overwritten). The caller writes its header in
+ * the room.
+ */
+export function packWithRoom(prepared: unknown, room: number): Uint8Array {
+  const out = packr.pack(prepared, RESERVE_START_SPACE | room);
+  if (home === undefined || home.buffer !== out.buffer) home = Buffer.from(out.buffer);
+  homeEnd = out.byteOffset + out.length;
+  return out;
+}
+
+/**
+ * Packs a prepared value into `target` (claimed link memory of at least MIN_TARGET bytes)
+ * after `room` free bytes, and returns the packed bytes: a view at `target`'s start when
+ * they fit, or (msgpackr ran out of room and moved on) a view elsewhere, which the caller
+ * must copy or give up on. msgpackr is put back on its own buffer before this returns, so no
+ * later pack (ours or another library's) writes into memory the link now owns.
+ */
+export function packInto(prepared: unknown, room: number, target: Uint8Array): Uint8Array {
+  packr.useBuffer(target);
+  try {
+    return packr.pack(prepared, RESERVE_START_SPACE | room);
+  } finally {
+    if (home === undefined) {
+      home = Buffer.allocUnsafeSlow(8192);
+      homeEnd = 0;
+    }
+    packr.useBuffer(home);
+    packr.position = homeEnd;
+  }
+}
+
+/** msgpackr moves to a fresh buffer when fewer than 2 KiB remain: a claim must be larger. */
+export const MIN_TARGET = 4096;
 
 /** Limits applied to bytes from a peer (decode), and checked before sending (encode). */
 export interface DecodeLimits {
@@ -194,17 +354,10 @@ export interface DecodeLimits {
  * result is something decode() with the same limits would reject (too deep, for instance).
  */
 export function encode(value: unknown, limits: DecodeLimits = {}): Uint8Array {
-  const bytes = packr.pack(boxMaps(value, 0));
   const maxDepth = limits.maxDepth ?? DEFAULT_MAX_DEPTH;
-  // every level of nesting takes at least one byte: shorter output cannot be too deep
-  if (bytes.length > maxDepth) {
-    try {
-      scanMsgpack(bytes, ACCEPTED, maxDepth);
-    } catch (err) {
-      if (err instanceof ScanError) throw new RangeError(`value cannot be sent: the peer would refuse it (${err.message})`);
-      throw err;
-    }
-  }
+  const bytes = packWithRoom(prepare(value, 0), 0);
+  // our own output is scanned only when the walk could not vouch for it
+  if (preparedBound(maxDepth) < 0) checkOutput(bytes, 0, bytes.length, maxDepth);
   return bytes;
 }
 
@@ -226,6 +379,67 @@ export function decode(bytes: Uint8Array, refs?: RefDecoder, limits: DecodeLimit
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     throw new ProtocolError(`undecodable message from peer: ${why}`, 'ERR_BAD_MESSAGE', { cause: err });
+  } finally {
+    currentRefs = saved;
+  }
+}
+
+/**
+ * Tag-shaped extension types that are refused (the message fails) rather than misread as
+ * data: msgpackr's own Error extension (0x65), which our Error (0x45) replaces.
+ */
+const REFUSED_TAGS: ReadonlySet<number> = new Set([0x65]);
+
+/** A fresh record for scanFrame()'s refusals. */
+export function newRefusals(): Refusals {
+  return { first: undefined, knownTags: REFUSED_TAGS };
+}
+
+function badMessage(err: unknown): ProtocolError {
+  const why = err instanceof Error ? err.message : String(err);
+  return new ProtocolError(`undecodable message from peer: ${why}`, 'ERR_BAD_MESSAGE', { cause: err });
+}
+
+/**
+ * Checks the frame `bytes[start, end)` from a peer: ProtocolError (ERR_BAD_MESSAGE) for
+ * anything structural; a value of a refused extension type is noted in `refusals` instead,
+ * so only the message carrying it fails.
+ */
+export function scanFrame(bytes: Uint8Array, start: number, end: number, maxDepth: number, refusals: Refusals): void {
+  try {
+    scanMsgpack(bytes, ACCEPTED, maxDepth, start, end, refusals);
+  } catch (err) {
+    // a refused extension met first is the likelier cause (msgpackr's records, say, are
+    // not standard MessagePack, so skipping one as data misreads what follows)
+    throw badMessage(refusals.first !== undefined ? `${refusals.first}, and then: ${err instanceof Error ? err.message : String(err)}` : err);
+  }
+}
+
+/** Where the value at `start` ends, in bytes scanFrame() already checked. */
+export function valueEnd(bytes: Uint8Array, start: number, end: number): number {
+  try {
+    return scanValue(bytes, ACCEPTED, Number.MAX_SAFE_INTEGER, start, end, newRefusals());
+  } catch (err) {
+    throw badMessage(err);
+  }
+}
+
+/** Reused for every range decode: msgpackr reads it and keeps nothing. */
+const range = { start: 0, end: 0 };
+
+/**
+ * Decodes the value `bytes[start, end)` of a frame scanFrame() passed without refusals.
+ * `bytes` is a Buffer so that byte arrays decode as Buffers on every transport.
+ */
+export function decodeScanned(bytes: Buffer, start: number, end: number, refs: RefDecoder | undefined): unknown {
+  const saved = currentRefs;
+  try {
+    currentRefs = refs;
+    range.start = start;
+    range.end = end;
+    return packr.unpack(bytes, range);
+  } catch (err) {
+    throw badMessage(err);
   } finally {
     currentRefs = saved;
   }

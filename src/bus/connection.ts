@@ -9,10 +9,11 @@
  * - `closed` resolves once, with the reason the connection ended (never rejects).
  * - A peer that sends nothing for 3 heartbeat periods is treated as gone.
  */
-import { FrameTooLargeError, PeerGoneError, ProtocolError, TransportError } from '../errors.js';
+import { PeerGoneError, ProtocolError, TransportError } from '../errors.js';
 import type { CloseReason, Link } from '../transports/core/transport.js';
 import type { RefDecoder } from './codec.js';
-import { decodeEnvelope, encodeEnvelope, MsgType, PROTOCOL_VERSIONS, type Envelope } from './envelope.js';
+import { AddressBytes, EnvelopeReader, sendEnvelope, type SendLimits } from './envelope-frame.js';
+import { MsgType, PROTOCOL_VERSIONS, type Envelope } from './envelope.js';
 
 export interface ConnectionOptions {
   /** Ping period; the peer is gone after 3 silent periods. 0 disables. Default 5000 ms. */
@@ -32,6 +33,7 @@ export interface PeerHello {
 
 const NODE_ID = /^[^/\s]{1,200}$/;
 
+
 export class Connection {
   readonly link: Link;
   /** The peer's node id, known once handshake() resolves. */
@@ -48,7 +50,14 @@ export class Connection {
   private pingSeq = 0;
   private peerHello: PeerHello | undefined;
   /** The largest frame the peer accepts (from its hello); sending more would close the link. */
-  private peerMaxFrame = Number.POSITIVE_INFINITY;
+  private readonly limits: SendLimits;
+  /** Our own control messages (hello, ping, pong, bye) are not held to the peer's maxFrame. */
+  private readonly rawLimits: SendLimits;
+  private readonly addresses = new AddressBytes();
+  private readonly reader: EnvelopeReader;
+  /** The Buffer view of the last batch's memory (a Uint8Array on shm), made once per memory. */
+  private batchSource: Uint8Array | undefined;
+  private batchBuffer: Buffer | undefined;
 
   constructor(
     link: Link,
@@ -59,9 +68,22 @@ export class Connection {
     private readonly options: ConnectionOptions,
   ) {
     this.link = link;
+    this.limits = { maxDepth: options.maxDepth, peerMaxFrame: Number.POSITIVE_INFINITY };
+    this.rawLimits = { maxDepth: options.maxDepth, peerMaxFrame: Number.POSITIVE_INFINITY };
+    this.reader = new EnvelopeReader(refs, options.maxDepth);
     this.closed = new Promise((r) => (this.resolveClosed = r));
     link.closed.then((reason) => this.finish(reason.kind === 'closed' ? reason : { kind: reason.kind, error: reason.error ?? new PeerGoneError(`link to ${link.remote} ended (${reason.kind})`) }));
-    link.onFrame((frame) => this.receive(frame));
+    if (link.onFrames !== undefined) {
+      // a batch per callback: one call and no view object per frame
+      link.onFrames((batch) => {
+        const src = this.bufferOf(batch.bytes);
+        const { starts, lengths, count } = batch;
+        for (let i = 0; i < count && !this.ended; i++) {
+          const at = starts[i]!;
+          this.receive(src, at, at + lengths[i]!);
+        }
+      });
+    } else link.onFrame((frame) => this.receive(this.bufferOf(frame), 0, frame.length));
   }
 
   /** Sends our hello and resolves with the peer's, or rejects (and closes) on failure. */
@@ -120,11 +142,8 @@ export class Connection {
    */
   send(env: Envelope): boolean {
     if (this.ended) throw new PeerGoneError(`connection to ${this.peer || this.link.remote} is closed`);
-    const frame = encodeEnvelope(env, { maxDepth: this.options.maxDepth });
-    // refused here, the message fails alone; sent, it would make the peer close the link
-    if (frame.length > this.peerMaxFrame) throw new FrameTooLargeError(frame.length, this.peerMaxFrame, 'send');
     try {
-      return this.link.send(frame);
+      return sendEnvelope(this.link, env, this.limits, this.addresses);
     } catch (err) {
       // The link ended a moment before its `closed` reached us: to a caller that is the
       // peer going, as it will be once `closed` arrives.
@@ -176,7 +195,7 @@ export class Connection {
   private sendRaw(env: Envelope): void {
     if (this.ended) return;
     try {
-      this.link.send(encodeEnvelope(env));
+      sendEnvelope(this.link, env, this.rawLimits, this.addresses);
     } catch (err) {
       // The link ended a moment before its `closed` reaches us (a release takes a few ms):
       // `closed` tells this connection; a ping or pong from a timer has nowhere to go.
@@ -184,14 +203,32 @@ export class Connection {
     }
   }
 
-  private receive(frame: Uint8Array): void {
+  /**
+   * msgpackr gives byte arrays the class of its source: a Buffer over the frame's memory
+   * makes them Buffers on every transport (no copy; one view per memory, not per frame).
+   */
+  private bufferOf(bytes: Uint8Array): Buffer {
+    if (Buffer.isBuffer(bytes)) return bytes;
+    if (this.batchSource !== bytes) {
+      this.batchSource = bytes;
+      this.batchBuffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    }
+    return this.batchBuffer!;
+  }
+
+  private receive(src: Buffer, start: number, end: number): void {
     if (this.ended) return;
     this.lastRx = Date.now();
     let env: Envelope;
     try {
-      env = decodeEnvelope(frame, this.refs, { maxDepth: this.options.maxDepth });
+      env = this.reader.read(src, start, end);
     } catch (err) {
       this.fail(err instanceof ProtocolError ? err : new ProtocolError(String(err), 'ERR_BAD_MESSAGE', { cause: err }));
+      return;
+    }
+    if (env.refused !== undefined) {
+      // (for now) a refused value closes the connection, as before
+      this.fail(new ProtocolError(`undecodable message from peer: ${env.refused}`, 'ERR_BAD_MESSAGE'));
       return;
     }
     switch (env.type) {
@@ -235,7 +272,7 @@ export class Connection {
       return;
     }
     this.helloSeen = true;
-    if (typeof p.maxFrame === 'number' && Number.isInteger(p.maxFrame) && p.maxFrame > 0) this.peerMaxFrame = p.maxFrame;
+    if (typeof p.maxFrame === 'number' && Number.isInteger(p.maxFrame) && p.maxFrame > 0) this.limits.peerMaxFrame = p.maxFrame;
     this.peer = p.node;
     this.version = Math.max(...common);
     this.peerHello = { node: p.node, name: typeof p.name === 'string' ? p.name : p.node, version: this.version };

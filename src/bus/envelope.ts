@@ -46,7 +46,15 @@ export interface Envelope {
   payload: unknown;
   /** Times forwarded so far (absent on the wire when 0). */
   hops: number;
+  /**
+   * Set on a received message whose payload held a value we refuse (an extension type not
+   * accepted): why. The payload is then undefined, and only this message fails.
+   */
+  refused?: string | undefined;
 }
+
+/** Longest `to` or `from`, in characters. */
+export const MAX_ADDRESS = 512;
 
 /** Encodes an envelope; throws (RangeError/TypeError) for a payload that cannot be sent within `limits`. */
 export function encodeEnvelope(e: Envelope, limits?: DecodeLimits): Uint8Array {
@@ -65,7 +73,11 @@ export function wireInt(v: unknown): number | undefined {
 
 /** Decodes and checks the envelope's shape; the payload's meaning is checked by its handler. */
 export function decodeEnvelope(frame: Uint8Array, refs: RefDecoder, limits?: DecodeLimits): Envelope {
-  const v = decode(frame, refs, limits);
+  return checkEnvelope(decode(frame, refs, limits));
+}
+
+/** Checks a decoded value is an envelope (ProtocolError ERR_BAD_MESSAGE if not) and returns it as one. */
+export function checkEnvelope(v: unknown): Envelope {
   if (!Array.isArray(v) || (v.length !== 5 && v.length !== 6)) {
     throw new ProtocolError('a bus message must be an array of 5 or 6 elements [type, id, to, from, payload, hops?]', 'ERR_BAD_MESSAGE');
   }
@@ -78,14 +90,14 @@ export function decodeEnvelope(frame: Uint8Array, refs: RefDecoder, limits?: Dec
   if (id === undefined) {
     throw new ProtocolError(`message id must be an integer 0 .. 2^53-1, got ${String(rawId)}`, 'ERR_BAD_MESSAGE');
   }
-  if (typeof to !== 'string' || typeof from !== 'string' || to.length > 512 || from.length > 512) {
+  if (typeof to !== 'string' || typeof from !== 'string' || to.length > MAX_ADDRESS || from.length > MAX_ADDRESS) {
     throw new ProtocolError('message "to" and "from" must be strings of at most 512 characters', 'ERR_BAD_MESSAGE');
   }
   const hops = wireInt(rawHops);
   if (hops === undefined || hops > MAX_HOPS) {
     throw new ProtocolError(`hop count must be an integer 0..${MAX_HOPS}`, 'ERR_BAD_MESSAGE');
   }
-  return { type: type as MsgType, id, to, from, payload, hops };
+  return { type: type as MsgType, id, to, from, payload, hops, refused: undefined };
 }
 
 /** Splits `"node/actor"` or `"node"` into its parts. */

@@ -16,6 +16,13 @@
  * Extensions come in two shapes (msgpackr's): "data" extensions whose payload is the
  * ext data itself (timestamps, bigints, typed arrays), and "tag" extensions, a fixext1 tag
  * followed by one ordinary value (Set, Error, RegExp, and our own Map and ref tags).
+ *
+ * Refusing a value is not always refusing the frame: given a `refusals` record, an
+ * extension type that is well formed but not accepted is noted there (the first one) and
+ * skipped by its length, so the caller can fail the one message that carried it and keep
+ * the connection. Tag-shaped types we know (`knownTags`) are skipped with the value they
+ * wrap; any other type is skipped as standard MessagePack data. Everything structural
+ * (lengths, depth, 0xc1, truncation) still throws.
  */
 
 /** How an allowed extension type is laid out. */
@@ -23,6 +30,14 @@ export type ExtShape = 'data' | 'tag';
 
 /** Thrown for any rejected input; the codec turns it into a ProtocolError. */
 export class ScanError extends Error {}
+
+/** Where a scan that may go on past a refused extension notes it. */
+export interface Refusals {
+  /** Why the first refused value was refused; undefined while none was. */
+  first: string | undefined;
+  /** Extension types laid out as tags that are refused (skipped with the value they wrap). */
+  readonly knownTags: ReadonlySet<number>;
+}
 
 /**
  * Scans `buf[start, end)`; throws ScanError if it is not exactly one safe value.
@@ -34,7 +49,24 @@ export function scanMsgpack(
   maxDepth: number,
   start = 0,
   end = buf.length,
+  refusals?: Refusals,
 ): void {
+  const pos = scanValue(buf, extensions, maxDepth, start, end, refusals);
+  if (pos !== end) throw new ScanError(`${end - pos} bytes after the value`);
+}
+
+/**
+ * Scans one value starting at `start` (bounded by `end`) with the same checks, and returns
+ * where it ends: bytes after it are the caller's business.
+ */
+export function scanValue(
+  buf: Uint8Array,
+  extensions: ReadonlyMap<number, ExtShape>,
+  maxDepth: number,
+  start: number,
+  end: number,
+  refusals?: Refusals,
+): number {
   let pos = start;
   // remaining[d] = values still expected in the container at depth d; depth 0 is the top.
   const remaining: number[] = [1];
@@ -71,8 +103,12 @@ export function scanMsgpack(
   const ext = (length: number, fixext1: boolean): void => {
     need(1 + length);
     const type = u8();
-    const shape = extensions.get(type);
-    if (shape === undefined) throw new ScanError(`extension type ${type} is not accepted`);
+    let shape = extensions.get(type);
+    if (shape === undefined) {
+      if (refusals === undefined) throw new ScanError(`extension type ${type} is not accepted`);
+      refusals.first ??= `extension type ${type} is not accepted`;
+      shape = refusals.knownTags.has(type) && fixext1 && buf[pos] === 0 ? 'tag' : 'data';
+    }
     if (shape === 'tag' && (!fixext1 || buf[pos] !== 0)) throw new ScanError(`extension type ${type} must be a one-byte tag with data byte 0`);
     pos += length;
     if (shape === 'tag') {
@@ -128,5 +164,5 @@ export function scanMsgpack(
       default: throw new ScanError(`invalid MessagePack byte 0x${t.toString(16)} at offset ${pos - 1 - start}`);
     }
   }
-  if (pos !== end) throw new ScanError(`${end - pos} bytes after the value`);
+  return pos;
 }

@@ -152,7 +152,7 @@ export class BusNode {
   // ---- requests this node makes ----
 
   tell(node: string, actor: string, message: string, args: unknown[]): void {
-    this.routeTo(node).send({ type: MsgType.tell, id: 0, to: `${node}/${actor}`, from: this.id, payload: [message, args], hops: 0 });
+    this.routeTo(node).send({ type: MsgType.tell, id: 0, to: this.target(node, actor), from: this.id, payload: [message, args], hops: 0 });
   }
 
   ask(node: string, actor: string, message: string, args: unknown[], opts: AskOptions): Promise<unknown> {
@@ -170,7 +170,7 @@ export class BusNode {
         return;
       }
       const id = this.nextId++;
-      const target = `${node}/${actor}`;
+      const target = this.target(node, actor);
       const done = (): void => {
         this.asks.delete(id);
         clearTimeout(timer);
@@ -219,7 +219,7 @@ export class BusNode {
         return;
       }
       const id = this.nextId++;
-      const target = `${node}/${actor}`;
+      const target = this.target(node, actor);
       const s = new InboundStream(
         { conn, id, self: this.id, target, name, prefetch: opts.prefetch, overflow: opts.overflow, bufferSize: opts.bufferSize, sendStacks: this.options.sendStacks, onEnd: () => this.inbound.delete(id) },
         subscriber,
@@ -239,6 +239,23 @@ export class BusNode {
     });
   }
 
+  /** `"node/actor"` strings, one object per pair: a new string per message costs a hash per message downstream (AddressBytes). */
+  private readonly targets = new Map<string, Map<string, string>>();
+
+  private target(node: string, actor: string): string {
+    let byActor = this.targets.get(node);
+    if (byActor === undefined) {
+      if (this.targets.size >= 1024) this.targets.clear(); // bounded, like every per-peer cache here
+      this.targets.set(node, (byActor = new Map()));
+    }
+    let t = byActor.get(actor);
+    if (t === undefined) {
+      if (byActor.size >= 1024) byActor.clear();
+      byActor.set(actor, (t = `${node}/${actor}`));
+    }
+    return t;
+  }
+
   // ---- routing ----
 
   private routeTo(node: string): Connection {
@@ -255,14 +272,15 @@ export class BusNode {
 
   private dispatch(conn: Connection, env: Envelope): void {
     try {
-      if (!NODE_ID.test(env.from)) throw new ProtocolError(`bad "from" ${JSON.stringify(env.from)}`, 'ERR_BAD_MESSAGE');
+      // the peer's own id was checked at its hello: only another node's id needs the check
+      if (env.from !== conn.peer && !NODE_ID.test(env.from)) throw new ProtocolError(`bad "from" ${JSON.stringify(env.from)}`, 'ERR_BAD_MESSAGE');
       if (env.to === '') throw new ProtocolError(`message type ${env.type} needs a "to"`, 'ERR_BAD_MESSAGE');
       // A message that was not forwarded must come from the peer that sent it: a peer may not
       // speak for another node. (Routes are learned from refs only, never from `from`.)
       if (env.hops === 0 && env.from !== conn.peer) {
         throw new ProtocolError(`${conn.peer} sent a message claiming to be from ${JSON.stringify(env.from)}`, 'ERR_BAD_MESSAGE');
       }
-      const { node, actor } = splitAddress(env.to);
+      const { node, actor } = this.address(env.to);
       if (node !== this.id) this.forward(conn, env, node, actor);
       else if (actor !== undefined) this.serve(conn, env, actor);
       else this.settle(conn, env);
@@ -271,6 +289,18 @@ export class BusNode {
       // anything else is our own failure handling one message: report it, keep the link
       else this.host.reportError(err, `handling message type ${env.type} id ${env.id} from ${env.from}`);
     }
+  }
+
+  /** The last `to` split (the same string object arrives again and again: see AddressStrings). */
+  private lastTo = '';
+  private lastSplit: { node: string; actor: string | undefined } = { node: '', actor: undefined };
+
+  private address(to: string): { node: string; actor: string | undefined } {
+    if (to !== this.lastTo) {
+      this.lastSplit = splitAddress(to);
+      this.lastTo = to;
+    }
+    return this.lastSplit;
   }
 
   /** Sends without throwing; false if the connection is gone or the message cannot be sent. */
@@ -287,7 +317,6 @@ export class BusNode {
   // ---- requests this node serves (to = "self/actor") ----
 
   private serve(conn: Connection, env: Envelope, actor: string): void {
-    const key = `${env.from}\u0000${env.id}`;
     switch (env.type) {
       case MsgType.tell: {
         const [message, args] = this.call(env);
@@ -314,6 +343,7 @@ export class BusNode {
       }
       case MsgType.sub: {
         const req = this.subRequest(env);
+        const key = `${env.from}\u0000${env.id}`;
         if (this.outbound.has(key)) throw new ProtocolError(`duplicate stream id ${env.id} from ${env.from}`, 'ERR_BAD_MESSAGE');
         const stream = new OutboundStream(
           { conn, requester: env.from, id: env.id, self: this.id, sendStacks: this.options.sendStacks, onEnd: () => this.outbound.delete(key) },
@@ -333,7 +363,8 @@ export class BusNode {
         return;
       }
     }
-    const served = this.outbound.get(key);
+    // only messages about a stream need its key: a tell or ask never builds it
+    const served = this.outbound.get(`${env.from}\u0000${env.id}`);
     if (served && served.conn !== conn) throw new ProtocolError(`stream ${env.id} of ${env.from} belongs to another connection`, 'ERR_BAD_MESSAGE');
     const s = served?.stream;
     switch (env.type) {
