@@ -226,11 +226,6 @@ export class Connection {
       this.fail(err instanceof ProtocolError ? err : new ProtocolError(String(err), 'ERR_BAD_MESSAGE', { cause: err }));
       return;
     }
-    if (env.refused !== undefined) {
-      // (for now) a refused value closes the connection, as before
-      this.fail(new ProtocolError(`undecodable message from peer: ${env.refused}`, 'ERR_BAD_MESSAGE'));
-      return;
-    }
     switch (env.type) {
       case MsgType.hello:
         this.onHello(env);

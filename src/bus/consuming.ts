@@ -93,6 +93,14 @@ export class InboundStream {
     this.subscriber.error(err);
   }
 
+  /** A value from the producer was refused (PROTOCOL.md B.3): cancel there, error here. */
+  refuse(err: Error): void {
+    if (this.ended) return;
+    this.send(MsgType.cancel, null, this.w.target);
+    this.end();
+    this.subscriber.error(err);
+  }
+
   /** Credit for our channel input, from the producer. */
   onInputCredit(n: number): void {
     if (this.ended || this.inputDone) return;

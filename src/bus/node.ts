@@ -19,11 +19,11 @@ import { AskTimeoutError, PeerGoneError, ProtocolError } from '../errors.js';
 import type { CloseReason, Link } from '../transports/core/transport.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import { InboundStream } from './consuming.js';
-import { MAX_HOPS, MsgType, splitAddress, wireInt, type Envelope } from './envelope.js';
+import { MAX_HOPS, MSG_NAMES, MsgType, splitAddress, wireInt, type Envelope } from './envelope.js';
 import type { LocalHost } from './host.js';
 import { MAX_CREDIT, OutboundStream, OVERFLOW_POLICIES, type OverflowPolicy, type SubRequest } from './serving.js';
 import type { StreamSource } from './source.js';
-import { errorFromWire, errorToWire } from './wire-error.js';
+import { errorFromWire, errorToWire, type WireError } from './wire-error.js';
 
 export interface BusOptions extends ConnectionOptions {
   /** Send error stacks to peers. Default false: stacks reveal paths and code. */
@@ -281,7 +281,8 @@ export class BusNode {
         throw new ProtocolError(`${conn.peer} sent a message claiming to be from ${JSON.stringify(env.from)}`, 'ERR_BAD_MESSAGE');
       }
       const { node, actor } = this.address(env.to);
-      if (node !== this.id) this.forward(conn, env, node, actor);
+      if (env.refused !== undefined) this.refuse(conn, env, node, actor);
+      else if (node !== this.id) this.forward(conn, env, node, actor);
       else if (actor !== undefined) this.serve(conn, env, actor);
       else this.settle(conn, env);
     } catch (err) {
@@ -301,6 +302,56 @@ export class BusNode {
       this.lastTo = to;
     }
     return this.lastSplit;
+  }
+
+  /**
+   * A message whose payload holds a value we refuse (PROTOCOL.md B.3): that message fails,
+   * not the connection. A request is answered with an error ERR_BAD_VALUE (so exactly one
+   * answer still ends an ask); an answer to our own request fails that request; a stream
+   * value ends that stream (cancelled at the producer). Link-level messages (hello, ping,
+   * bye, credit...) never carry such values honestly: those still close the connection.
+   */
+  private refuse(conn: Connection, env: Envelope, node: string, actor: string | undefined): void {
+    const why = `${env.refused!} (in ${MSG_NAMES[env.type]} ${env.id} from ${env.from})`;
+    const err = new ProtocolError(why, 'ERR_BAD_VALUE');
+    const wire: WireError = { name: 'ProtocolError', message: why, code: 'ERR_BAD_VALUE' };
+    if (actor !== undefined) {
+      switch (env.type) {
+        case MsgType.ask:
+        case MsgType.sub:
+          this.answer(conn, env, MsgType.error, wire);
+          return;
+        case MsgType.tell:
+          this.host.reportError(err, `tell to ${env.to} from ${env.from}`);
+          return;
+        case MsgType.next:
+        case MsgType.error:
+          if (node === this.id) {
+            // channel input we cannot read: the input errors, as if the consumer had failed it
+            const served = this.outbound.get(`${env.from}\u0000${env.id}`);
+            if (served && served.conn === conn) served.stream.input?.error(err);
+            return;
+          }
+          break;
+      }
+    } else if (node === this.id) {
+      const ask = this.asks.get(env.id);
+      if (ask && ask.conn === conn && (env.type === MsgType.reply || env.type === MsgType.error)) {
+        ask.reject(err);
+        return;
+      }
+      const s = this.inbound.get(env.id);
+      if (s && s.connection === conn && (env.type === MsgType.next || env.type === MsgType.error)) {
+        s.refuse(err);
+        return;
+      }
+      if (env.type === MsgType.reply || env.type === MsgType.next || env.type === MsgType.error) return; // for a request that has ended: ignored, as its valid answers would be
+    } else if (env.type === MsgType.reply || env.type === MsgType.error) {
+      // an answer passing through: it still answers, as an error the requester can read
+      this.forwardAnswer(conn, { ...env, type: MsgType.error, payload: wire, refused: undefined }, false);
+      return;
+    }
+    throw new ProtocolError(why, 'ERR_BAD_MESSAGE');
   }
 
   /** Sends without throwing; false if the connection is gone or the message cannot be sent. */
