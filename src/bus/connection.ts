@@ -33,6 +33,8 @@ export interface PeerHello {
 
 const NODE_ID = /^[^/\s]{1,200}$/;
 
+/** The smallest maxFrame a hello may announce: room for the longest header and a short error. */
+export const MIN_PEER_MAX_FRAME = 4096;
 
 export class Connection {
   readonly link: Link;
@@ -267,7 +269,15 @@ export class Connection {
       return;
     }
     this.helloSeen = true;
-    if (typeof p.maxFrame === 'number' && Number.isInteger(p.maxFrame) && p.maxFrame > 0) this.limits.peerMaxFrame = p.maxFrame;
+    if (p.maxFrame !== undefined) {
+      // below this even the shortest error answering an ask might not fit, and an ask would
+      // go unanswered (PROTOCOL.md B.4)
+      if (typeof p.maxFrame !== 'number' || !Number.isSafeInteger(p.maxFrame) || p.maxFrame < MIN_PEER_MAX_FRAME) {
+        this.fail(new ProtocolError(`hello "maxFrame" must be an integer of at least ${MIN_PEER_MAX_FRAME}, got ${String(p.maxFrame)}`, 'ERR_BAD_HELLO'));
+        return;
+      }
+      this.limits.peerMaxFrame = p.maxFrame;
+    }
     this.peer = p.node;
     this.version = Math.max(...common);
     this.peerHello = { node: p.node, name: typeof p.name === 'string' ? p.name : p.node, version: this.version };

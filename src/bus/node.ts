@@ -15,7 +15,7 @@
  * violation closes only the connection it arrived on.
  */
 import { Observable } from 'rxjs';
-import { AskTimeoutError, PeerGoneError, ProtocolError } from '../errors.js';
+import { AskTimeoutError, FrameTooLargeError, PeerGoneError, ProtocolError } from '../errors.js';
 import type { CloseReason, Link } from '../transports/core/transport.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import { InboundStream } from './consuming.js';
@@ -463,15 +463,38 @@ export class BusNode {
     return { name: p.name, args: p.args as unknown[], credit, channel: p.channel, overflow: p.overflow as OverflowPolicy, bufferSize };
   }
 
-  /** Sends a reply or error back over the connection the ask came in on. */
+  /**
+   * Sends a reply or error back over the connection the request came in on. Exactly one
+   * answer leaves: if this one cannot be sent (it cannot be encoded, or it is larger than
+   * the peer's maxFrame), the requester gets an error saying so (ERR_FRAME_TOO_LARGE with the
+   * size, for a size), cut down until it fits: the peer's maxFrame is at least
+   * MIN_PEER_MAX_FRAME, which holds the shortest error whatever the node ids.
+   */
   private answer(conn: Connection, env: Envelope, type: MsgType, payload: unknown): void {
     if (!conn.isOpen) return;
-    try {
-      conn.send({ type, id: env.id, to: env.from, from: this.id, payload, hops: 0 });
-    } catch (err) {
-      // the reply could not be encoded (or is too big for the peer): the asker gets that error instead
-      this.trySend(conn, { type: MsgType.error, id: env.id, to: env.from, from: this.id, payload: errorToWire(err, this.options.sendStacks), hops: 0 });
-    }
+    let failure: unknown;
+    const reply = (p: unknown, t: MsgType): boolean => {
+      try {
+        conn.send({ type: t, id: env.id, to: env.from, from: this.id, payload: p, hops: 0 });
+        return true;
+      } catch (err) {
+        failure ??= err;
+        return false;
+      }
+    };
+    if (reply(payload, type)) return;
+    const code = failure instanceof FrameTooLargeError ? 'ERR_FRAME_TOO_LARGE' : typeof (failure as { code?: unknown })?.code === 'string' ? (failure as { code: string }).code : 'ERR_BAD_VALUE';
+    const what = type === MsgType.reply ? 'the answer' : 'the error answering it';
+    const message =
+      failure instanceof FrameTooLargeError
+        ? `${what} to ${MSG_NAMES[env.type]} ${env.id} is ${failure.size} bytes, above the maxFrame of ${failure.maxFrame}`
+        : `${what} to ${MSG_NAMES[env.type]} ${env.id} cannot be sent: ${failure instanceof Error ? failure.message : String(failure)}`;
+    // no stack: what must fit is the error, not its provenance
+    const name = failure instanceof Error ? failure.name : 'Error';
+    if (reply({ name, message: message.slice(0, 1024), code }, MsgType.error)) return;
+    if (reply({ name: 'Error', message: '', code }, MsgType.error)) return;
+    // the connection is closing under us (or our own link's maxFrame is below the shortest error)
+    this.host.reportError(failure, `answering ${MSG_NAMES[env.type]} ${env.id} from ${env.from}`);
   }
 
   // ---- answers to requests this node made (to = "self") ----
@@ -554,7 +577,29 @@ export class BusNode {
     if (!f || (towardActor ? f.back : f.fwd) !== conn) return;
     const ends = towardActor ? env.type === MsgType.cancel : env.type === MsgType.reply || env.type === MsgType.error || env.type === MsgType.complete;
     if (ends) this.forwards.delete(key);
-    this.trySend(towardActor ? f.fwd : f.back, { ...env, hops: env.hops + 1 });
+    const next = { ...env, hops: env.hops + 1 };
+    const out = towardActor ? f.fwd : f.back;
+    if (towardActor || env.type === MsgType.complete) {
+      this.trySend(out, next);
+      return;
+    }
+    // An answer toward the requester that cannot pass (larger than the requester's maxFrame,
+    // which the responder could not know): the requester still gets exactly one answer, an
+    // error saying so; a stream value that cannot pass ends that stream (cancelled upstream).
+    try {
+      if (out.isOpen) out.send(next);
+    } catch (err) {
+      if (env.type === MsgType.next) {
+        this.forwards.delete(key);
+        this.trySend(f.fwd, { type: MsgType.cancel, id: f.id, to: f.to, from: f.requester, payload: null, hops: 1 });
+      }
+      const code = err instanceof FrameTooLargeError ? 'ERR_FRAME_TOO_LARGE' : 'ERR_BAD_VALUE';
+      const message =
+        err instanceof FrameTooLargeError
+          ? `${this.id} cannot forward ${MSG_NAMES[env.type]} ${env.id} from ${env.from}: ${err.size} bytes, above the maxFrame of ${err.maxFrame}`
+          : `${this.id} cannot forward ${MSG_NAMES[env.type]} ${env.id} from ${env.from}: ${err instanceof Error ? err.message : String(err)}`;
+      this.trySend(out, { type: MsgType.error, id: env.id, to: env.to, from: this.id, payload: { name: err instanceof FrameTooLargeError ? 'FrameTooLargeError' : 'Error', message, code }, hops: 1 });
+    }
   }
 
   // ---- connection loss ----

@@ -460,6 +460,27 @@ for (const transport of listTransports()) {
         expect(system.remotes.map((x) => x.node)).to.not.include(child.node);
       });
 
+      it('tiny-max-frame: a hello announcing a maxFrame no answer fits is refused (ERR_BAD_HELLO): no ask goes unanswered', async function () {
+        // Before issue 12 this peer's ask got nothing at all: the answer and then the error
+        // saying it was too large were both above its maxFrame of 64, and both were dropped.
+        const { child, remote } = await bench.raw('tiny-max-frame', maxFrame);
+        await withTimeout(child.exited, 10_000, 'raw peer exit');
+        const out = JSON.parse(child.stdout()) as { received: { type: number; payload: { code?: string; message?: string } | null }[]; closed: string };
+        expect(out.closed).to.equal('peer-gone');
+        expect(out.received.at(-1)?.type).to.equal(12);
+        expect(out.received.at(-1)?.payload?.code).to.equal('ERR_BAD_HELLO');
+        expect(out.received.at(-1)?.payload?.message).to.match(/"maxFrame" must be an integer of at least 4096, got 64/);
+        if (bench.isPair) {
+          const err = await rejection(remote);
+          expect(err).to.be.instanceOf(ProtocolError);
+          expect((err as ProtocolError).code).to.equal('ERR_BAD_HELLO');
+        } else {
+          await until(() => unhandled.some((u) => /maxFrame/.test(u)), 2000, 'reported');
+          unhandled.splice(0);
+        }
+        expect(system.remotes.map((x) => x.node)).to.not.include(child.node);
+      });
+
       for (const [which, want] of Object.entries(closing)) {
         it(`${which}: closes that link only, with ProtocolError ${want.code}`, async function () {
           if (which === 'deep' && maxFrame < 1_100_000) this.skip(); // the frame would be refused as oversize instead

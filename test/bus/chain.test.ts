@@ -66,6 +66,27 @@ for (const [ab, bc] of CHAINS) {
       };
     }
 
+    it("an answer from C too large for A's maxFrame reaches A as ERR_FRAME_TOO_LARGE, through B", async function () {
+      // C checks its answer against B's maxFrame only; B finds it too large for A. Before
+      // issue 12, B dropped it silently and A's ask waited for its own timeout.
+      const c = await startC();
+      const small = await ActorSystem.start({ name: Bench.name('chain-small'), onError: () => {} });
+      const smallBench = new Bench(getTransport(ab), small, 'chain-small', 64 * 1024);
+      try {
+        await smallBench.start();
+        const b2 = await smallBench.peer({}, 'chain-b2');
+        expect(await b2.remote.ref('echo').ask('connectTo', c.address)).to.equal(c.node);
+        const far = (await b2.remote.ref('echo').ask('refTo', `${c.node}/echo`)) as ActorRef;
+        const err = (await rejection(withTimeout(far.with({ timeout: 20_000 }).ask('bytes', 100 * 1024), 15_000, 'the answer'))) as RemoteError;
+        expect(err).to.be.instanceOf(RemoteError);
+        expect(err.code).to.equal('ERR_FRAME_TOO_LARGE');
+        expect(err.message).to.match(/above the maxFrame of 65536/);
+        expect(await far.ask('echo', 'still up')).to.equal('still up');
+      } finally {
+        await smallBench.stop();
+      }
+    });
+
     it('A asks, streams and opens a channel to C through B', async function () {
       const c = await startC();
       expect(c.echo.node).to.equal(c.node);
