@@ -41,8 +41,18 @@ export class LocalActor {
     );
   }
 
+  /** Tells dropped by stop() are not errors worth reporting one by one. */
+  private readonly reportTell = (onError: (err: unknown) => void, err: unknown): void => {
+    if (!this.stopped) onError(err);
+  };
+
   tell(message: string, args: unknown[], onError: (err: unknown) => void): void {
     const fn = this.handler(message);
+    if (this.mailbox.idle) {
+      // handler() threw if stopped; state is current (init, a job, has run when idle)
+      this.mailbox.runTell(fn, this.state, args, onError, this.reportTell);
+      return;
+    }
     this.mailbox.post(
       () => (this.stopped ? Promise.reject(this.stoppedError()) : fn(this.state, ...args)),
       (err) => {

@@ -3,8 +3,11 @@
  * A handler that returns a promise holds the mailbox until it settles; synchronous handlers
  * run back to back without allocating a promise each (a million tells cost a million calls,
  * not a million microtasks).
- * Invariants: at most one job runs at a time; every job's `done` is called exactly once,
- * with the handler's error (never undefined) or its value.
+ * An idle mailbox runs a tell's handler at once (runTell), with no job, closure or queue
+ * slot: the receiving side of a tell loop allocated three objects per message for nothing.
+ * Invariants: at most one job runs at a time, in the order posted (runTell runs only when
+ * nothing is queued or running); every job's `done` is called exactly once, with the
+ * handler's error (never undefined) or its value; runTell's `onError` only on an error.
  */
 
 export type JobDone = (err: unknown, value?: unknown) => void;
@@ -34,6 +37,46 @@ export class Mailbox {
     this.queue = [];
     this.head = 0;
     for (const job of waiting) job?.done?.(err);
+  }
+
+  /** Nothing runs and nothing waits: a message posted now would run at once. */
+  get idle(): boolean {
+    return !this.running && this.head === this.queue.length;
+  }
+
+  /**
+   * Runs `fn(state, ...args)` now; only when `idle`. A promise it returns holds the mailbox
+   * as a posted job's would. What it throws or rejects with goes to `report(onError, err)`
+   * (two arguments, so a caller needs no closure per message).
+   */
+  runTell(
+    fn: (state: unknown, ...args: unknown[]) => unknown,
+    state: unknown,
+    args: unknown[],
+    onError: (err: unknown) => void,
+    report: (onError: (err: unknown) => void, err: unknown) => void,
+  ): void {
+    this.running = true;
+    let result: unknown;
+    try {
+      result = fn(state, ...args);
+    } catch (err) {
+      report(onError, err ?? new Error('handler threw with no reason'));
+      this.drain();
+      return;
+    }
+    if (isThenable(result)) {
+      Promise.resolve(result).then(
+        () => this.drain(),
+        (e: unknown) => {
+          report(onError, e ?? new Error('handler rejected with no reason'));
+          this.drain();
+        },
+      );
+      return;
+    }
+    // what the handler posted to this mailbox meanwhile runs now, in order
+    this.drain();
   }
 
   post(run: () => unknown, done?: JobDone): void {
