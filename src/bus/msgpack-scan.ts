@@ -5,7 +5,8 @@
  * Why a separate pass: msgpackr decodes recursively (deep nesting would end in a stack
  * overflow half-way through its internal state), trusts declared lengths when it allocates
  * arrays, and accepts record definitions (`r` extensions) that persist in the decoder and
- * drive code generation. This scanner is iterative, O(bytes), allocates nothing per value,
+ * drive code generation. This scanner is iterative, O(bytes), allocates nothing per value
+ * (nor per scan, once its depth stack has grown),
  * and rejects:
  * - nesting deeper than `maxDepth` (arrays, maps, and the value an extension tag wraps),
  * - any declared length or count that cannot fit in the bytes that remain,
@@ -67,102 +68,141 @@ export function scanValue(
   end: number,
   refusals?: Refusals,
 ): number {
-  let pos = start;
-  // remaining[d] = values still expected in the container at depth d; depth 0 is the top.
-  const remaining: number[] = [1];
-  let depth = 0;
+  // One scanner, reused: a scan per frame allocated its helpers and its stack each time (it
+  // showed in the receiver's profile). A scan never calls out, so it cannot re-enter.
+  const s = idle ?? new Scanner();
+  idle = undefined;
+  try {
+    return s.run(buf, extensions, maxDepth, start, end, refusals);
+  } finally {
+    s.buf = EMPTY;
+    s.refusals = undefined;
+    idle = s;
+  }
+}
 
-  const need = (n: number): void => {
-    if (n > end - pos) throw new ScanError(`truncated input: ${n} bytes declared at offset ${pos - start}, ${end - pos} left`);
-  };
-  const u8 = (): number => buf[pos++]!;
-  const u16 = (): number => {
-    need(2);
-    const v = (buf[pos]! << 8) | buf[pos + 1]!;
-    pos += 2;
-    return v;
-  };
-  const u32 = (): number => {
-    need(4);
-    const v = buf[pos]! * 0x1000000 + ((buf[pos + 1]! << 16) | (buf[pos + 2]! << 8) | buf[pos + 3]!);
-    pos += 4;
-    return v;
-  };
-  const skip = (n: number): void => {
-    need(n);
-    pos += n;
-  };
-  const open = (values: number): void => {
+const EMPTY = new Uint8Array(0);
+let idle: Scanner | undefined;
+
+class Scanner {
+  buf: Uint8Array = EMPTY;
+  pos = 0;
+  start = 0;
+  end = 0;
+  depth = 0;
+  maxDepth = 0;
+  extensions: ReadonlyMap<number, ExtShape> = new Map();
+  refusals: Refusals | undefined;
+  /** remaining[d] = values still expected in the container at depth d; depth 0 is the top. */
+  readonly remaining: number[] = [0];
+
+  run(buf: Uint8Array, extensions: ReadonlyMap<number, ExtShape>, maxDepth: number, start: number, end: number, refusals: Refusals | undefined): number {
+    this.buf = buf;
+    this.extensions = extensions;
+    this.maxDepth = maxDepth;
+    this.start = this.pos = start;
+    this.end = end;
+    this.refusals = refusals;
+    this.depth = 0;
+    const remaining = this.remaining;
+    remaining[0] = 1;
+    while (this.depth >= 0) {
+      if (remaining[this.depth] === 0) {
+        this.depth--;
+        continue;
+      }
+      remaining[this.depth]!--;
+      if (this.pos >= end) throw new ScanError('truncated input');
+      const t = buf[this.pos++]!;
+      if (t <= 0x7f || t >= 0xe0) continue; // fixints
+      if (t <= 0x8f) {
+        this.open((t - 0x80) * 2);
+        continue;
+      }
+      if (t <= 0x9f) {
+        this.open(t - 0x90);
+        continue;
+      }
+      if (t <= 0xbf) {
+        this.skip(t - 0xa0);
+        continue;
+      }
+      switch (t) {
+        case 0xc0: case 0xc2: case 0xc3: break;
+        case 0xc4: case 0xd9: this.need(1); this.skip(buf[this.pos++]!); break;
+        case 0xc5: case 0xda: this.skip(this.u16()); break;
+        case 0xc6: case 0xdb: this.skip(this.u32()); break;
+        case 0xc7: this.need(1); this.ext(buf[this.pos++]!, false); break;
+        case 0xc8: this.ext(this.u16(), false); break;
+        case 0xc9: this.ext(this.u32(), false); break;
+        case 0xca: this.skip(4); break;
+        case 0xcb: this.skip(8); break;
+        case 0xcc: case 0xd0: this.skip(1); break;
+        case 0xcd: case 0xd1: this.skip(2); break;
+        case 0xce: case 0xd2: this.skip(4); break;
+        case 0xcf: case 0xd3: this.skip(8); break;
+        case 0xd4: this.ext(1, true); break;
+        case 0xd5: this.ext(2, false); break;
+        case 0xd6: this.ext(4, false); break;
+        case 0xd7: this.ext(8, false); break;
+        case 0xd8: this.ext(16, false); break;
+        case 0xdc: this.open(this.u16()); break;
+        case 0xdd: this.open(this.u32()); break;
+        case 0xde: this.open(this.u16() * 2); break;
+        case 0xdf: this.open(this.u32() * 2); break;
+        default: throw new ScanError(`invalid MessagePack byte 0x${t.toString(16)} at offset ${this.pos - 1 - this.start}`);
+      }
+    }
+    return this.pos;
+  }
+
+  private need(n: number): void {
+    if (n > this.end - this.pos) throw new ScanError(`truncated input: ${n} bytes declared at offset ${this.pos - this.start}, ${this.end - this.pos} left`);
+  }
+
+  private u16(): number {
+    this.need(2);
+    const b = this.buf;
+    const p = this.pos;
+    this.pos = p + 2;
+    return (b[p]! << 8) | b[p + 1]!;
+  }
+
+  private u32(): number {
+    this.need(4);
+    const b = this.buf;
+    const p = this.pos;
+    this.pos = p + 4;
+    return b[p]! * 0x1000000 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
+  }
+
+  private skip(n: number): void {
+    this.need(n);
+    this.pos += n;
+  }
+
+  private open(values: number): void {
     // every value takes at least one byte: a count that cannot fit is a lie
-    if (values > end - pos) throw new ScanError(`container of ${values} values at offset ${pos - start} cannot fit in ${end - pos} bytes`);
+    if (values > this.end - this.pos) throw new ScanError(`container of ${values} values at offset ${this.pos - this.start} cannot fit in ${this.end - this.pos} bytes`);
     if (values === 0) return;
-    if (depth + 1 > maxDepth) throw new ScanError(`nesting deeper than ${maxDepth}`);
-    depth++;
-    remaining[depth] = values;
-  };
-  const ext = (length: number, fixext1: boolean): void => {
-    need(1 + length);
-    const type = u8();
-    let shape = extensions.get(type);
+    if (this.depth + 1 > this.maxDepth) throw new ScanError(`nesting deeper than ${this.maxDepth}`);
+    this.remaining[++this.depth] = values;
+  }
+
+  private ext(length: number, fixext1: boolean): void {
+    this.need(1 + length);
+    const buf = this.buf;
+    const type = buf[this.pos++]!;
+    let shape = this.extensions.get(type);
     if (shape === undefined) {
+      const refusals = this.refusals;
       if (refusals === undefined) throw new ScanError(`extension type ${type} is not accepted`);
       refusals.first ??= `extension type ${type} is not accepted`;
-      shape = refusals.knownTags.has(type) && fixext1 && buf[pos] === 0 ? 'tag' : 'data';
+      shape = refusals.knownTags.has(type) && fixext1 && buf[this.pos] === 0 ? 'tag' : 'data';
     }
-    if (shape === 'tag' && (!fixext1 || buf[pos] !== 0)) throw new ScanError(`extension type ${type} must be a one-byte tag with data byte 0`);
-    pos += length;
-    if (shape === 'tag') {
-      // the tag wraps the next value: one more value at a deeper level
-      open(1);
-    }
-  };
-
-  while (depth >= 0) {
-    if (remaining[depth] === 0) {
-      depth--;
-      continue;
-    }
-    remaining[depth]!--;
-    if (pos >= end) throw new ScanError('truncated input');
-    const t = u8();
-    if (t <= 0x7f || t >= 0xe0) continue; // fixints
-    if (t <= 0x8f) {
-      open((t - 0x80) * 2);
-      continue;
-    }
-    if (t <= 0x9f) {
-      open(t - 0x90);
-      continue;
-    }
-    if (t <= 0xbf) {
-      skip(t - 0xa0);
-      continue;
-    }
-    switch (t) {
-      case 0xc0: case 0xc2: case 0xc3: break;
-      case 0xc4: case 0xd9: need(1); skip(u8()); break;
-      case 0xc5: case 0xda: skip(u16()); break;
-      case 0xc6: case 0xdb: skip(u32()); break;
-      case 0xc7: need(1); ext(u8(), false); break;
-      case 0xc8: ext(u16(), false); break;
-      case 0xc9: ext(u32(), false); break;
-      case 0xca: skip(4); break;
-      case 0xcb: skip(8); break;
-      case 0xcc: case 0xd0: skip(1); break;
-      case 0xcd: case 0xd1: skip(2); break;
-      case 0xce: case 0xd2: skip(4); break;
-      case 0xcf: case 0xd3: skip(8); break;
-      case 0xd4: ext(1, true); break;
-      case 0xd5: ext(2, false); break;
-      case 0xd6: ext(4, false); break;
-      case 0xd7: ext(8, false); break;
-      case 0xd8: ext(16, false); break;
-      case 0xdc: open(u16()); break;
-      case 0xdd: open(u32()); break;
-      case 0xde: open(u16() * 2); break;
-      case 0xdf: open(u32() * 2); break;
-      default: throw new ScanError(`invalid MessagePack byte 0x${t.toString(16)} at offset ${pos - 1 - start}`);
-    }
+    if (shape === 'tag' && (!fixext1 || buf[this.pos] !== 0)) throw new ScanError(`extension type ${type} must be a one-byte tag with data byte 0`);
+    this.pos += length;
+    // a tag wraps the next value: one more value at a deeper level
+    if (shape === 'tag') this.open(1);
   }
-  return pos;
 }
