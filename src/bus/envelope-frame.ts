@@ -19,7 +19,8 @@
  *   when the walk could not vouch for it (codec.ts). A claim is always committed, with a
  *   harmless `ping` if the payload could not be written into it (see commitFiller).
  * - Receiving: the whole frame is scanned first (the bound on peer input, codec.ts), then the
- *   header is read by hand and only the payload is given to msgpackr. A header in a form the
+ *   header is read by hand, and the payload too when it is plain (plain-decode.ts); only
+ *   the rest is given to msgpackr. A header in a form the
  *   fast reader does not take (a longer integer or string form) goes through the general
  *   decoder, with the same checks. A payload holding a refused value yields an envelope with
  *   `refused` set and no payload, so that message alone fails (PROTOCOL.md B.3).
@@ -28,6 +29,7 @@ import { FrameTooLargeError, ProtocolError } from '../errors.js';
 import type { Link } from '../transports/core/transport.js';
 import { checkOutput, decodeScanned, MIN_TARGET, newRefusals, packInto, packWithRoom, preparedBound, prepare, scanFrame, valueEnd, type RefDecoder } from './codec.js';
 import { checkEnvelope, MAX_ADDRESS, MAX_HOPS, MSG_NAMES, MsgType, type Envelope } from './envelope.js';
+import { decodePlain, NOT_PLAIN, ShortStrings } from './plain-decode.js';
 
 /** msgpackr checks room against its end minus a margin; a claim leaves it that much more. */
 const SLACK = 64;
@@ -238,6 +240,7 @@ export class AddressStrings {
 export class EnvelopeReader {
   private readonly refusals = newRefusals();
   private readonly strings = new AddressStrings();
+  private readonly payloadStrings = new ShortStrings();
   private at = 0;
 
   constructor(
@@ -286,7 +289,12 @@ export class EnvelopeReader {
       if (hops > MAX_HOPS) throw new ProtocolError(`hop count must be an integer 0..${MAX_HOPS}`, 'ERR_BAD_MESSAGE');
     }
     const refused = this.refusals.first;
-    const payload = refused === undefined ? decodeScanned(src, p, payloadEnd, this.refs) : undefined;
+    let payload: unknown;
+    if (refused === undefined) {
+      // the plain subset by hand; maps, extensions and the rest by msgpackr
+      payload = decodePlain(src, p, payloadEnd, this.payloadStrings);
+      if (payload === NOT_PLAIN) payload = decodeScanned(src, p, payloadEnd, this.refs);
+    }
     return { type: type as MsgType, id, to, from, payload, hops, refused };
   }
 

@@ -1,0 +1,162 @@
+/**
+ * plain-decode.ts: decodes the plain part of MessagePack by hand (nil, booleans, integers of
+ * up to 32 bits, float 64, str, bin, arrays), for payloads made only of those: a tell's
+ * `["sink", [1, <bytes>]]` is the common case. Anything else (maps, extensions, 64-bit
+ * integers, float 32) makes it give up (NOT_PLAIN) and the caller decodes with msgpackr, so
+ * the rules that live there (the `__proto__` key, refs, bigint, typed arrays) stay in one
+ * place.
+ *
+ * Why: in the receiver's profile of a tell loop, msgpackr's unpack of such a payload (entry,
+ * state reset, DataView) cost more than the values themselves.
+ *
+ * Invariants: only ever given bytes the scan (msgpack-scan.ts) passed, so every length is
+ * known to fit; it produces exactly what msgpackr would with the bus's options: str as JS
+ * strings (UTF-8), bin as a Buffer copy (never a view into the frame, which is only valid
+ * during the link's callback), arrays as plain arrays; it has no side effects before it
+ * gives up.
+ */
+
+/** Returned when the value is not in the plain subset; decode it another way. */
+export const NOT_PLAIN: unique symbol = Symbol('not plain');
+
+let src: Buffer = Buffer.alloc(0);
+let pos = 0;
+
+/**
+ * Decodes the one value in `bytes[start, end)` (already scanned), or returns NOT_PLAIN.
+ * Short strings are looked up in `strings` (a message name repeats every message).
+ */
+export function decodePlain(bytes: Buffer, start: number, end: number, strings: ShortStrings): unknown {
+  src = bytes;
+  pos = start;
+  const v = value(strings);
+  src = EMPTY;
+  return v !== NOT_PLAIN && pos === end ? v : NOT_PLAIN;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function value(strings: ShortStrings): unknown {
+  const b = src;
+  const t = b[pos++]!;
+  if (t < 0x80) return t;
+  if (t >= 0xe0) return t - 0x100;
+  if (t >= 0xa0 && t <= 0xbf) return str(t - 0xa0, strings);
+  if (t >= 0x90 && t <= 0x9f) return array(t - 0x90, strings);
+  let n: number;
+  switch (t) {
+    case 0xc0:
+      return null;
+    case 0xc2:
+      return false;
+    case 0xc3:
+      return true;
+    case 0xcc:
+      return b[pos++]!;
+    case 0xcd:
+      n = b.readUInt16BE(pos);
+      pos += 2;
+      return n;
+    case 0xce:
+      n = b.readUInt32BE(pos);
+      pos += 4;
+      return n;
+    case 0xd0:
+      return b.readInt8(pos++);
+    case 0xd1:
+      n = b.readInt16BE(pos);
+      pos += 2;
+      return n;
+    case 0xd2:
+      n = b.readInt32BE(pos);
+      pos += 4;
+      return n;
+    case 0xcb:
+      n = b.readDoubleBE(pos);
+      pos += 8;
+      return n;
+    case 0xd9:
+      return str(b[pos++]!, strings);
+    case 0xda:
+      n = b.readUInt16BE(pos);
+      pos += 2;
+      return str(n, strings);
+    case 0xdb:
+      n = b.readUInt32BE(pos);
+      pos += 4;
+      return str(n, strings);
+    case 0xc4:
+      return bin(b[pos++]!);
+    case 0xc5:
+      n = b.readUInt16BE(pos);
+      pos += 2;
+      return bin(n);
+    case 0xc6:
+      n = b.readUInt32BE(pos);
+      pos += 4;
+      return bin(n);
+    case 0xdc:
+      n = b.readUInt16BE(pos);
+      pos += 2;
+      return array(n, strings);
+    case 0xdd:
+      n = b.readUInt32BE(pos);
+      pos += 4;
+      return array(n, strings);
+    default:
+      return NOT_PLAIN;
+  }
+}
+
+function str(n: number, strings: ShortStrings): string {
+  const at = pos;
+  pos += n;
+  return n <= ShortStrings.MAX ? strings.read(src, at, pos) : src.toString('utf8', at, pos);
+}
+
+function bin(n: number): Buffer {
+  const at = pos;
+  pos += n;
+  // the species of a Buffer is Buffer: a copy with its own memory, as msgpackr's copyBuffers
+  return Uint8Array.prototype.slice.call(src, at, pos) as Buffer;
+}
+
+function array(n: number, strings: ShortStrings): unknown[] | typeof NOT_PLAIN {
+  const out = new Array<unknown>(n);
+  for (let i = 0; i < n; i++) {
+    const v = value(strings);
+    if (v === NOT_PLAIN) return NOT_PLAIN;
+    out[i] = v;
+  }
+  return out;
+}
+
+/**
+ * Strings a connection's messages keep carrying (addresses, message names), found by their
+ * bytes, so one that comes again allocates nothing. A few slots, replaced in turn.
+ */
+export class ShortStrings {
+  /** Longest string kept, in bytes. */
+  static readonly MAX = 64;
+  private static readonly SLOTS = 16;
+  private readonly bytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(ShortStrings.SLOTS).fill(undefined);
+  private readonly strings: string[] = new Array<string>(ShortStrings.SLOTS).fill('');
+  private next = 0;
+
+  read(from: Buffer, start: number, end: number): string {
+    const n = end - start;
+    for (let i = 0; i < ShortStrings.SLOTS; i++) {
+      const b = this.bytes[i];
+      if (b === undefined || b.length !== n) continue;
+      let j = 0;
+      while (j < n && b[j] === from[start + j]) j++;
+      if (j === n) return this.strings[i]!;
+    }
+    const s = from.toString('utf8', start, end);
+    const slot = this.next;
+    this.next = (slot + 1) % ShortStrings.SLOTS;
+    this.bytes[slot] = Uint8Array.prototype.slice.call(from, start, end);
+    this.strings[slot] = s;
+    return s;
+  }
+}

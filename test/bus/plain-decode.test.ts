@@ -1,0 +1,60 @@
+/**
+ * plain-decode.test.ts: the hand decoder for plain payloads (src/bus/plain-decode.ts) gives
+ * exactly what msgpackr (the codec) gives, and gives up on everything outside its subset, so
+ * the codec's rules for the rest (maps and `__proto__`, refs, extensions, bigint) still apply.
+ * And the encoder's walk (codec.ts) vouches only for what it models: our own output is still
+ * scanned where it could not.
+ */
+import { expect } from 'chai';
+import { decode, encode } from '../../src/bus/codec.js';
+import { decodePlain, NOT_PLAIN, ShortStrings } from '../../src/bus/plain-decode.js';
+
+function plain(v: unknown): unknown {
+  const b = Buffer.from(encode(v));
+  return decodePlain(b, 0, b.length, new ShortStrings());
+}
+
+describe('bus plain-decode', function () {
+  it('decodes the plain subset exactly as msgpackr does; bytes come back as Buffer copies', function () {
+    const values: unknown[] = [
+      0, 1, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, -1, -32, -33, -128, -129, -32768, -32769, -(2 ** 31),
+      1.5, -0.25, 1e300, Number.NaN, '', 'a', 'x'.repeat(31), 'x'.repeat(32), 'x'.repeat(300), 'x'.repeat(70_000),
+      'héllo ✓ 𝄞', null, true, false, [], [1, [2, [3, 'deep']]], new Array<number>(20).fill(7), new Array<number>(70_000).fill(1),
+      Buffer.from([1, 2, 3]), Buffer.alloc(300, 1), Buffer.alloc(70_000, 2), ['sink', [1, Buffer.alloc(64, 0xab)]],
+    ];
+    for (const v of values) {
+      const b = Buffer.from(encode(v));
+      const got = decodePlain(b, 0, b.length, new ShortStrings());
+      expect(got, `plain: ${typeof v === 'string' ? v.slice(0, 20) : String(v).slice(0, 20)}`).to.not.equal(NOT_PLAIN);
+      expect(got).to.deep.equal(decode(b));
+    }
+    const b = Buffer.from(encode([Buffer.from('abc')]));
+    const [bytes] = decodePlain(b, 0, b.length, new ShortStrings()) as [Buffer];
+    expect(Buffer.isBuffer(bytes)).to.equal(true);
+    expect(bytes.buffer, 'a copy, not a view into the frame').to.not.equal(b.buffer);
+  });
+
+  it('gives up on maps, extensions, 64-bit integers and float 32, leaving them to msgpackr', function () {
+    for (const v of [{ a: 1 }, { __proto__: 1 } as unknown, new Map([[1, 2]]), undefined, new Date(0), 2n ** 64n, -(2n ** 63n), [1, { a: 1 }], Uint8Array.of(1), new Set([1]), new Error('e')]) {
+      expect(plain(v), String(v)).to.equal(NOT_PLAIN);
+    }
+    for (const raw of [[0xca, 0, 0, 0, 0], [0xcf, 0, 0, 0, 0, 0, 0, 0, 1], [0xd3, 0, 0, 0, 0, 0, 0, 0, 1], [0x91, 0xc1]]) {
+      const b = Buffer.from(raw);
+      expect(decodePlain(b, 0, b.length, new ShortStrings())).to.equal(NOT_PLAIN);
+    }
+  });
+});
+
+describe('bus codec: what the encoder walk vouches for', function () {
+  it('a class instance whose toJSON nests too deep is still refused at the sender (its output is scanned)', function () {
+    let deep: unknown = 1;
+    for (let i = 0; i < 150; i++) deep = [deep];
+    class Sneaky {
+      toJSON(): unknown {
+        return deep;
+      }
+    }
+    expect(() => encode([new Sneaky()])).to.throw(RangeError, /nesting deeper than 100/);
+    expect(() => encode({ a: [new Sneaky()] })).to.throw(RangeError);
+  });
+});
