@@ -13,7 +13,7 @@ import { PeerGoneError, ProtocolError, TransportError } from '../errors.js';
 import type { CloseReason, Link } from '../transports/core/transport.js';
 import type { RefDecoder } from './codec.js';
 import { AddressBytes, EnvelopeReader, sendEnvelope, type SendLimits } from './envelope-frame.js';
-import { MsgType, PROTOCOL_VERSIONS, type Envelope } from './envelope.js';
+import { MSG_NAMES, MsgType, PROTOCOL_VERSIONS, type Envelope } from './envelope.js';
 
 export interface ConnectionOptions {
   /** Ping period; the peer is gone after 3 silent periods. 0 disables. Default 5000 ms. */
@@ -228,6 +228,13 @@ export class Connection {
       this.fail(err instanceof ProtocolError ? err : new ProtocolError(String(err), 'ERR_BAD_MESSAGE', { cause: err }));
       return;
     }
+    if (env.type === MsgType.hello || env.type === MsgType.ping || env.type === MsgType.pong || env.type === MsgType.bye) {
+      // about this link only: never addressed, never forwarded (PROTOCOL.md B.2)
+      if (env.to !== '' || env.hops !== 0) {
+        this.fail(new ProtocolError(`${MSG_NAMES[env.type]} must have "to" "" and no hops`, env.type === MsgType.hello ? 'ERR_BAD_HELLO' : 'ERR_BAD_MESSAGE'));
+        return;
+      }
+    }
     switch (env.type) {
       case MsgType.hello:
         this.onHello(env);
@@ -257,6 +264,11 @@ export class Connection {
     const versions = p && Array.isArray(p.versions) ? p.versions.filter((v): v is number => typeof v === 'number') : [];
     if (!p || typeof p.node !== 'string' || !NODE_ID.test(p.node)) {
       this.fail(new ProtocolError('hello must carry a node id of 1-200 characters without "/" or spaces', 'ERR_BAD_HELLO'));
+      return;
+    }
+    if (env.id !== 0 || env.from !== p.node) {
+      // one node id per hello, and it is the one the envelope names (PROTOCOL.md B.4)
+      this.fail(new ProtocolError(`hello must have id 0 and "from" equal to its "node" (got id ${env.id}, from ${JSON.stringify(env.from)}, node ${JSON.stringify(p.node)})`, 'ERR_BAD_HELLO'));
       return;
     }
     const common = versions.filter((v) => PROTOCOL_VERSIONS.includes(v));

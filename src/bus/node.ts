@@ -280,6 +280,10 @@ export class BusNode {
       if (env.hops === 0 && env.from !== conn.peer) {
         throw new ProtocolError(`${conn.peer} sent a message claiming to be from ${JSON.stringify(env.from)}`, 'ERR_BAD_MESSAGE');
       }
+      // request ids (B.1): a tell has none, an ask or sub has one of 1 .. 2^53-1
+      if (env.type === MsgType.tell ? env.id !== 0 : env.id === 0 && (env.type === MsgType.ask || env.type === MsgType.sub)) {
+        throw new ProtocolError(`${MSG_NAMES[env.type]} with id ${env.id}: a tell has id 0, an ask or sub an id from 1`, 'ERR_BAD_MESSAGE');
+      }
       const { node, actor } = this.address(env.to);
       if (env.refused !== undefined) this.refuse(conn, env, node, actor);
       else if (node !== this.id) this.forward(conn, env, node, actor);

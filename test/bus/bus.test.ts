@@ -420,6 +420,10 @@ for (const transport of listTransports()) {
         'not-an-envelope': { code: 'ERR_BAD_MESSAGE', message: /array of 5 or 6/ },
         'bad-type': { code: 'ERR_BAD_MESSAGE', message: /unknown message type 99/ },
         'spoofed-from': { code: 'ERR_BAD_MESSAGE', message: /claiming to be from "someone-else"/ },
+        // rules of B.1/B.2 that are now enforced (issue 12)
+        'ask-id-0': { code: 'ERR_BAD_MESSAGE', message: /ask with id 0/ },
+        'tell-id-7': { code: 'ERR_BAD_MESSAGE', message: /tell with id 7/ },
+        'ping-to-actor': { code: 'ERR_BAD_MESSAGE', message: /ping must have "to" ""/ },
         oversize: { code: 'ERR_FRAME_TOO_LARGE', error: FrameTooLargeError },
       };
       let proto: string;
@@ -460,22 +464,28 @@ for (const transport of listTransports()) {
         expect(system.remotes.map((x) => x.node)).to.not.include(child.node);
       });
 
-      it('tiny-max-frame: a hello announcing a maxFrame no answer fits is refused (ERR_BAD_HELLO): no ask goes unanswered', async function () {
-        // Before issue 12 this peer's ask got nothing at all: the answer and then the error
-        // saying it was too large were both above its maxFrame of 64, and both were dropped.
-        const { child, remote } = await bench.raw('tiny-max-frame', maxFrame);
+      // Before issue 12, tiny-max-frame's ask got nothing at all: the answer and then the error
+      // saying it was too large were both above its maxFrame of 64, and both were dropped.
+      // The other two break B.4 rules that were written but not enforced.
+      const badHellos: Record<string, RegExp> = {
+        'tiny-max-frame': /"maxFrame" must be an integer of at least 4096, got 64/,
+        'hello-id-5': /hello must have id 0 and "from" equal to its "node" \(got id 5/,
+        'hello-from-other': /hello must have id 0 and "from" equal to its "node" \(got id 0, from "someone-else"/,
+      };
+      for (const [which, why] of Object.entries(badHellos)) it(`${which}: the hello is refused (ERR_BAD_HELLO), so no ask goes unanswered`, async function () {
+        const { child, remote } = await bench.raw(which, maxFrame);
         await withTimeout(child.exited, 10_000, 'raw peer exit');
         const out = JSON.parse(child.stdout()) as { received: { type: number; payload: { code?: string; message?: string } | null }[]; closed: string };
         expect(out.closed).to.equal('peer-gone');
         expect(out.received.at(-1)?.type).to.equal(12);
         expect(out.received.at(-1)?.payload?.code).to.equal('ERR_BAD_HELLO');
-        expect(out.received.at(-1)?.payload?.message).to.match(/"maxFrame" must be an integer of at least 4096, got 64/);
+        expect(out.received.at(-1)?.payload?.message).to.match(why);
         if (bench.isPair) {
           const err = await rejection(remote);
           expect(err).to.be.instanceOf(ProtocolError);
           expect((err as ProtocolError).code).to.equal('ERR_BAD_HELLO');
         } else {
-          await until(() => unhandled.some((u) => /maxFrame/.test(u)), 2000, 'reported');
+          await until(() => unhandled.some((u) => why.test(u)), 2000, 'reported');
           unhandled.splice(0);
         }
         expect(system.remotes.map((x) => x.node)).to.not.include(child.node);
