@@ -144,6 +144,8 @@ const packr = new Packr({
 let bound = 0;
 let modelled = true;
 let depth = 0;
+/** Only nil, booleans, numbers, strings, Buffers and arrays of them (plain-encode.ts writes those). */
+let plain = true;
 
 /** The ceiling of a string's UTF-8 size and msgpack header (3 bytes per UTF-16 unit, 5 of header). */
 function strBound(s: string): number {
@@ -167,6 +169,7 @@ function box(value: unknown, level: number): unknown {
       bound += 1;
       return value;
     case 'undefined':
+      plain = false;
       bound += 3;
       return value;
     case 'object':
@@ -174,6 +177,7 @@ function box(value: unknown, level: number): unknown {
     default:
       // bigint (int64 or ext 0x42), symbol, function: msgpackr decides
       modelled = false;
+      plain = false;
       bound += 9;
       return value;
   }
@@ -185,6 +189,8 @@ function box(value: unknown, level: number): unknown {
   // bytes first: the commonest large argument, written whole (bin, or ext 0x74 with a kind byte)
   if (ArrayBuffer.isView(value)) {
     bound += 7 + value.byteLength;
+    // a Buffer is bin; any other view is ext 0x74, which msgpackr writes
+    if (!Buffer.isBuffer(value)) plain = false;
     return value;
   }
   if (level + 1 > depth) depth = level + 1;
@@ -199,9 +205,9 @@ function box(value: unknown, level: number): unknown {
     }
     return copy ?? value;
   }
+  plain = false;
   const proto: unknown = Object.getPrototypeOf(value);
-  const plain = proto === Object.prototype || proto === null;
-  if (!plain) {
+  if (proto !== Object.prototype && proto !== null) {
     if (value instanceof Error) {
       const e = boxError(value);
       // tag, then a map of up to three string pairs
@@ -274,7 +280,13 @@ export function prepare(value: unknown, level: number): unknown {
   bound = 0;
   modelled = true;
   depth = 0;
+  plain = true;
   return box(value, level);
+}
+
+/** After prepare(): whether the value is plain (plain-encode.ts can write it, unboxed). */
+export function preparedPlain(): boolean {
+  return plain;
 }
 
 /**

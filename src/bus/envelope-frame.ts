@@ -13,8 +13,10 @@
  * Invariants:
  * - What we write is MessagePack a generic decoder reads as the same array msgpackr would
  *   have written (integers in their shortest form, strings as str), so the wire is unchanged.
- * - Sending: a large payload is packed straight into memory claimed from the link when the
- *   link can claim and the payload walk bounds its size; otherwise into msgpackr's buffer with
+ * - Sending: a plain payload (plain-encode.ts) is written by hand straight into memory
+ *   claimed from the link (or a slab of ours when it cannot claim), header and all: one
+ *   write of each value into the wire's memory. A large other payload is packed by msgpackr
+ *   into a claim when the link can claim and the payload walk bounds its size; otherwise into msgpackr's buffer with
  *   room left in front for the header (no copy), then send(). Our own output is scanned only
  *   when the walk could not vouch for it (codec.ts). A claim is always committed, with a
  *   harmless `ping` if the payload could not be written into it (see commitFiller).
@@ -27,7 +29,8 @@
  */
 import { FrameTooLargeError, ProtocolError } from '../errors.js';
 import type { Link } from '../transports/core/transport.js';
-import { checkOutput, decodeScanned, MIN_TARGET, newRefusals, packInto, packWithRoom, preparedBound, prepare, scanFrame, valueEnd, type RefDecoder } from './codec.js';
+import { checkOutput, decodeScanned, MIN_TARGET, newRefusals, packInto, packWithRoom, preparedBound, preparedPlain, prepare, scanFrame, valueEnd, type RefDecoder } from './codec.js';
+import { writePlain } from './plain-encode.js';
 import { checkEnvelope, MAX_ADDRESS, MAX_HOPS, MSG_NAMES, MsgType, type Envelope } from './envelope.js';
 import { decodePlain, NOT_PLAIN, ShortStrings } from './plain-decode.js';
 
@@ -131,6 +134,18 @@ export function sendEnvelope(link: Link, env: Envelope, limits: SendLimits, addr
   const prepared = prepare(env.payload, 1);
   const bound = preparedBound(limits.maxDepth);
   const linkMax = link.capabilities.maxFrame;
+  if (bound >= 0 && preparedPlain()) {
+    // plain payloads are written by hand, straight into the link's memory when it can claim
+    const need = head + bound + tail;
+    if (need <= limits.peerMaxFrame && need <= linkMax) {
+      const region = link.claim !== undefined ? link.claim(need) : null;
+      if (region !== null) return link.commit!(writeFrame(region, env, to, from));
+      const own = ownRoom(need);
+      const len = writeFrame(own, env, to, from);
+      slabAt += len;
+      return link.send(own.subarray(0, len));
+    }
+  }
   if (bound >= CLAIM_FROM && head <= MAX_ROOM && link.claim !== undefined) {
     const need = head + bound + tail;
     const want = Math.max(MIN_TARGET, need + SLACK);
@@ -155,6 +170,30 @@ export function sendEnvelope(link: Link, env: Envelope, limits: SendLimits, addr
   // refused here, the message fails alone; sent, it would make the peer close the link
   if (frame.length > limits.peerMaxFrame) throw new FrameTooLargeError(frame.length, limits.peerMaxFrame, 'send');
   return link.send(frame);
+}
+
+/** Writes header, plain payload and hops into `b` (room for the bound); returns the length. */
+function writeFrame(b: Uint8Array, env: Envelope, to: Uint8Array, from: Uint8Array): number {
+  writeHead(b, env, to, from);
+  let len = writePlain(b, 2 + idSize(env.id) + to.length + from.length, env.payload);
+  if (env.hops > 0) b[len++] = env.hops;
+  return len;
+}
+
+/**
+ * Frames for a link that cannot claim are written in a slab of our own, each in its own
+ * region (a link may keep a frame by reference until it is written, so none is reused).
+ */
+let slab: Buffer = Buffer.allocUnsafeSlow(0);
+let slabAt = 0;
+const SLAB_BYTES = 64 * 1024;
+
+function ownRoom(need: number): Buffer {
+  if (slab.length - slabAt < need) {
+    slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, need));
+    slabAt = 0;
+  }
+  return slab.subarray(slabAt, slabAt + need);
 }
 
 function commitInto(

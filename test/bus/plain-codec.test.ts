@@ -1,27 +1,55 @@
 /**
- * plain-decode.test.ts: the hand decoder for plain payloads (src/bus/plain-decode.ts) gives
- * exactly what msgpackr (the codec) gives, and gives up on everything outside its subset, so
- * the codec's rules for the rest (maps and `__proto__`, refs, extensions, bigint) still apply.
+ * plain-codec.test.ts: the hand encoder and decoder for plain payloads (src/bus/plain-encode.ts,
+ * plain-decode.ts) agree with msgpackr (the codec) in both directions, stay within the size
+ * the walk bounded, and the decoder gives up on everything outside its subset, so the codec's
+ * rules for the rest (maps and `__proto__`, refs, extensions, bigint) still apply.
  * And the encoder's walk (codec.ts) vouches only for what it models: our own output is still
  * scanned where it could not.
  */
 import { expect } from 'chai';
-import { decode, encode } from '../../src/bus/codec.js';
+import { decode, encode, prepare, preparedBound, preparedPlain } from '../../src/bus/codec.js';
 import { decodePlain, NOT_PLAIN, ShortStrings } from '../../src/bus/plain-decode.js';
+import { writePlain } from '../../src/bus/plain-encode.js';
+
+const PLAIN_VALUES: unknown[] = [
+  0, 1, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 40, 2 ** 53, -1, -32, -33, -128, -129, -32768, -32769,
+  -(2 ** 31), -(2 ** 31) - 1, -0, 1.5, -0.25, 1e300, Number.NaN, Number.POSITIVE_INFINITY, '', 'a', 'x'.repeat(31),
+  'x'.repeat(32), 'x'.repeat(300), 'x'.repeat(70_000), 'héllo ✓ 𝄞', 'é'.repeat(40), null, true, false, [], [1, [2, [3, 'deep']]],
+  new Array<number>(20).fill(7), new Array<number>(70_000).fill(1), Buffer.from([1, 2, 3]), Buffer.alloc(300, 1),
+  Buffer.alloc(70_000, 2), ['sink', [1, Buffer.alloc(64, 0xab)]],
+];
 
 function plain(v: unknown): unknown {
   const b = Buffer.from(encode(v));
   return decodePlain(b, 0, b.length, new ShortStrings());
 }
 
+describe('bus plain-encode', function () {
+  it('writes what msgpackr reads back as the value msgpackr itself would give, within the bound', function () {
+    for (const v of PLAIN_VALUES) {
+      prepare(v, 0);
+      expect(preparedPlain(), 'plain').to.equal(true);
+      const bound = preparedBound(100);
+      const target = Buffer.alloc(bound + 8, 0xee);
+      const end = writePlain(target, 3, v);
+      expect(end - 3, 'within the bound').to.be.at.most(bound);
+      expect(target[bound + 3], 'nothing written past the bound').to.equal(0xee);
+      expect(decode(target.subarray(3, end))).to.deep.equal(decode(encode(v)));
+    }
+  });
+
+  it('the walk calls nothing else plain', function () {
+    const others: unknown[] = [undefined, [undefined], { a: 1 }, new Map(), Uint8Array.of(1), new Date(0), 1n, [Symbol.iterator], new Set(), /x/];
+    others.forEach((v, i) => {
+      prepare(v, 0);
+      expect(preparedPlain(), `value ${i}`).to.equal(false);
+    });
+  });
+});
+
 describe('bus plain-decode', function () {
   it('decodes the plain subset exactly as msgpackr does; bytes come back as Buffer copies', function () {
-    const values: unknown[] = [
-      0, 1, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, -1, -32, -33, -128, -129, -32768, -32769, -(2 ** 31),
-      1.5, -0.25, 1e300, Number.NaN, '', 'a', 'x'.repeat(31), 'x'.repeat(32), 'x'.repeat(300), 'x'.repeat(70_000),
-      'héllo ✓ 𝄞', null, true, false, [], [1, [2, [3, 'deep']]], new Array<number>(20).fill(7), new Array<number>(70_000).fill(1),
-      Buffer.from([1, 2, 3]), Buffer.alloc(300, 1), Buffer.alloc(70_000, 2), ['sink', [1, Buffer.alloc(64, 0xab)]],
-    ];
+    const values = PLAIN_VALUES;
     for (const v of values) {
       const b = Buffer.from(encode(v));
       const got = decodePlain(b, 0, b.length, new ShortStrings());
