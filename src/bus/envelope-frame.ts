@@ -139,7 +139,16 @@ export function sendEnvelope(link: Link, env: Envelope, limits: SendLimits, addr
     const need = head + bound + tail;
     if (need <= limits.peerMaxFrame && need <= linkMax) {
       const region = link.claim !== undefined ? link.claim(need) : null;
-      if (region !== null) return link.commit!(writeFrame(region, env, to, from));
+      if (region !== null) {
+        let len: number;
+        try {
+          len = writeFrame(region, env, to, from);
+        } catch (err) {
+          commitFiller(link, region, from);
+          throw err;
+        }
+        return link.commit!(len);
+      }
       const own = ownRoom(need);
       const len = writeFrame(own, env, to, from);
       slabAt += len;
@@ -177,6 +186,8 @@ function writeFrame(b: Uint8Array, env: Envelope, to: Uint8Array, from: Uint8Arr
   writeHead(b, env, to, from);
   let len = writePlain(b, 2 + idSize(env.id) + to.length + from.length, env.payload);
   if (env.hops > 0) b[len++] = env.hops;
+  // only a value that changed since the walk measured it (an accessor) can outgrow the bound
+  if (len > b.length) throw new RangeError('value cannot be sent: it changed while being encoded');
   return len;
 }
 

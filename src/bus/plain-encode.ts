@@ -15,7 +15,8 @@
  * arrays, undefined, objects and the rest are never plain: msgpackr keeps them.
  */
 
-let out: Uint8Array = new Uint8Array(0);
+const EMPTY = new Uint8Array(0);
+let out: Uint8Array = EMPTY;
 let pos = 0;
 /** float 64 bytes, turned big-endian by hand: no DataView per message. */
 const f64 = new Float64Array(1);
@@ -36,15 +37,18 @@ function u32(n: number): void {
 
 /** Writes `value` (plain, walked) into `target` at `at`; returns where it ends. */
 export function writePlain(target: Uint8Array, at: number, value: unknown): number {
+  // an accessor in the value could send from inside: that send must not write over this one
+  if (out !== EMPTY) throw new RangeError('value cannot be sent: encoding it sent another message');
   out = target;
   pos = at;
-  write(value);
-  const end = pos;
-  out = EMPTY;
-  return end;
+  try {
+    write(value);
+  } finally {
+    out = EMPTY;
+  }
+  return pos;
 }
 
-const EMPTY = new Uint8Array(0);
 
 function write(v: unknown): void {
   switch (typeof v) {

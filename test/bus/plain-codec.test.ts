@@ -10,6 +10,9 @@ import { expect } from 'chai';
 import { decode, encode, prepare, preparedBound, preparedPlain } from '../../src/bus/codec.js';
 import { decodePlain, NOT_PLAIN, ShortStrings } from '../../src/bus/plain-decode.js';
 import { writePlain } from '../../src/bus/plain-encode.js';
+import { AddressBytes, sendEnvelope } from '../../src/bus/envelope-frame.js';
+import { MsgType } from '../../src/bus/envelope.js';
+import type { Link } from '../../src/index.js';
 
 const PLAIN_VALUES: unknown[] = [
   0, 1, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 40, 2 ** 53, -1, -32, -33, -128, -129, -32768, -32769,
@@ -84,5 +87,60 @@ describe('bus codec: what the encoder walk vouches for', function () {
     }
     expect(() => encode([new Sneaky()])).to.throw(RangeError, /nesting deeper than 100/);
     expect(() => encode({ a: [new Sneaky()] })).to.throw(RangeError);
+  });
+});
+
+describe('bus envelope-frame: a claim is always committed', function () {
+  /** A link that claims from one buffer and records what it was given. */
+  function fakeLink(): { link: Link; commits: number[]; sends: Uint8Array[]; memory: Buffer } {
+    const memory = Buffer.alloc(1 << 16);
+    const commits: number[] = [];
+    const sends: Uint8Array[] = [];
+    const link = {
+      scheme: 'fake',
+      remote: 'fake',
+      capabilities: { reliable: true, ordered: true, maxFrame: 1 << 20, crossHost: false },
+      claim: (n: number) => memory.subarray(0, n),
+      commit: (n: number) => {
+        commits.push(n);
+        return true;
+      },
+      send: (f: Uint8Array) => {
+        sends.push(f);
+        return true;
+      },
+    } as unknown as Link;
+    return { link, commits, sends, memory };
+  }
+
+  it('a value that grows after the walk measured it (an accessor) is refused; its claim becomes a ping', function () {
+    const { link, commits, memory } = fakeLink();
+    let reads = 0;
+    const args: unknown[] = [];
+    Object.defineProperty(args, 0, { enumerable: true, get: () => (++reads === 1 ? 'a' : 'x'.repeat(1000)) });
+    const env = { type: MsgType.tell, id: 0, to: 'n/a', from: 'me', payload: ['m', args], hops: 0 };
+    expect(() => sendEnvelope(link, env, { maxDepth: 100, peerMaxFrame: Infinity }, new AddressBytes())).to.throw(RangeError);
+    expect(commits).to.have.length(1);
+    expect(decode(memory.subarray(0, commits[0]))).to.deep.equal([MsgType.ping, 0, '', 'me', null]);
+  });
+
+  it('an accessor that grows a short string past the bound is caught by the length check, not sent cut', function () {
+    const { link, commits, sends, memory } = fakeLink();
+    let reads = 0;
+    const args: unknown[] = [];
+    Object.defineProperty(args, 0, { enumerable: true, get: () => (++reads === 1 ? 'a' : 'x'.repeat(31)) });
+    const env = { type: MsgType.tell, id: 0, to: 'n/a', from: 'me', payload: ['m', args], hops: 0 };
+    expect(() => sendEnvelope(link, env, { maxDepth: 100, peerMaxFrame: Infinity }, new AddressBytes())).to.throw(RangeError, /changed while being encoded/);
+    expect(commits).to.have.length(1);
+    expect(sends).to.have.length(0);
+    expect(decode(memory.subarray(0, commits[0]))).to.deep.equal([MsgType.ping, 0, '', 'me', null]);
+  });
+
+  it('a plain tell is written into the claim, and reads back as the envelope', function () {
+    const { link, commits, sends, memory } = fakeLink();
+    const env = { type: MsgType.tell, id: 0, to: 'n/a', from: 'me', payload: ['sink', [1, Buffer.from('xyz')]], hops: 0 };
+    sendEnvelope(link, env, { maxDepth: 100, peerMaxFrame: Infinity }, new AddressBytes());
+    expect(sends).to.have.length(0);
+    expect(decode(memory.subarray(0, commits[0]))).to.deep.equal([MsgType.tell, 0, 'n/a', 'me', ['sink', [1, Buffer.from('xyz')]]]);
   });
 });
