@@ -78,6 +78,8 @@ export class Connection {
     if (link.onFrames !== undefined) {
       // a batch per callback: one call and no view object per frame
       link.onFrames((batch) => {
+        // a sign of life per batch, not a clock read per frame
+        this.lastRx = Date.now();
         const src = this.bufferOf(batch.bytes);
         const { starts, lengths, count } = batch;
         for (let i = 0; i < count && !this.ended; i++) {
@@ -85,7 +87,11 @@ export class Connection {
           this.receive(src, at, at + lengths[i]!);
         }
       });
-    } else link.onFrame((frame) => this.receive(this.bufferOf(frame), 0, frame.length));
+    } else
+      link.onFrame((frame) => {
+        this.lastRx = Date.now();
+        this.receive(this.bufferOf(frame), 0, frame.length);
+      });
   }
 
   /** Sends our hello and resolves with the peer's, or rejects (and closes) on failure. */
@@ -220,7 +226,6 @@ export class Connection {
 
   private receive(src: Buffer, start: number, end: number): void {
     if (this.ended) return;
-    this.lastRx = Date.now();
     let env: Envelope;
     try {
       env = this.reader.read(src, start, end);
