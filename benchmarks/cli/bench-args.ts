@@ -17,8 +17,13 @@ export const BENCH_USAGE = `usage: switchyard bench [options]
 Measures every transport against a real child process, beside Node's usual alternatives:
 round-trip latency (p50/p99/p99.9) and one-way throughput confirmed by the receiver.
 
-  --level bus|link|all    what to measure: bus (tell/ask through the bus, the default),
-                          link (raw frames over a Link), or all (both, side by side)
+  --level bus|link|all|spawn
+                          what to measure: bus (tell/ask through the bus, the default),
+                          link (raw frames over a Link), all (both, side by side), or
+                          spawn (system.spawn to first answer and SIGKILL to next answer
+                          per transport, beside child_process.fork; 10 children per
+                          timing with --quick, 30 without; takes --transports, --quick
+                          and --json only)
   --transports a,b|none   transports to measure (default: every registered one)
   --baselines a,b|none    baselines to measure beside them (default: all available):
                           child-json, child-advanced, raw-unix, worker, zeromq, node-ipc
@@ -119,6 +124,10 @@ export function parseBenchArgs(argv: readonly string[], choices: BenchChoices): 
 
   const level = values.level ?? DEFAULT_LEVEL;
   if (!isLevelChoice(level)) throw new UsageError(`--level takes ${LEVEL_CHOICES.join(', ')}, got "${level}"`);
+  if (level === 'spawn') {
+    const matrixOnly = (['baselines', 'sizes', 'html', 'cpu', 'round-trips', 'rtt-ms', 'warmup', 'duration-ms'] as const).filter((k) => values[k] !== undefined);
+    if (matrixOnly.length) throw new UsageError(`--level spawn takes --transports, --quick and --json; not ${matrixOnly.map((k) => `--${k}`).join(', ')}`);
+  }
 
   let transports: string[] | null = null;
   if (values.transports !== undefined) {

@@ -7,7 +7,8 @@
  *
  * src/cli/bench.ts imports this module only when the command runs, so the library never loads
  * the harness. The table and the progress bar are imported here only after the check, so
- * --help and the missing-package message work without them.
+ * --help and the missing-package message work without them. `--level spawn` is handed to
+ * bench-spawn.ts after the same checks: it times child processes, not the matrix.
  */
 import { accessSync, constants } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -76,6 +77,7 @@ export async function benchCommand(argv: readonly string[], seams: BenchSeams = 
   // Before anything is measured: minutes of work must not end on a missing table package.
   const absentPackages = missingBenchPackages(benchPackages(options), seams.resolve);
   if (absentPackages.length) throw new CliError(missingPackagesMessage(absentPackages));
+  if (options.level === 'spawn') return (await import('./bench-spawn.js')).spawnBench(options, schemes);
   const [{ renderTable }, { progressFor }] = await Promise.all([import('../table.js'), import('../progress.js')]);
 
   const { baselines, missing } = await availableBaselines();

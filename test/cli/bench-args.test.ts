@@ -65,7 +65,7 @@ describe('cli: bench options', function () {
     [['--sizes', '4'], /--sizes takes byte counts from 8/],
     [['--sizes', '999999999'], /--sizes takes byte counts/],
     [['--sizes', '1e3'], /--sizes takes byte counts/],
-    [['--level', 'actor'], /--level takes bus, link, all, got "actor"/],
+    [['--level', 'actor'], /--level takes bus, link, all, spawn, got "actor"/],
     [['--cpu', '0'], /--cpu takes two CPU numbers A,B/],
     [['--cpu', '0,7'], /--cpu: this machine has CPUs 0 to 1/],
     [['--round-trips', '0'], /--round-trips takes a whole number from 1/],
