@@ -61,7 +61,7 @@ export class Mailbox {
     try {
       result = fn(state, ...args);
     } catch (err) {
-      report(onError, err ?? new Error('handler threw with no reason'));
+      settle(() => report(onError, err ?? new Error('handler threw with no reason')));
       this.drain();
       return;
     }
@@ -69,7 +69,7 @@ export class Mailbox {
       Promise.resolve(result).then(
         () => this.drain(),
         (e: unknown) => {
-          report(onError, e ?? new Error('handler rejected with no reason'));
+          settle(() => report(onError, e ?? new Error('handler rejected with no reason')));
           this.drain();
         },
       );
@@ -97,7 +97,7 @@ export class Mailbox {
       try {
         result = job.run();
       } catch (err) {
-        job.done?.(err ?? new Error('handler threw with no reason'));
+        if (job.done) settle(() => job.done!(err ?? new Error('handler threw with no reason')));
         continue;
       }
       if (isThenable(result)) {
@@ -105,18 +105,33 @@ export class Mailbox {
         // cannot wedge the mailbox or finish a job twice
         Promise.resolve(result).then(
           (v) => {
-            job.done?.(undefined, v);
+            if (job.done) settle(() => job.done!(undefined, v));
             this.drain();
           },
           (e: unknown) => {
-            job.done?.(e ?? new Error('handler rejected with no reason'));
+            if (job.done) settle(() => job.done!(e ?? new Error('handler rejected with no reason')));
             this.drain();
           },
         );
         return; // still running: the promise holds the mailbox
       }
-      job.done?.(undefined, result);
+      if (job.done) settle(() => job.done!(undefined, result));
     }
     this.running = false;
+  }
+}
+
+/**
+ * Runs a completion callback (the caller's onError, an ask's answer) so that what it throws
+ * cannot leave the mailbox `running` with nobody to drain it: the throw is rethrown on its
+ * own microtask, as Node does for a throwing listener, and the mailbox goes on.
+ */
+function settle(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    queueMicrotask(() => {
+      throw err;
+    });
   }
 }

@@ -50,4 +50,46 @@ describe('mailbox', function () {
     expect(errors.map((e) => (e as Error).message)).to.deep.equal(['sync', 'async']);
     expect(m.idle).to.equal(true);
   });
+
+  it('an error callback that throws does not wedge the mailbox: the throw is rethrown apart, the next job runs', function () {
+    const m = new Mailbox();
+    const seen: string[] = [];
+    const rethrown: unknown[] = [];
+    const real = globalThis.queueMicrotask;
+    // settle() rethrows on a microtask of its own; catch it here instead of in the runner
+    globalThis.queueMicrotask = (fn: () => void): void => {
+      try {
+        fn();
+      } catch (err) {
+        rethrown.push(err);
+      }
+    };
+    try {
+      m.runTell(
+        () => {
+          throw new Error('handler');
+        },
+        undefined,
+        [],
+        () => {
+          throw new Error('onError itself');
+        },
+        report,
+      );
+      m.post(
+        () => {
+          throw new Error('posted');
+        },
+        () => {
+          throw new Error('done itself');
+        },
+      );
+      m.post(() => seen.push('still served'));
+    } finally {
+      globalThis.queueMicrotask = real;
+    }
+    expect(seen).to.deep.equal(['still served']);
+    expect(rethrown.map((e) => (e as Error).message)).to.deep.equal(['onError itself', 'done itself']);
+    expect(m.idle).to.equal(true);
+  });
 });
