@@ -389,8 +389,7 @@ export function decode(bytes: Uint8Array, refs?: RefDecoder, limits: DecodeLimit
     const source = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     return packr.unpack(source);
   } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new ProtocolError(`undecodable message from peer: ${why}`, 'ERR_BAD_MESSAGE', { cause: err });
+    throw badMessage(err);
   } finally {
     currentRefs = saved;
   }
@@ -407,7 +406,8 @@ export function newRefusals(): Refusals {
   return { first: undefined, knownTags: REFUSED_TAGS };
 }
 
-function badMessage(err: unknown): ProtocolError {
+/** What every undecodable message from a peer is: ProtocolError ERR_BAD_MESSAGE, quoting why. */
+export function badMessage(err: unknown): ProtocolError {
   const why = err instanceof Error ? err.message : String(err);
   return new ProtocolError(`undecodable message from peer: ${why}`, 'ERR_BAD_MESSAGE', { cause: err });
 }

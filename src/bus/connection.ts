@@ -134,7 +134,13 @@ export class Connection {
         this.abort({ kind: 'peer-gone', error: new PeerGoneError(`no message from ${this.peer} for ${3 * this.options.heartbeatMs} ms (missed heartbeats)`) });
         return;
       }
-      this.sendRaw({ type: MsgType.ping, id: ++this.pingSeq, to: '', from: this.self, payload: null, hops: 0 });
+      try {
+        this.sendRaw({ type: MsgType.ping, id: ++this.pingSeq, to: '', from: this.self, payload: null, hops: 0 });
+      } catch (err) {
+        // A link that refuses even a ping (a user transport's own failure) ends this
+        // connection; nothing may escape a timer.
+        this.abort({ kind: 'error', error: err instanceof Error ? err : new Error(String(err)) });
+      }
     }, this.options.heartbeatMs);
     this.heartbeat.unref();
   }

@@ -29,7 +29,7 @@
  */
 import { FrameTooLargeError, ProtocolError } from '../errors.js';
 import type { Link } from '../transports/core/transport.js';
-import { checkOutput, decodeScanned, MIN_TARGET, newRefusals, packInto, packWithRoom, preparedBound, preparedPlain, prepare, scanFrame, valueEnd, type RefDecoder } from './codec.js';
+import { badMessage, checkOutput, decodeScanned, MIN_TARGET, newRefusals, packInto, packWithRoom, preparedBound, preparedPlain, prepare, scanFrame, valueEnd, type RefDecoder } from './codec.js';
 import { writePlain } from './plain-encode.js';
 import { checkEnvelope, MAX_ADDRESS, MAX_HOPS, MSG_NAMES, MsgType, type Envelope } from './envelope.js';
 import { decodePlain, NOT_PLAIN, ShortStrings } from './plain-decode.js';
@@ -310,7 +310,7 @@ export class EnvelopeReader {
     if (fast !== undefined) return fast;
     if (refusals.first !== undefined) {
       // the header is in a form only the general decoder reads, and it must not see the value
-      throw new ProtocolError(`undecodable message from peer: ${refusals.first} (in a message whose header is not in its shortest form)`, 'ERR_BAD_MESSAGE');
+      throw badMessage(`${refusals.first} (in a message whose header is not in its shortest form)`);
     }
     return checkEnvelope(decodeScanned(src, start, end, this.refs));
   }

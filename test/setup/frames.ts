@@ -15,3 +15,20 @@ export function expectFrames(actual: Buffer[], expected: Buffer[], what = ''): v
     expect(a.equals(e), `${what} frame ${i} (${e.length} bytes) content`).to.equal(true);
   }
 }
+
+/**
+ * `count` frames numbered 0.. in their first 4 bytes (u32 BE), of `min + (i % spread)` bytes:
+ * for order and loss checks that need varied sizes.
+ */
+export function* sequencedFrames(count: number, min = 16, spread = 48): Generator<Buffer> {
+  for (let i = 0; i < count; i++) {
+    const b = Buffer.alloc(min + (i % spread));
+    b.writeUInt32BE(i, 0);
+    yield b;
+  }
+}
+
+/** Sends every frame, waiting for drain() whenever send() says so. */
+export async function sendAll(link: { send(f: Uint8Array): boolean; drain(): Promise<void> }, frames: Iterable<Uint8Array>): Promise<void> {
+  for (const f of frames) if (!link.send(f)) await link.drain();
+}

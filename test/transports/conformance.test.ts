@@ -16,6 +16,7 @@ import {
 } from '../../src/index.js';
 import { hasPrivateAddress } from '../../src/transports/core/private-address.js';
 import { Fixture, nextFrame, type Peer } from './harness.js';
+import { sendAll, sequencedFrames } from '../setup/frames.js';
 import { thrown } from '../setup/outcomes.js';
 import { withTimeout } from '../setup/timing.js';
 
@@ -52,10 +53,6 @@ function queueCount(): number {
 
 
 /** Sends `frames` on `link`, respecting backpressure. */
-async function sendAll(link: Link, frames: Iterable<Uint8Array>): Promise<void> {
-  for (const f of frames) if (!link.send(f)) await link.drain();
-}
-
 function randomFrame(size: number): Buffer {
   const b = Buffer.allocUnsafe(size);
   // randomFillSync takes at most 2^31-1 bytes per call; our frames are smaller.
@@ -112,14 +109,7 @@ for (const { transport, named } of variants) {
           if (++next === N) resolve();
         }),
       );
-      function* frames(): Generator<Buffer> {
-        for (let i = 0; i < N; i++) {
-          const b = Buffer.alloc(16 + (i % 48));
-          b.writeUInt32BE(i, 0);
-          yield b;
-        }
-      }
-      await sendAll(link, frames());
+      await sendAll(link, sequencedFrames(N));
       await withTimeout(done, 30_000, 'all echoes');
       expect(bad).to.equal(undefined);
       expect(next).to.equal(N);
@@ -395,14 +385,7 @@ for (const { transport, named } of variants) {
           if (next === N) resolve();
         }),
       );
-      function* frames(): Generator<Buffer> {
-        for (let i = 0; i < N; i++) {
-          const b = Buffer.alloc(8 + (i % 40));
-          b.writeUInt32BE(i, 0);
-          yield b;
-        }
-      }
-      await sendAll(link, frames());
+      await sendAll(link, sequencedFrames(N, 8, 40));
       await withTimeout(done, 30_000, 'all echoes');
       expect(bad).to.equal(undefined);
       expect(next).to.equal(N);

@@ -19,6 +19,7 @@ import { DATA_HEADER_BYTES, KIND_DATA } from '../../src/transports/datagram/data
 import { Fragmenter } from '../../src/transports/datagram/fragment.js';
 import { KIND_HELLO, KIND_WELCOME } from '../../src/transports/datagram/handshake-kinds.js';
 import { freePort, INSTALL_HINT, startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
+import { sendAll, sequencedFrames } from '../setup/frames.js';
 import { withTimeout } from '../setup/timing.js';
 
 const KiB = 1024;
@@ -69,10 +70,6 @@ function frameOf(size: number, seed: number): Buffer {
   for (let i = 0; i < size; i += 4096) b[i] = (i / 4096 + seed) & 0xff;
   if (size > 0) b[size - 1] = seed & 0xff;
   return b;
-}
-
-async function sendAll(link: Link, frames: Iterable<Uint8Array>): Promise<void> {
-  for (const f of frames) if (!link.send(f)) await link.drain();
 }
 
 describe('nats: the test server helper', function () {
@@ -348,14 +345,7 @@ describe('nats: over a healthy server', function () {
         if (next === N) resolve();
       }),
     );
-    function* frames(): Generator<Buffer> {
-      for (let i = 0; i < N; i++) {
-        const b = Buffer.alloc(16 + (i % 48));
-        b.writeUInt32BE(i, 0);
-        yield b;
-      }
-    }
-    await sendAll(link, frames());
+    await sendAll(link, sequencedFrames(N));
     await withTimeout(done, 30_000, 'all frames');
     expect(bad).to.equal(undefined);
     expect(link.stats!.sent).to.equal(N);

@@ -24,7 +24,7 @@ import { LinkCore, type LinkCoreInit } from '../core/link-core.js';
 import type { LinkStats } from '../core/transport.js';
 import { DatagramCarrier, type DatagramCarrierInit } from './datagram-carrier.js';
 
-export { KIND_BYE, KIND_CREDIT, KIND_DATA, KIND_PING, DATA_HEADER_BYTES, MIN_DATAGRAM } from './datagram-wire.js';
+export { KIND_BYE, KIND_DATA, DATA_HEADER_BYTES, MIN_DATAGRAM } from './datagram-wire.js';
 export type { DatagramPort } from './datagram-carrier.js';
 
 /** What a transport gives a DatagramLink: LinkCore's init and the carrier's own settings. */

@@ -52,13 +52,6 @@ const FLAG_PIECE = L.flagPiece;
 const READ_RECORD = L.readRecord;
 const READ_EMPTY = L.readEmpty;
 const CLAIM_FULL = L.claimFull;
-/**
- * A sink that says whether a batch handler (Link.onFrames) is set. Not in the carrier
- * contract yet (requested of core/): without it, frames go up one at a time through
- * deliver(), which is right for either handler and fastest for onFrame, the only one used
- * today. Splitting a record into a FrameBatch first and handing that to LinkCore's per-frame
- * loop cost 2.5x the receive time of this path at 64 B (measured: 35 vs 13.5 ns a frame).
- */
 /** Frames handed up per event-loop turn before the rest waits for the next one. */
 const DRAIN_BUDGET = 65_536;
 /** 2^48 bytes: rebasing happens once per 256 TiB, far below where doubles lose integers. */
