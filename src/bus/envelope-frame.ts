@@ -259,37 +259,12 @@ function commitFiller(link: Link, region: Uint8Array, from: Uint8Array): void {
   link.commit!(5 + from.length);
 }
 
-/**
- * The strings a connection's messages keep naming (`to`, `from`), found by their bytes so a
- * message that names them again allocates no string.
- */
-export class AddressStrings {
-  private readonly bytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(8).fill(undefined);
-  private readonly strings: string[] = new Array<string>(8).fill('');
-  private next = 0;
-
-  read(src: Buffer, start: number, end: number): string {
-    const n = end - start;
-    for (let i = 0; i < 8; i++) {
-      const b = this.bytes[i];
-      if (b === undefined || b.length !== n) continue;
-      let j = 0;
-      while (j < n && b[j] === src[start + j]) j++;
-      if (j === n) return this.strings[i]!;
-    }
-    const s = src.toString('utf8', start, end);
-    const slot = this.next;
-    this.next = (slot + 1) & 7;
-    this.bytes[slot] = Uint8Array.prototype.slice.call(src, start, end);
-    this.strings[slot] = s;
-    return s;
-  }
-}
-
 /** One connection's receiving state: the refusals record and address strings, reused. */
 export class EnvelopeReader {
   private readonly refusals = newRefusals();
-  private readonly strings = new AddressStrings();
+  // The strings a connection's messages keep naming (`to`, `from`): found by their bytes, so
+  // a message that names them again allocates no string.
+  private readonly strings = new ShortStrings(8);
   private readonly payloadStrings = new ShortStrings();
   private at = 0;
 
@@ -394,6 +369,9 @@ export class EnvelopeReader {
       h = 3;
     } else return undefined;
     this.at = p + h + n;
+    // A UTF-8 character is at most 4 bytes: longer than that cannot be an address, and is not
+    // copied into the cache (the general path refuses it).
+    if (n > 4 * MAX_ADDRESS) return undefined;
     const s = this.strings.read(src, p + h, p + h + n);
     return s.length <= MAX_ADDRESS ? s : undefined;
   }

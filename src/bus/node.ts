@@ -296,7 +296,7 @@ export class BusNode {
     }
   }
 
-  /** The last `to` split (the same string object arrives again and again: see AddressStrings). */
+  /** The last `to` split (the same string object arrives again and again: EnvelopeReader caches address strings). */
   private lastTo = '';
   private lastSplit: { node: string; actor: string | undefined } = { node: '', actor: undefined };
 

@@ -138,14 +138,19 @@ function array(n: number, strings: ShortStrings): unknown[] | typeof NOT_PLAIN {
 export class ShortStrings {
   /** Longest string kept, in bytes. */
   static readonly MAX = 64;
-  private static readonly SLOTS = 16;
-  private readonly bytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(ShortStrings.SLOTS).fill(undefined);
-  private readonly strings: string[] = new Array<string>(ShortStrings.SLOTS).fill('');
+  private readonly bytes: (Uint8Array | undefined)[];
+  private readonly strings: string[];
   private next = 0;
+
+  /** @param slots how many recent strings are kept (16 for payload strings, 8 for addresses) */
+  constructor(private readonly slots = 16) {
+    this.bytes = new Array<Uint8Array | undefined>(slots).fill(undefined);
+    this.strings = new Array<string>(slots).fill('');
+  }
 
   read(from: Buffer, start: number, end: number): string {
     const n = end - start;
-    for (let i = 0; i < ShortStrings.SLOTS; i++) {
+    for (let i = 0; i < this.slots; i++) {
       const b = this.bytes[i];
       if (b === undefined || b.length !== n) continue;
       let j = 0;
@@ -154,7 +159,7 @@ export class ShortStrings {
     }
     const s = from.toString('utf8', start, end);
     const slot = this.next;
-    this.next = (slot + 1) % ShortStrings.SLOTS;
+    this.next = (slot + 1) % this.slots;
     this.bytes[slot] = Uint8Array.prototype.slice.call(from, start, end);
     this.strings[slot] = s;
     return s;
