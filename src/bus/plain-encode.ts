@@ -158,7 +158,21 @@ function str(s: string): void {
     out[pos++] = 0xd9;
     out[pos++] = n;
   } else header(n, 0, 0xda, 0xdb, 0);
-  const b = Buffer.isBuffer(out) ? out : Buffer.from(out.buffer, out.byteOffset, out.byteLength);
-  b.write(s, pos, n, 'utf8');
+  if (Buffer.isBuffer(out)) out.write(s, pos, n, 'utf8');
+  else wholeBufferOf(out).write(s, out.byteOffset + pos, n, 'utf8');
   pos += n;
+}
+
+/**
+ * A Buffer over the whole memory behind `target` (a claim in the shm ring is a plain
+ * Uint8Array, a new view each message): made once per memory, not once per string.
+ */
+let wholeSource: ArrayBufferLike | undefined;
+let whole: Buffer | undefined;
+function wholeBufferOf(target: Uint8Array): Buffer {
+  if (wholeSource !== target.buffer) {
+    wholeSource = target.buffer;
+    whole = Buffer.from(target.buffer);
+  }
+  return whole!;
 }

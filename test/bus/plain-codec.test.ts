@@ -41,6 +41,19 @@ describe('bus plain-encode', function () {
     }
   });
 
+  it('writes into a plain Uint8Array view at an offset (a claim in the shm ring) exactly as into a Buffer', function () {
+    for (const v of [...PLAIN_VALUES, 'x'.repeat(40), 'é'.repeat(300), ['ünïcödé and a long tail of text', 'short']]) {
+      prepare(v, 0);
+      if (!preparedPlain()) continue;
+      const bound = preparedBound(100);
+      const view = new Uint8Array(new ArrayBuffer(bound + 1008), 1000, bound + 8); // not a Buffer, not at offset 0
+      const end = writePlain(view, 3, v);
+      const asBuffer = Buffer.alloc(bound + 8);
+      expect(writePlain(asBuffer, 3, v), 'same length').to.equal(end);
+      expect(Buffer.from(view.subarray(3, end)).equals(asBuffer.subarray(3, end)), `bytes of ${JSON.stringify(v)}`.slice(0, 80)).to.equal(true);
+    }
+  });
+
   it('the walk calls nothing else plain', function () {
     const others: unknown[] = [undefined, [undefined], { a: 1 }, new Map(), Uint8Array.of(1), new Date(0), 1n, [Symbol.iterator], new Set(), /x/];
     others.forEach((v, i) => {
