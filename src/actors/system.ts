@@ -43,6 +43,12 @@ export interface ActorSystemOptions {
   link?: LinkOptions;
   /** Errors nobody waits for (a tell's handler threw, a tell could not be routed). Default: console.error. */
   onError?: (err: unknown, context: string) => void;
+  /**
+   * Forward requests between two of this system's peers (a relay: A reaches C's actors
+   * through us by a ref we handed it). Default false: a peer reaches only our own actors,
+   * so clients of one server cannot call each other (PROTOCOL.md B.8).
+   */
+  forward?: boolean;
 }
 
 /** Options for `system.local()`. */
@@ -141,6 +147,7 @@ export class ActorSystem implements RefHost {
     };
     this.bus = new BusNode(this.node, this.node, host, {
       sendStacks: options.sendStacks ?? false,
+      forward: options.forward ?? false,
       heartbeatMs: options.heartbeatMs ?? 5000,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
       maxDepth: options.maxDepth ?? 100,

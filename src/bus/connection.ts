@@ -51,6 +51,11 @@ export class Connection {
   private handshakeWaiter: { resolve: (h: PeerHello) => void; reject: (e: Error) => void } | undefined;
   private pingSeq = 0;
   private peerHello: PeerHello | undefined;
+  /**
+   * Called once, synchronously, when the handshake completes and before any later frame is
+   * handled: the owner registers the peer there, or returns why it refuses it (sent as bye).
+   */
+  onReady: ((hello: PeerHello) => ProtocolError | undefined) | undefined;
   /** The largest frame the peer accepts (from its hello); sending more would close the link. */
   private readonly limits: SendLimits;
   /** Our own control messages (hello, ping, pong, bye) are not held to the peer's maxFrame. */
@@ -147,6 +152,11 @@ export class Connection {
 
   get isOpen(): boolean {
     return !this.ended;
+  }
+
+  /** The handshake completed and the connection is open: the peer's node id is known. */
+  get isReady(): boolean {
+    return this.peerHello !== undefined && !this.ended;
   }
 
   /**
@@ -303,7 +313,13 @@ export class Connection {
     }
     this.peer = p.node;
     this.version = Math.max(...common);
-    this.peerHello = { node: p.node, name: typeof p.name === 'string' ? p.name : p.node, version: this.version };
+    const hello = { node: p.node, name: typeof p.name === 'string' ? p.name : p.node, version: this.version };
+    const refusal = this.onReady?.(hello);
+    if (refusal !== undefined) {
+      this.fail(refusal);
+      return;
+    }
+    this.peerHello = hello;
     const waiter = this.handshakeWaiter;
     this.handshakeWaiter = undefined;
     waiter?.resolve(this.peerHello);
