@@ -24,6 +24,7 @@
 import { Observable } from 'rxjs';
 import { AskTimeoutError, FrameTooLargeError, PeerGoneError, ProtocolError } from '../errors.js';
 import type { CloseReason, Link } from '../transports/core/transport.js';
+import type { AuthConfig } from './auth.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import { InboundStream } from './consuming.js';
 import { MAX_HOPS, MSG_NAMES, MsgType, splitAddress, wireInt, type Envelope } from './envelope.js';
@@ -110,8 +111,11 @@ export class BusNode {
     private readonly options: BusOptions,
   ) {}
 
-  /** Runs the handshake on `link` and adds it as a connection. Closes the link on failure. */
-  async attach(link: Link): Promise<Connection> {
+  /**
+   * Runs the handshake on `link` and adds it as a connection. Closes the link on failure.
+   * With `auth`, the peer must prove the shared secret (and we prove it to the peer, B.4).
+   */
+  async attach(link: Link, auth?: AuthConfig): Promise<Connection> {
     if (this.closing) {
       await link.close();
       throw new PeerGoneError(`system ${this.id} is stopping`);
@@ -125,6 +129,7 @@ export class BusNode {
       },
     };
     conn = new Connection(link, this.id, this.name, refs, (c, e) => this.dispatch(c, e), this.options);
+    conn.auth = auth;
     let registered = false;
     this.all.add(conn);
     void conn.closed.then((reason) => {
