@@ -174,6 +174,29 @@ describe('auth: handshakes that must fail (unix)', function () {
     }
   });
 
+  it('a peer written from PROTOCOL.md B.4 alone (its own HMAC over the listed bytes) authenticates, checks the server\'s proof, and is served', async function () {
+    srv = await server('unix');
+    const peer = await HostilePeer.start(srv.listener.address, name('doc-peer'), 'v2', SECRET);
+    try {
+      await peer.waitFor((l) => typeof l === 'object' && l !== null && 'serverProof' in l, "the server's proof");
+      expect(peer.lines.find((l) => typeof l === 'object' && l !== null && 'serverProof' in l)).to.deep.equal({ serverProof: true });
+      peer.send({ send: [MsgType.ask, 1, `${srv.system.node}/echo`, peer.node, ['echo', ['by the book']]] });
+      const answer = await peer.envelope((e) => e.id === 1 && e.type === MsgType.reply, 'the reply');
+      expect(answer.payload).to.equal('by the book');
+    } finally {
+      await peer.stop();
+    }
+    // the same peer with a wrong secret is refused
+    const wrong = await HostilePeer.start(srv.listener.address, name('doc-peer-wrong'), 'v2', randomBytes(24).toString('hex'));
+    try {
+      const bye = await wrong.envelope((e) => e.type === MsgType.bye, 'a bye');
+      expect((bye.payload as { code: string }).code).to.equal('ERR_AUTH');
+      expect(wrong.seen.some((e) => e.type === MsgType.auth), 'no server proof for a wrong client proof').to.equal(false);
+    } finally {
+      await wrong.stop();
+    }
+  });
+
   it('a version 1 peer (no nonce, no proof) is refused with ERR_VERSION by a server that requires a secret', async function () {
     srv = await server('unix');
     const old = await HostilePeer.start(srv.listener.address, name('v1'));

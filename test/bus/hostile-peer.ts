@@ -40,9 +40,14 @@ export class HostilePeer {
     process.stderr!.on('data', (d: Buffer) => globalThis.process.stderr.write(d));
   }
 
-  /** Connects a hostile peer named `node` to `address` (hello sent unless `manual`). */
-  static async start(address: string, node: string, manual = false): Promise<HostilePeer> {
-    const proc = spawn(globalThis.process.execPath, [BUS_HOSTILE, address, node, ...(manual ? ['manual'] : [])], { stdio: ['pipe', 'pipe', 'pipe'] });
+  /**
+   * Connects a hostile peer named `node` to `address`: a version 1 hello, none (`manual`), or
+   * a version 2 hello and proof of `secret` (`v2`, computed from PROTOCOL.md B.4 by the fixture).
+   */
+  static async start(address: string, node: string, manual: boolean | 'v2' = false, secret?: string): Promise<HostilePeer> {
+    const mode = manual === 'v2' ? ['v2'] : manual ? ['manual'] : [];
+    const env = { ...globalThis.process.env, HOSTILE_SECRET: secret ?? '' };
+    const proc = spawn(globalThis.process.execPath, [BUS_HOSTILE, address, node, ...mode], { stdio: ['pipe', 'pipe', 'pipe'], env });
     const peer = new HostilePeer(node, proc);
     await peer.waitFor((l) => l === 'connected', 'connected');
     return peer;
