@@ -331,11 +331,12 @@ export class BusNode {
   private dispatch(conn: Connection, env: Envelope): void {
     try {
       // the peer's own id was checked at its hello: only another node's id needs the check
-      if (env.from !== conn.peer && !NODE_ID.test(env.from)) throw new ProtocolError(`bad "from" ${JSON.stringify(env.from)}`, 'ERR_BAD_MESSAGE');
+      const foreign = env.from !== conn.peer;
+      if (foreign && !NODE_ID.test(env.from)) throw new ProtocolError(`bad "from" ${JSON.stringify(env.from)}`, 'ERR_BAD_MESSAGE');
       if (env.to === '') throw new ProtocolError(`message type ${env.type} needs a "to"`, 'ERR_BAD_MESSAGE');
       // A message that was not forwarded must come from the peer that sent it: a peer may not
       // speak for another node.
-      if (env.from !== conn.peer && env.hops === 0) {
+      if (foreign && env.hops === 0) {
         throw new ProtocolError(`${conn.peer} sent a message claiming to be from ${JSON.stringify(env.from)}`, 'ERR_BAD_MESSAGE');
       }
       // request ids (B.1): a tell has none, an ask or sub has one of 1 .. 2^53-1
@@ -345,8 +346,8 @@ export class BusNode {
       const { node, actor } = this.address(env.to);
       // A forwarded message toward an actor speaks for its `from`: only the connection bound to
       // that node may carry it (answers toward a node are checked against their request instead).
-      // Unforwarded traffic, the hot path, never gets here: one string compare above decided it.
-      if (env.from !== conn.peer && actor !== undefined && !this.vouch(conn, env.from)) {
+      // Unforwarded traffic, the hot path, never gets here: the one string compare above decided it.
+      if (foreign && actor !== undefined && !this.vouch(conn, env.from)) {
         this.refuseFrom(conn, env);
         return;
       }
