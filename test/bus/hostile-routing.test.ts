@@ -189,3 +189,55 @@ describe('hostile: routing: who may speak for whom, and where requests go (unix)
     expect(await asked).to.equal('genuine');
   });
 });
+
+describe('hostile: routing through a relay (a server with forward: true)', function () {
+  this.timeout(60_000);
+  let hub: ActorSystem;
+  let listener: SystemListener;
+  const children = new Set<ChildProcess>();
+  const hostiles = new Set<HostilePeer>();
+  let seq = 0;
+  const name = (prefix: string): string => `${prefix}-${process.pid}-r${++seq}`;
+
+  async function client(node = name('client')): Promise<{ node: string; pid: number; remote: RemoteSystem }> {
+    const remote = firstValueFrom(hub.connections$.pipe(filter((r) => r.node === node), timeout(15_000)));
+    const proc = spawn(process.execPath, [BUS_PEER, 'connect', listener.address, node, '{}'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    children.add(proc);
+    return { node, pid: proc.pid!, remote: await remote };
+  }
+
+  before(async function () {
+    hub = await ActorSystem.start({ name: name('hub'), forward: true, onError: () => {} });
+    listener = await hub.listen(privateAddress('unix', makeTempDir(), 'relay'));
+  });
+
+  after(async function () {
+    await Promise.all([...hostiles].map((h) => h.stop()));
+    await listener?.close();
+    await hub?.stop();
+    await Promise.all([...children].map(async (c) => {
+      const t = setTimeout(() => c.kill('SIGKILL'), 5000);
+      await exitOf(c);
+      clearTimeout(t);
+    }));
+  });
+
+  it("a victim's ask to another client goes to that client; replies forged 'from' it by a third client do not reach the victim", async function () {
+    const victim = await client(name('victim'));
+    const target = await client(name('target'));
+    const m = await HostilePeer.start(listener.address, name('mallory'));
+    hostiles.add(m);
+    await m.envelope((e) => e.type === 0, "the hub's hello");
+    // the attacker names the target in a ref first: the target is connected, so nothing changes
+    m.send({ send: [T.tell, 0, `${target.node}/echo`, m.node, ['echo', [{ $ref: `${target.node}/echo` }]]] });
+    // the victim learns the route to the target from the hub's ref, and asks it through the hub
+    const asked = victim.remote.ref('echo').ask('askRef', hub.ref(`${target.node}/echo`), 'slow', 1500) as Promise<{ ok: boolean; value?: unknown }>;
+    const forge = (): void =>
+      m.send(...Array.from({ length: 20 }, (_, i) => ({ send: [T.reply, i + 1, victim.node, target.node, 'forged', 1] as [number, number, string, string, unknown, number] })));
+    for (const ms of [100, 400, 800]) setTimeout(forge, ms);
+    expect(await asked).to.deep.equal({ ok: true, value: 1500 });
+    // and the relay did relay: the answer came from the target process
+    expect(await victim.remote.ref('echo').ask('askRef', hub.ref(`${target.node}/echo`), 'pid')).to.deep.equal({ ok: true, value: target.pid });
+    expect(m.seen.filter((e) => e.type === T.ask)).to.deep.equal([]);
+  });
+});
