@@ -265,6 +265,12 @@ describe('auth: handshakes that must fail (unix)', function () {
 describe('auth: listening off loopback', function () {
   this.timeout(30_000);
 
+  it('a secret shorter than 16 bytes is refused when the system starts (RangeError naming the rule)', async function () {
+    const err = await rejection(ActorSystem.start({ name: name('short'), secret: 'too-short' }));
+    expect(err).to.be.instanceOf(RangeError);
+    expect(err.message).to.match(/at least 16 bytes/);
+  });
+
   it('tcp and udp on 0.0.0.0 without a secret throw InsecureListenError (ERR_INSECURE) before binding; insecure: true or a secret allows it', async function () {
     const open = await ActorSystem.start({ name: name('exposed'), onError: () => {} });
     const closed = await ActorSystem.start({ name: name('exposed-secret'), secret: SECRET, onError: () => {} });
@@ -281,6 +287,9 @@ describe('auth: listening off loopback', function () {
       // loopback needs neither
       const l3 = await open.listen('tcp://127.0.0.1:0');
       await l3.close();
+      const l4 = await open.listen('tcp://[::1]:0').catch((e: Error) => e);
+      expect(l4, 'loopback IPv6 is not exposed').to.not.be.instanceOf(InsecureListenError);
+      if (!(l4 instanceof Error)) await l4.close();
     } finally {
       await open.stop();
       await closed.stop();
