@@ -55,9 +55,15 @@ describe('hostile: routing: who may speak for whom, and where requests go (unix)
   }
 
   async function attacker(node = name('mallory'), manual = false): Promise<HostilePeer> {
+    // registered on the server's side too before a case starts (connections$ is hot: subscribe first)
+    const registered = manual ? undefined : firstValueFrom(system.connections$.pipe(filter((r) => r.node === node), timeout(15_000)));
+    registered?.catch(() => {});
     const h = await HostilePeer.start(address, node, manual);
     hostiles.add(h);
-    if (!manual) await h.envelope((e) => e.type === 0, "the server's hello");
+    if (!manual) {
+      await h.envelope((e) => e.type === 0, "the server's hello");
+      await registered;
+    }
     return h;
   }
 
@@ -95,6 +101,11 @@ describe('hostile: routing: who may speak for whom, and where requests go (unix)
     m.send({ send: [T.ask, 2, `${system.node}/sink`, m.node, ['keep', [1]]] });
     expect((await m.envelope(isAnswer(2), 'an answer to ask 2')).payload).to.equal(1);
     expect(await v.remote.ref('echo').ask('pid')).to.equal(v.pid);
+    // an honest client handed a ref to the victim's actor gets the same typed refusal
+    const other = await victim(name('other'));
+    const r = (await other.remote.ref('echo').ask('askRef', system.ref(`${v.node}/echo`), 'pid')) as { ok: boolean; error?: { class: string; code: string } };
+    expect(r.ok).to.equal(false);
+    expect(r.error).to.include({ class: 'RemoteError', code: 'ERR_FORWARD_REFUSED' });
   });
 
   it('a ref naming a connected client, or the server itself, does not take over its route', async function () {
@@ -225,9 +236,11 @@ describe('hostile: routing through a relay (a server with forward: true)', funct
   it("a victim's ask to another client goes to that client; replies forged 'from' it by a third client do not reach the victim", async function () {
     const victim = await client(name('victim'));
     const target = await client(name('target'));
-    const m = await HostilePeer.start(listener.address, name('mallory'));
+    const mNode = name('mallory');
+    const registered = firstValueFrom(hub.connections$.pipe(filter((r) => r.node === mNode), timeout(15_000)));
+    const m = await HostilePeer.start(listener.address, mNode);
     hostiles.add(m);
-    await m.envelope((e) => e.type === 0, "the hub's hello");
+    await registered;
     // the attacker names the target in a ref first: the target is connected, so nothing changes
     m.send({ send: [T.tell, 0, `${target.node}/echo`, m.node, ['echo', [{ $ref: `${target.node}/echo` }]]] });
     // the victim learns the route to the target from the hub's ref, and asks it through the hub
