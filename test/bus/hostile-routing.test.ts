@@ -12,6 +12,7 @@ import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { filter, firstValueFrom, timeout } from 'rxjs';
 import { ActorSystem, defineActor, type RemoteSystem, type SystemListener } from '../../src/index.js';
+import { MAX_LEARNED_ROUTES } from '../../src/bus/node.js';
 import { privateAddress } from '../../src/transports/core/private-address.js';
 import { makeTempDir } from '../setup/tmp.js';
 import { HostilePeer, type Seen } from './hostile-peer.js';
@@ -169,6 +170,16 @@ describe('hostile: routing: who may speak for whom, and where requests go (unix)
     expect((await m1.envelope(isAnswer(1), 'an answer')).type).to.equal(T.reply);
     m2.send({ send: [T.ask, 1, `${system.node}/sink`, ghost, ['note', ['second']], 1] });
     expect(((await m2.envelope(isAnswer(1), 'an answer')).payload as { code: string }).code).to.equal('ERR_BAD_ROUTE');
+  });
+
+  it('one connection binds at most 1024 node ids (MAX_LEARNED_ROUTES): a flood of invented senders cannot grow the server without bound', async function () {
+    const m = await attacker();
+    const ghost = (i: number): string => `flood-${seq}-${i}`;
+    m.send(...Array.from({ length: MAX_LEARNED_ROUTES }, (_, i) => ({ send: [T.tell, 0, `${system.node}/sink`, ghost(i), ['keep', []], 1] as [number, number, string, string, unknown, number] })));
+    m.send({ send: [T.ask, 1, `${system.node}/sink`, ghost(0), ['keep', []], 1] }, { send: [T.ask, 2, `${system.node}/sink`, ghost(MAX_LEARNED_ROUTES), ['keep', []], 1] });
+    expect((await m.envelope(isAnswer(1), 'an answer from a bound sender')).type).to.equal(T.reply);
+    const over = await m.envelope(isAnswer(2), 'an answer past the cap');
+    expect((over.payload as { code: string }).code).to.equal('ERR_BAD_ROUTE');
   });
 
   it("a hello claiming a connected client's node is refused before anything sent with it is served", async function () {
