@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { filter, firstValueFrom, timeout } from 'rxjs';
 import { ActorSystem, AuthError, connect, defineActor, InsecureListenError, listen, type Link, type RemoteSystem, type SystemListener } from '../../src/index.js';
-import { decodeEnvelope, MsgType } from '../../src/bus/envelope.js';
+import { decodeEnvelope, encodeEnvelope, MsgType } from '../../src/bus/envelope.js';
 import { privateAddress } from '../../src/transports/core/private-address.js';
 import { rejection } from '../setup/outcomes.js';
 import { makeTempDir } from '../setup/tmp.js';
@@ -194,6 +194,30 @@ describe('auth: handshakes that must fail (unix)', function () {
       expect(wrong.seen.some((e) => e.type === MsgType.auth), 'no server proof for a wrong client proof').to.equal(false);
     } finally {
       await wrong.stop();
+    }
+  });
+
+  it("a client refuses a server whose proof is wrong (an impostor that takes any client's proof): AuthError, and it sends nothing more", async function () {
+    const impostorNode = name('impostor');
+    const fromClient: number[] = [];
+    const fake = await listen(privateAddress('unix', makeTempDir(), 'impostor'), (link) => {
+      link.send(encodeEnvelope({ type: MsgType.hello, id: 0, to: '', from: impostorNode, payload: { versions: [2], node: impostorNode, name: impostorNode, nonce: randomBytes(32), auth: true }, hops: 0 }));
+      link.onFrame((f) => {
+        const env = decodeEnvelope(f, { decodeRef: () => null });
+        fromClient.push(env.type);
+        if (env.type === MsgType.auth) link.send(encodeEnvelope({ type: MsgType.auth, id: 0, to: '', from: impostorNode, payload: { proof: randomBytes(32) }, hops: 0 }));
+      });
+    });
+    const me = await client(SECRET);
+    try {
+      const err = await rejection(me.connect(fake.address.href));
+      expect(err, String(err)).to.be.instanceOf(AuthError);
+      expect(err.message).to.match(/failed authentication/);
+      for (let i = 0; i < 500 && !fromClient.includes(MsgType.bye); i++) await new Promise((r) => setTimeout(r, 10)); // the bye is on its way
+      expect(fromClient.filter((t) => t !== MsgType.ping && t !== MsgType.pong), 'hello, proof, bye').to.deep.equal([MsgType.hello, MsgType.auth, MsgType.bye]);
+    } finally {
+      await me.stop();
+      await fake.close();
     }
   });
 
