@@ -176,3 +176,26 @@ export class ChildQueueFullError extends SwitchyardError {
     this.limit = limit;
   }
 }
+
+/**
+ * The bus handshake's shared-secret check failed (PROTOCOL.md B.4): a wrong or missing
+ * secret on either side, a peer that requires one we do not have, or a replayed handshake.
+ * The connection is closed; the secret itself is never in the message.
+ */
+export class AuthError extends ProtocolError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'ERR_AUTH', options);
+  }
+}
+
+/**
+ * A system was asked to listen on an address reachable from other hosts (tcp, udp or nats
+ * off loopback) without a shared secret: pass `secret`, or `insecure: true` to accept the risk.
+ */
+export class InsecureListenError extends SwitchyardError {
+  readonly address: string;
+  constructor(address: string) {
+    super('ERR_INSECURE', `refusing to listen on ${address} without a secret: it is reachable from other hosts (give the system a secret, or pass insecure: true)`);
+    this.address = address;
+  }
+}

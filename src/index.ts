@@ -32,10 +32,14 @@ export {
   TransportError,
   ChildFailedError,
   ChildQueueFullError,
+  AuthError,
+  InsecureListenError,
   type TransportErrorDetails,
 } from './errors.js';
 
 export { ActorSystem, type ActorSystemOptions, type LocalActorOptions, type RemoteSystem, type SystemListener } from './actors/system.js';
+export type { AttachOptions, ListenOptions } from './actors/system.js';
+export type { AuthRole } from './bus/auth.js';
 export {
   defineActor,
   type ActorDefinition,

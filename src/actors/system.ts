@@ -13,7 +13,9 @@ import type { Connection } from '../bus/connection.js';
 import type { LocalHost } from '../bus/host.js';
 import { MAX_CREDIT, OVERFLOW_POLICIES } from '../bus/serving.js';
 import type { StreamSource } from '../bus/source.js';
-import { AskTimeoutError, PeerGoneError, SwitchyardError } from '../errors.js';
+import { AskTimeoutError, InsecureListenError, PeerGoneError, SwitchyardError } from '../errors.js';
+import { secretBytes, type AuthConfig, type AuthRole } from '../bus/auth.js';
+import { isExposed } from './exposure.js';
 import { connect as connectLink, listen as listenLink } from '../transports/core/registry.js';
 import type { CloseReason, Link, LinkOptions, Listener } from '../transports/core/transport.js';
 import { LocalActor } from './actor.js';
@@ -43,6 +45,38 @@ export interface ActorSystemOptions {
   link?: LinkOptions;
   /** Errors nobody waits for (a tell's handler threw, a tell could not be routed). Default: console.error. */
   onError?: (err: unknown, context: string) => void;
+  /**
+   * Forward requests between two of this system's peers (a relay: A reaches C's actors
+   * through us by a ref we handed it). Default false: a peer reaches only our own actors,
+   * so clients of one server cannot call each other (PROTOCOL.md B.8).
+   */
+  forward?: boolean;
+  /**
+   * A shared secret (at least 16 bytes; a string is UTF-8): every system that connects to our
+   * listeners must prove it holds the same one, and we prove it to every system we connect()
+   * to (HMAC-SHA256 challenge-response, PROTOCOL.md B.4; the secret never crosses the wire).
+   * A wrong or missing secret fails that connection with AuthError. Default: none.
+   */
+  secret?: string | Uint8Array;
+}
+
+/** Options for `system.listen()`: the link's options, and the exposure rule's escape hatch. */
+export interface ListenOptions extends LinkOptions {
+  /**
+   * Listen on an address other hosts can reach (tcp, udp or nats off loopback) without a
+   * secret. Default false: such a listen() throws InsecureListenError.
+   */
+  insecure?: boolean;
+}
+
+/** Options for `system.attach()`. */
+export interface AttachOptions {
+  /**
+   * With a system secret: `'client'` if this side made the link (connected), `'server'` if it
+   * accepted it; the handshake then proves the secret both ways. Absent: the link is not
+   * authenticated (a parent/child pair, whose ends nobody else can reach).
+   */
+  role?: AuthRole;
 }
 
 /** Options for `system.local()`. */
@@ -122,6 +156,7 @@ export class ActorSystem implements RefHost {
   private readonly onError: (err: unknown, context: string) => void;
   private stopping: Promise<void> | undefined;
   private supervisionRoot: Supervision | undefined;
+  private readonly secret: Buffer | undefined;
 
   /** Every system that connects to this one (or that this one connects to), as it arrives. */
   readonly connections$: Observable<RemoteSystem> = this.connected.asObservable();
@@ -129,6 +164,7 @@ export class ActorSystem implements RefHost {
   private constructor(options: ActorSystemOptions) {
     this.node = checkName('system', options.name ?? `node-${process.pid}-${randomBytes(3).toString('hex')}`);
     this.askTimeoutMs = options.askTimeoutMs ?? 30_000;
+    this.secret = options.secret === undefined ? undefined : secretBytes(options.secret);
     this.linkOptions = options.link ?? {};
     this.onError = options.onError ?? ((err, context) => console.error(`[switchyard ${this.node}] ${context}:`, err));
     const host: LocalHost = {
@@ -141,6 +177,7 @@ export class ActorSystem implements RefHost {
     };
     this.bus = new BusNode(this.node, this.node, host, {
       sendStacks: options.sendStacks ?? false,
+      forward: options.forward ?? false,
       heartbeatMs: options.heartbeatMs ?? 5000,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
       maxDepth: options.maxDepth ?? 100,
@@ -183,14 +220,17 @@ export class ActorSystem implements RefHost {
   }
 
   /** Listens at `address` (any registered transport); every system that connects can reach our actors. */
-  async listen(address: string, options: LinkOptions = {}): Promise<SystemListener> {
+  async listen(address: string, options: ListenOptions = {}): Promise<SystemListener> {
     this.checkRunning();
+    const { insecure, ...linkOptions } = options;
+    if (this.secret === undefined && insecure !== true && isExposed(address)) throw new InsecureListenError(address);
+    const auth = this.auth('server');
     const listener = await listenLink(
       address,
       (link) => {
-        this.track(this.bus.attach(link)).catch((err: unknown) => this.onError(err, `incoming connection on ${address}`));
+        this.track(this.bus.attach(link, auth)).catch((err: unknown) => this.onError(err, `incoming connection on ${address}`));
       },
-      { ...this.linkOptions, ...options },
+      { ...this.linkOptions, ...linkOptions },
     );
     this.listeners.add(listener);
     return {
@@ -206,18 +246,25 @@ export class ActorSystem implements RefHost {
   async connect(address: string, options: LinkOptions = {}): Promise<RemoteSystem> {
     this.checkRunning();
     const link = await connectLink(address, { ...this.linkOptions, ...options });
-    return this.attach(link);
+    return this.attach(link, { role: 'client' });
   }
 
-  /** Runs the bus over a link you made yourself (for example `linkFromParent()` in a child). */
-  async attach(link: Link): Promise<RemoteSystem> {
+  /**
+   * Runs the bus over a link you made yourself (for example `linkFromParent()` in a child).
+   * With a system secret and `options.role`, the handshake proves the secret both ways.
+   */
+  async attach(link: Link, options: AttachOptions = {}): Promise<RemoteSystem> {
     if (this.stopping) {
       // a link that arrives after stop() began (a connect() in flight, say) is closed, not leaked
       await link.close();
       this.checkRunning();
     }
-    const conn = await this.track(this.bus.attach(link));
+    const conn = await this.track(this.bus.attach(link, options.role === undefined ? undefined : this.auth(options.role)));
     return this.remotesByConn.get(conn) ?? new Remote(this, conn);
+  }
+
+  private auth(role: AuthRole): AuthConfig | undefined {
+    return this.secret === undefined ? undefined : { secret: this.secret, role };
   }
 
   /**

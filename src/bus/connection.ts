@@ -1,15 +1,19 @@
 /**
  * connection.ts: one bus connection over one Link: the hello handshake and version choice,
+ * the shared-secret proofs when either side has a secret (auth.ts, protocol version 2),
  * envelope encoding and checked decoding, heartbeats (ping/pong), and the goodbye (bye).
  *
  * Owns its Link: the link is closed exactly once, by close() or fail() or when the peer goes.
  * Invariants:
- * - Nothing but `hello` is accepted before the handshake completes; anything else, or a
- *   malformed frame at any time, is a ProtocolError that closes this connection only.
+ * - Nothing but `hello` (and `auth`, ping, pong, bye) is accepted before the handshake
+ *   completes; anything else, or a malformed frame at any time, is a ProtocolError that
+ *   closes this connection only. With a secret on either side, the handshake completes only
+ *   once both sides proved it; a side without one never talks to a side that has one.
  * - `closed` resolves once, with the reason the connection ended (never rejects).
  * - A peer that sends nothing for 3 heartbeat periods is treated as gone.
  */
-import { PeerGoneError, ProtocolError, TransportError } from '../errors.js';
+import { AuthError, PeerGoneError, ProtocolError, TransportError } from '../errors.js';
+import { AUTH_NONCE_BYTES, authProof, newNonce, proofMatches, type AuthConfig } from './auth.js';
 import type { CloseReason, Link } from '../transports/core/transport.js';
 import type { RefDecoder } from './codec.js';
 import { AddressBytes, EnvelopeReader, sendEnvelope, type SendLimits } from './envelope-frame.js';
@@ -51,6 +55,17 @@ export class Connection {
   private handshakeWaiter: { resolve: (h: PeerHello) => void; reject: (e: Error) => void } | undefined;
   private pingSeq = 0;
   private peerHello: PeerHello | undefined;
+  /**
+   * Called once, synchronously, when the handshake completes and before any later frame is
+   * handled: the owner registers the peer there, or returns why it refuses it (sent as bye).
+   */
+  onReady: ((hello: PeerHello) => ProtocolError | undefined) | undefined;
+  /** Set before handshake() to require (and present) the shared secret on this connection. */
+  auth: AuthConfig | undefined;
+  /** Our hello's nonce (version 2), fresh per connection. */
+  private readonly nonce = newNonce();
+  /** The peer's accepted hello and nonce while the proofs are exchanged. */
+  private proving: { hello: PeerHello; peerNonce: Buffer; peerProof: Buffer } | undefined;
   /** The largest frame the peer accepts (from its hello); sending more would close the link. */
   private readonly limits: SendLimits;
   /** Our own control messages (hello, ping, pong, bye) are not held to the peer's maxFrame. */
@@ -116,7 +131,9 @@ export class Connection {
         },
       };
       try {
-        this.sendRaw({ type: MsgType.hello, id: 0, to: '', from: this.self, payload: { versions: PROTOCOL_VERSIONS, node: this.self, name: this.selfName, maxFrame: this.link.capabilities.maxFrame }, hops: 0 });
+        const hello: Record<string, unknown> = { versions: PROTOCOL_VERSIONS, node: this.self, name: this.selfName, maxFrame: this.link.capabilities.maxFrame, nonce: this.nonce };
+        if (this.auth) hello.auth = true;
+        this.sendRaw({ type: MsgType.hello, id: 0, to: '', from: this.self, payload: hello, hops: 0 });
       } catch (err) {
         this.handshakeWaiter.reject(err as Error);
         this.abort({ kind: 'error', error: err as Error });
@@ -147,6 +164,11 @@ export class Connection {
 
   get isOpen(): boolean {
     return !this.ended;
+  }
+
+  /** The handshake completed and the connection is open: the peer's node id is known. */
+  get isReady(): boolean {
+    return this.peerHello !== undefined && !this.ended;
   }
 
   /**
@@ -239,7 +261,7 @@ export class Connection {
       this.fail(err instanceof ProtocolError ? err : new ProtocolError(String(err), 'ERR_BAD_MESSAGE', { cause: err }));
       return;
     }
-    if (env.type === MsgType.hello || env.type === MsgType.ping || env.type === MsgType.pong || env.type === MsgType.bye) {
+    if (env.type === MsgType.hello || env.type === MsgType.ping || env.type === MsgType.pong || env.type === MsgType.bye || env.type === MsgType.auth) {
       // about this link only: never addressed, never forwarded (PROTOCOL.md B.2)
       if (env.to !== '' || env.hops !== 0) {
         this.fail(new ProtocolError(`${MSG_NAMES[env.type]} must have "to" "" and no hops`, env.type === MsgType.hello ? 'ERR_BAD_HELLO' : 'ERR_BAD_MESSAGE'));
@@ -258,9 +280,12 @@ export class Connection {
       case MsgType.bye:
         this.onBye(env);
         return;
+      case MsgType.auth:
+        this.onAuth(env);
+        return;
     }
-    if (!this.helloSeen) {
-      this.fail(new ProtocolError('message before hello', 'ERR_BAD_MESSAGE'));
+    if (this.peerHello === undefined) {
+      this.fail(new ProtocolError(this.helloSeen ? 'message before the authentication completed' : 'message before hello', 'ERR_BAD_MESSAGE'));
       return;
     }
     this.onEnvelope(this, env);
@@ -303,7 +328,86 @@ export class Connection {
     }
     this.peer = p.node;
     this.version = Math.max(...common);
-    this.peerHello = { node: p.node, name: typeof p.name === 'string' ? p.name : p.node, version: this.version };
+    const hello = { node: p.node, name: typeof p.name === 'string' ? p.name : p.node, version: this.version };
+    const pp = p as { nonce?: unknown; auth?: unknown };
+    if (this.version >= 2 && !(pp.nonce instanceof Uint8Array && pp.nonce.length === AUTH_NONCE_BYTES)) {
+      this.fail(new ProtocolError(`a version 2 hello must carry a "nonce" of ${AUTH_NONCE_BYTES} bytes (bin)`, 'ERR_BAD_HELLO'));
+      return;
+    }
+    if (pp.auth !== undefined && typeof pp.auth !== 'boolean') {
+      this.fail(new ProtocolError('hello "auth" must be a boolean', 'ERR_BAD_HELLO'));
+      return;
+    }
+    const peerAuth = pp.auth === true;
+    if (this.auth || peerAuth) {
+      this.startProofs(hello, peerAuth, pp.nonce as Uint8Array | undefined, versions);
+      return;
+    }
+    this.ready(hello);
+  }
+
+  /**
+   * Both sides must hold the secret if either does (B.4). The client proves first, as soon as
+   * it has the server's nonce; the server answers with its own proof only after checking the
+   * client's, so it never proves anything to a side that has not.
+   */
+  private startProofs(hello: PeerHello, peerAuth: boolean, peerNonce: Uint8Array | undefined, versions: number[]): void {
+    const auth = this.auth;
+    if (auth === undefined) {
+      this.fail(new AuthError(`${hello.node} requires a shared secret, and this side has none`));
+      return;
+    }
+    if (this.version < 2 || peerNonce === undefined) {
+      this.fail(new ProtocolError(`this side requires authentication, which needs protocol version 2; ${hello.node} speaks [${versions.join(', ')}]`, 'ERR_VERSION'));
+      return;
+    }
+    if (!peerAuth) {
+      this.fail(new AuthError(`${hello.node} did not authenticate: this side requires the shared secret`));
+      return;
+    }
+    const nonce = Buffer.from(peerNonce);
+    const client = auth.role === 'client';
+    const [cn, sn, cNode, sNode] = client ? [this.nonce, nonce, this.self, hello.node] : [nonce, this.nonce, hello.node, this.self];
+    this.proving = { hello, peerNonce: nonce, peerProof: authProof(auth.secret, client ? 'server' : 'client', cn, sn, cNode, sNode) };
+    if (client) this.sendProof(authProof(auth.secret, 'client', cn, sn, cNode, sNode));
+  }
+
+  private sendProof(proof: Buffer): void {
+    this.sendRaw({ type: MsgType.auth, id: 0, to: '', from: this.self, payload: { proof }, hops: 0 });
+  }
+
+  private onAuth(env: Envelope): void {
+    const proving = this.proving;
+    if (proving === undefined || this.auth === undefined) {
+      this.fail(new ProtocolError(this.peerHello ? 'a second auth on one connection' : 'auth out of place: before hello, or on a connection without a secret', 'ERR_BAD_MESSAGE'));
+      return;
+    }
+    if (env.id !== 0 || env.from !== proving.hello.node) {
+      this.fail(new ProtocolError('auth must have id 0 and "from" equal to the hello\'s node', 'ERR_BAD_MESSAGE'));
+      return;
+    }
+    const p = env.payload as { proof?: unknown } | null;
+    if (!proofMatches(proving.peerProof, p?.proof)) {
+      this.fail(new AuthError(`${proving.hello.node} failed authentication: wrong secret, or a replayed handshake`));
+      return;
+    }
+    this.proving = undefined;
+    if (this.auth.role === 'server') {
+      const { hello, peerNonce } = proving;
+      this.sendProof(authProof(this.auth.secret, 'server', peerNonce, this.nonce, hello.node, this.self));
+    }
+    this.ready(proving.hello);
+  }
+
+  /** The handshake is complete: the owner registers the peer (or refuses it), then the waiter resolves. */
+  private ready(hello: PeerHello): void {
+    if (this.ended) return;
+    const refusal = this.onReady?.(hello);
+    if (refusal !== undefined) {
+      this.fail(refusal);
+      return;
+    }
+    this.peerHello = hello;
     const waiter = this.handshakeWaiter;
     this.handshakeWaiter = undefined;
     waiter?.resolve(this.peerHello);
@@ -312,6 +416,11 @@ export class Connection {
   private onBye(env: Envelope): void {
     const p = env.payload as { code?: unknown; message?: unknown } | null;
     const why = p && typeof p.message === 'string' ? `: ${p.code ?? ''} ${p.message}` : '';
+    if (p?.code === 'ERR_AUTH' && this.peerHello === undefined) {
+      // refused in the handshake for the secret: the caller's connect() fails with AuthError
+      this.abort({ kind: 'protocol-error', error: new AuthError(`${this.peer || this.link.remote} refused the connection${why}`) });
+      return;
+    }
     this.abort({ kind: 'peer-gone', error: new PeerGoneError(`${this.peer || this.link.remote} said goodbye${why}`) });
   }
 }

@@ -55,6 +55,11 @@ export class InboundStream {
     return this.w.conn;
   }
 
+  /** `"node/actor"` of the producer: only that node answers (B.8). */
+  get target(): string {
+    return this.w.target;
+  }
+
   /** Subscribes to the channel's input, once the `sub` is on its way. */
   startInput(): void {
     if (!this.input || this.ended) return;

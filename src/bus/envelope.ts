@@ -26,13 +26,15 @@ export const MsgType = {
   ping: 10,
   pong: 11,
   bye: 12,
+  /** Version 2: a handshake proof of the shared secret (PROTOCOL.md B.4). */
+  auth: 13,
 } as const;
 export type MsgType = (typeof MsgType)[keyof typeof MsgType];
 
 export const MSG_NAMES: readonly string[] = Object.keys(MsgType);
 
 /** The protocol versions this implementation speaks, newest last. */
-export const PROTOCOL_VERSIONS: readonly number[] = [1];
+export const PROTOCOL_VERSIONS: readonly number[] = [1, 2];
 
 /** Forwarded at most this many times; a loop in the routes ends here. */
 export const MAX_HOPS = 16;

@@ -3,12 +3,19 @@
  * the requests it has made (asks, streams, channels), the requests it serves for its local
  * actors, and the requests it forwards between two of its connections.
  *
- * Routing: a node knows the peers it is connected to, and learns a route to a node it is not
- * connected to from the connection a message from that node, or a ref to an actor on it,
- * arrived on. Requests travel by route; everything that answers a request (reply, error,
- * next, complete, credit, cancel) travels back over the connection the request came in on.
- * A forwarding node remembers each request it forwarded until its terminal message passes,
- * so that when either side's connection drops it can fail or cancel the other side.
+ * Routing (PROTOCOL.md B.8): a node knows the peers it is connected to, and learns a route to
+ * a node it is not connected to from the connection a ref to an actor on it, or a forwarded
+ * message from it, arrived on. Requests travel by route; everything that answers a request
+ * (reply, error, next, complete, credit, cancel) travels back over the connection the request
+ * came in on. A forwarding node remembers each request it forwarded until its terminal
+ * message passes, so that when either side's connection drops it can fail or cancel the other.
+ * Forwarding between two peers is off unless the system opts in (`forward`).
+ *
+ * Who may speak for whom: `routes` maps a node id to the one connection allowed to speak for
+ * it. A directly connected node is always bound to its own connection (it replaces whatever
+ * was learned); a learned binding is first come while its connection is open, and never
+ * names this node or a node connected directly. A forwarded message whose `from` is bound to
+ * another connection is refused alone (ERR_BAD_ROUTE), so no peer can pose as another node.
  *
  * Invariants: every ask settles exactly once (reply, error, timeout, abort, or PeerGoneError
  * when its connection closes); every stream subscription ends exactly once; a protocol
@@ -17,6 +24,7 @@
 import { Observable } from 'rxjs';
 import { AskTimeoutError, FrameTooLargeError, PeerGoneError, ProtocolError } from '../errors.js';
 import type { CloseReason, Link } from '../transports/core/transport.js';
+import type { AuthConfig } from './auth.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import { InboundStream } from './consuming.js';
 import { MAX_HOPS, MSG_NAMES, MsgType, splitAddress, wireInt, type Envelope } from './envelope.js';
@@ -28,6 +36,8 @@ import { errorFromWire, errorToWire, type WireError } from './wire-error.js';
 export interface BusOptions extends ConnectionOptions {
   /** Send error stacks to peers. Default false: stacks reveal paths and code. */
   sendStacks: boolean;
+  /** Forward requests between two peers (B.8). Off: a peer reaches only this node's actors. */
+  forward: boolean;
 }
 
 export interface AskOptions {
@@ -45,6 +55,8 @@ export interface StreamOptions {
 
 interface PendingAsk {
   conn: Connection;
+  /** The node the ask went to: only it (or the forwarding peer, with an error) answers. */
+  node: string;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
 }
@@ -65,6 +77,9 @@ interface Forwarded {
 }
 
 const NODE_ID = /^[^/\s]{1,200}$/;
+
+/** Routes one connection may teach (refs and forwarded senders naming nodes behind it). */
+export const MAX_LEARNED_ROUTES = 1024;
 
 /** A count from the wire (credit, buffer size) in min .. MAX_CREDIT, or undefined. */
 function count(n: unknown, min: number): number | undefined {
@@ -96,8 +111,11 @@ export class BusNode {
     private readonly options: BusOptions,
   ) {}
 
-  /** Runs the handshake on `link` and adds it as a connection. Closes the link on failure. */
-  async attach(link: Link): Promise<Connection> {
+  /**
+   * Runs the handshake on `link` and adds it as a connection. Closes the link on failure.
+   * With `auth`, the peer must prove the shared secret (and we prove it to the peer, B.4).
+   */
+  async attach(link: Link, auth?: AuthConfig): Promise<Connection> {
     if (this.closing) {
       await link.close();
       throw new PeerGoneError(`system ${this.id} is stopping`);
@@ -111,23 +129,30 @@ export class BusNode {
       },
     };
     conn = new Connection(link, this.id, this.name, refs, (c, e) => this.dispatch(c, e), this.options);
+    conn.auth = auth;
     let registered = false;
     this.all.add(conn);
     void conn.closed.then((reason) => {
       this.all.delete(conn);
       this.onClosed(conn, reason, registered);
     });
-    const hello = await conn.handshake();
-    const existing = this.direct.get(hello.node);
-    if (existing && existing.isOpen) {
-      const err = new ProtocolError(`node ${JSON.stringify(hello.node)} is already connected to ${this.id}`, 'ERR_DUPLICATE_NODE');
-      conn.fail(err);
+    // Registered the moment the handshake completes, before the next frame of the same batch
+    // is dispatched: a peer whose hello claims a connected node is refused before it can say
+    // anything as that node, and a direct connection replaces any route learned for its node.
+    conn.onReady = (hello) => {
+      const existing = this.direct.get(hello.node);
+      if (existing && existing.isOpen) return new ProtocolError(`node ${JSON.stringify(hello.node)} is already connected to ${this.id}`, 'ERR_DUPLICATE_NODE');
+      registered = true;
+      this.direct.set(hello.node, conn);
+      this.routes.set(hello.node, conn);
+      return undefined;
+    };
+    try {
+      await conn.handshake();
+    } catch (err) {
       await link.close();
       throw err;
     }
-    registered = true;
-    this.direct.set(hello.node, conn);
-    this.routes.set(hello.node, conn);
     conn.startHeartbeat();
     this.onConnection?.(conn);
     return conn;
@@ -190,6 +215,7 @@ export class BusNode {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.asks.set(id, {
         conn,
+        node,
         resolve: (v) => {
           done();
           resolve(v);
@@ -264,20 +290,53 @@ export class BusNode {
     throw new PeerGoneError(this.closing ? `system ${this.id} is stopping` : `no connection to node ${JSON.stringify(node)} from ${this.id}`);
   }
 
+  /** A ref to `node` arrived on `conn`: `conn` becomes its route unless one is bound (B.8). */
   private learn(node: string, conn: Connection): void {
-    if (node === this.id || !NODE_ID.test(node)) return;
+    if (node === this.id || !NODE_ID.test(node) || !conn.isReady) return;
     const known = this.routes.get(node);
-    if (!known || !known.isOpen) this.routes.set(node, conn);
+    if (!known || !known.isOpen) this.bind(node, conn);
+  }
+
+  /**
+   * May `conn` carry a forwarded message from `node` toward our actors? Only if `node` is
+   * not us and is bound to `conn`, or to nobody yet (then it is bound to `conn`: first come,
+   * while `conn` is open). A node connected directly is bound to its own connection.
+   */
+  private vouch(conn: Connection, node: string): boolean {
+    if (node === this.id) return false;
+    const bound = this.routes.get(node);
+    if (bound !== undefined && bound.isOpen) return bound === conn;
+    return this.bind(node, conn);
+  }
+
+  /** Bindings a connection made without being that node: bounded, so a peer cannot grow `routes` at will. */
+  private readonly learned = new Map<Connection, number>();
+
+  private bind(node: string, conn: Connection): boolean {
+    const n = this.learned.get(conn) ?? 0;
+    if (n >= MAX_LEARNED_ROUTES) return false;
+    this.learned.set(conn, n + 1);
+    this.routes.set(node, conn);
+    return true;
+  }
+
+  /** A forwarded message whose `from` `conn` may not speak for: refused alone (ERR_BAD_ROUTE). */
+  private refuseFrom(conn: Connection, env: Envelope): void {
+    const why = `${conn.peer} forwarded ${MSG_NAMES[env.type]} ${env.id} from ${JSON.stringify(env.from)}, a node it does not route for`;
+    if (env.type === MsgType.ask || env.type === MsgType.sub) this.answer(conn, env, MsgType.error, { name: 'ProtocolError', message: why, code: 'ERR_BAD_ROUTE' });
+    else if (env.type === MsgType.tell) this.host.reportError(new ProtocolError(why, 'ERR_BAD_ROUTE'), `tell to ${env.to}`);
+    // anything else (credit, cancel, channel input) is about a request conn never made: dropped
   }
 
   private dispatch(conn: Connection, env: Envelope): void {
     try {
       // the peer's own id was checked at its hello: only another node's id needs the check
-      if (env.from !== conn.peer && !NODE_ID.test(env.from)) throw new ProtocolError(`bad "from" ${JSON.stringify(env.from)}`, 'ERR_BAD_MESSAGE');
+      const foreign = env.from !== conn.peer;
+      if (foreign && !NODE_ID.test(env.from)) throw new ProtocolError(`bad "from" ${JSON.stringify(env.from)}`, 'ERR_BAD_MESSAGE');
       if (env.to === '') throw new ProtocolError(`message type ${env.type} needs a "to"`, 'ERR_BAD_MESSAGE');
       // A message that was not forwarded must come from the peer that sent it: a peer may not
-      // speak for another node. (Routes are learned from refs only, never from `from`.)
-      if (env.hops === 0 && env.from !== conn.peer) {
+      // speak for another node.
+      if (foreign && env.hops === 0) {
         throw new ProtocolError(`${conn.peer} sent a message claiming to be from ${JSON.stringify(env.from)}`, 'ERR_BAD_MESSAGE');
       }
       // request ids (B.1): a tell has none, an ask or sub has one of 1 .. 2^53-1
@@ -285,6 +344,13 @@ export class BusNode {
         throw new ProtocolError(`${MSG_NAMES[env.type]} with id ${env.id}: a tell has id 0, an ask or sub an id from 1`, 'ERR_BAD_MESSAGE');
       }
       const { node, actor } = this.address(env.to);
+      // A forwarded message toward an actor speaks for its `from`: only the connection bound to
+      // that node may carry it (answers toward a node are checked against their request instead).
+      // Unforwarded traffic, the hot path, never gets here: the one string compare above decided it.
+      if (foreign && actor !== undefined && !this.vouch(conn, env.from)) {
+        this.refuseFrom(conn, env);
+        return;
+      }
       if (env.refused !== undefined) this.refuse(conn, env, node, actor);
       else if (node !== this.id) this.forward(conn, env, node, actor);
       else if (actor !== undefined) this.serve(conn, env, actor);
@@ -505,10 +571,11 @@ export class BusNode {
 
   private settle(conn: Connection, env: Envelope): void {
     // only the connection a request went out on may answer it
+    // ... and only the node it went to (an error may come from a node on the way)
     const ask = this.asks.get(env.id);
-    const ownAsk = ask && ask.conn === conn ? ask : undefined;
+    const ownAsk = ask && ask.conn === conn && (env.from === ask.node || env.type === MsgType.error) ? ask : undefined;
     const stream = ownAsk ? undefined : this.inbound.get(env.id);
-    const s = stream && stream.connection === conn ? stream : undefined;
+    const s = stream && stream.connection === conn && this.answersFor(stream.target, env) ? stream : undefined;
     switch (env.type) {
       case MsgType.reply:
         ownAsk?.resolve(env.payload);
@@ -537,6 +604,17 @@ export class BusNode {
     }
   }
 
+  /**
+   * Is `env` (travelling back toward a requester, on the request's own connection) from the
+   * node of `target` ("node/actor")? An `error` may come from any node on the path (a
+   * forwarding node answers for a request it could not pass on). A string compare, no
+   * allocation: stream values run through here.
+   */
+  private answersFor(target: string, env: Envelope): boolean {
+    const from = env.from;
+    return (target.length > from.length && target.charCodeAt(from.length) === 0x2f && target.startsWith(from)) || env.type === MsgType.error;
+  }
+
   // ---- forwarding (to = another node) ----
 
   private forward(conn: Connection, env: Envelope, node: string, actor: string | undefined): void {
@@ -546,9 +624,16 @@ export class BusNode {
       this.forwardAnswer(conn, env, towardActor);
       return;
     }
+    const tracked = env.type !== MsgType.tell;
+    if (!this.options.forward) {
+      // policy (B.8): a peer reaches this node's actors, not those of its other peers
+      const refused = `${this.id} does not forward: ${MSG_NAMES[env.type]} from ${env.from} to ${env.to} refused`;
+      if (tracked) this.answer(conn, env, MsgType.error, { name: 'ProtocolError', message: refused, code: 'ERR_FORWARD_REFUSED' });
+      else this.host.reportError(new ProtocolError(refused, 'ERR_FORWARD_REFUSED'), `forwarding a tell to ${env.to}`);
+      return;
+    }
     const key = `${env.from}\u0000${env.id}`;
     const target = this.routes.get(node);
-    const tracked = env.type !== MsgType.tell;
     let why: string | undefined;
     if (env.hops + 1 > MAX_HOPS) why = `hop limit ${MAX_HOPS} reached`;
     else if (!target || !target.isOpen || target === conn) why = `no route from ${this.id} to node ${JSON.stringify(node)}`;
@@ -579,6 +664,7 @@ export class BusNode {
     const key = `${requester}\u0000${env.id}`;
     const f = this.forwards.get(key);
     if (!f || (towardActor ? f.back : f.fwd) !== conn) return;
+    if (!towardActor && !this.answersFor(f.to, env)) return;
     const ends = towardActor ? env.type === MsgType.cancel : env.type === MsgType.reply || env.type === MsgType.error || env.type === MsgType.complete;
     if (ends) this.forwards.delete(key);
     const next = { ...env, hops: env.hops + 1 };
@@ -611,6 +697,7 @@ export class BusNode {
   private onClosed(conn: Connection, reason: CloseReason, registered: boolean): void {
     if (registered && this.direct.get(conn.peer) === conn) this.direct.delete(conn.peer);
     for (const [node, c] of this.routes) if (c === conn) this.routes.delete(node);
+    this.learned.delete(conn);
     const peer = conn.peer || conn.link.remote;
     const gone = (): PeerGoneError =>
       new PeerGoneError(`connection from ${this.id} to ${peer} closed (${reason.kind}${reason.error ? `: ${reason.error.message}` : ''})`, { cause: reason.error });

@@ -18,6 +18,8 @@ export interface ClientOptions {
   timeoutMs: number | undefined;
   /** What did not happen in time, for the timeout message: "no reply", "the stream did not complete". */
   waitingFor: string;
+  /** The shared secret to present (secret-arg.ts), if any. */
+  secret?: string | undefined;
 }
 
 /** Asks and handshakes never wait longer than this when no --timeout is given. */
@@ -33,6 +35,7 @@ export async function withRemote(options: ClientOptions, body: (remote: RemoteSy
     name: `${command}-${process.pid}`,
     askTimeoutMs: timeoutMs ?? DEFAULT_ASK_MS,
     handshakeTimeoutMs: Math.min(timeoutMs ?? 5000, 5000),
+    ...(options.secret !== undefined ? { secret: options.secret } : {}),
     onError: (err, context) => process.stderr.write(`switchyard ${command}: ${context}: ${describeError(err)}\n`),
   });
   const abort = new AbortController();
@@ -57,7 +60,7 @@ export async function withRemote(options: ClientOptions, body: (remote: RemoteSy
     try {
       const link = await Promise.race([connecting, aborted]);
       remote = await Promise.race([
-        system.attach(link).catch(async (err: unknown) => {
+        system.attach(link, { role: 'client' }).catch(async (err: unknown) => {
           await link.close();
           throw err;
         }),

@@ -12,9 +12,10 @@ import { BUILTIN_ACTORS } from './serve/builtin-actors.js';
 import { CliError, describeError } from './cli-error.js';
 import { parseCommandArgs } from './command-args.js';
 import { checkAddress } from './address-arg.js';
+import { readSecret, refuseSecretOnArgv, SECRET_USAGE } from './secret-arg.js';
 import { UsageError } from './usage-error.js';
 
-export const SERVE_USAGE = `usage: switchyard serve ADDRESS [--name NAME]
+export const SERVE_USAGE = `usage: switchyard serve ADDRESS [--name NAME] [--secret-file PATH] [--insecure]
 
 Listens on ADDRESS (unix:///path.sock, tcp://127.0.0.1:0, fifo:///dir/name, msgq://0,
 udp://127.0.0.1:0) and hosts three actors until Ctrl-C or SIGTERM:
@@ -24,10 +25,14 @@ udp://127.0.0.1:0) and hosts three actors until Ctrl-C or SIGTERM:
 Prints the address it listens on (with the real port for tcp port 0) as one line on stdout.
 
   --name NAME   this system's node name (default serve-<pid>)
+${SECRET_USAGE}
+                       With a secret, every client must prove it holds the same one.
+  --insecure           allow listening off loopback (tcp, udp, nats) without a secret
 `;
 
 export async function serve(argv: readonly string[]): Promise<number> {
-  const { positionals, flags, help } = parseCommandArgs(argv, ['name']);
+  refuseSecretOnArgv(argv);
+  const { positionals, flags, help } = parseCommandArgs(argv, ['name', 'secret-file'], ['insecure']);
   if (help) {
     process.stdout.write(SERVE_USAGE);
     return 0;
@@ -36,6 +41,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
   const address = checkAddress(positionals[0]!);
   const name = flags.get('name') ?? `serve-${process.pid}`;
   if (!/^[^/\s]{1,200}$/.test(name)) throw new UsageError(`--name takes 1-200 characters without "/" or spaces, got "${name}"`);
+  const secret = readSecret(flags.get('secret-file'));
 
   let stopSignal!: (signal: NodeJS.Signals) => void;
   const signalled = new Promise<NodeJS.Signals>((resolve) => (stopSignal = resolve));
@@ -45,18 +51,19 @@ export async function serve(argv: readonly string[]): Promise<number> {
   process.on('SIGTERM', stopSignal);
   const system = await ActorSystem.start({
     name,
+    ...(secret !== undefined ? { secret } : {}),
     onError: (err, context) => process.stderr.write(`switchyard serve: ${context}: ${describeError(err)}\n`),
   });
   try {
     for (const [actor, definition] of Object.entries(BUILTIN_ACTORS)) system.local(definition, { name: actor });
     let listening: string;
     try {
-      listening = (await system.listen(address)).address;
+      listening = (await system.listen(address, { insecure: flags.has('insecure') })).address;
     } catch (err) {
       throw new CliError(`cannot listen on ${address}: ${describeError(err)}`);
     }
     process.stdout.write(`${listening}\n`);
-    process.stderr.write(`switchyard serve: ${name} listening on ${listening} with actors ${Object.keys(BUILTIN_ACTORS).join(', ')} (Ctrl-C stops)\n`);
+    process.stderr.write(`switchyard serve: ${name} listening on ${listening} with actors ${Object.keys(BUILTIN_ACTORS).join(', ')}${secret !== undefined ? ', clients must prove the shared secret' : ''} (Ctrl-C stops)\n`);
     const watch = system.connections$.subscribe((remote) => {
       process.stderr.write(`switchyard serve: ${remote.node} connected\n`);
       void remote.closed.then(() => process.stderr.write(`switchyard serve: ${remote.node} left\n`));

@@ -2,7 +2,7 @@
  * chain.test.ts: three systems in a line, A (this process) - B (a child) - C (another child,
  * listening; B connects to it). A reaches C's actors only through B, by a ref B hands it:
  * ask, stream with credit, and cancel all cross the middle, and losing C mid-request errors
- * A's side with PeerGoneError. Run over two scheme combinations rather than all (the per-hop
+ * A's side with PeerGoneError. B opts in to forwarding (`forward: true`, off by default). Run over two scheme combinations rather than all (the per-hop
  * behaviour is the same code for every transport).
  */
 import { expect } from 'chai';
@@ -41,7 +41,7 @@ for (const [ab, bc] of CHAINS) {
       const system = await ActorSystem.start({ name: Bench.name('chain-a'), onError: () => {} });
       bench = new Bench(getTransport(ab), system, 'chain');
       await bench.start();
-      b = await bench.peer({}, 'chain-b');
+      b = await bench.peer({ forward: true }, 'chain-b');
     });
 
     after(async function () {
@@ -74,7 +74,7 @@ for (const [ab, bc] of CHAINS) {
       const smallBench = new Bench(getTransport(ab), small, 'chain-small', 64 * 1024);
       try {
         await smallBench.start();
-        const b2 = await smallBench.peer({}, 'chain-b2');
+        const b2 = await smallBench.peer({ forward: true }, 'chain-b2');
         expect(await b2.remote.ref('echo').ask('connectTo', c.address)).to.equal(c.node);
         const far = (await b2.remote.ref('echo').ask('refTo', `${c.node}/echo`)) as ActorRef;
         const err = (await rejection(withTimeout(far.with({ timeout: 20_000 }).ask('bytes', 100 * 1024), 15_000, 'the answer'))) as RemoteError;

@@ -22,6 +22,8 @@ export interface PeerOptions {
   sendStacks?: boolean;
   heartbeatMs?: number;
   maxFrame?: number;
+  /** Relay between its peers (B.8); off by default, as in a system. */
+  forward?: boolean;
 }
 
 /** A child process on the bus. */
