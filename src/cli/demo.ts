@@ -101,7 +101,7 @@ export async function demo(argv: readonly string[]): Promise<number> {
     tableLines = 0;
     process.stdout.write(`switchyard demo: ${line}\n`);
   };
-  const system = await ActorSystem.start({ name: 'hub', onError: (err, context) => say(`! ${context}: ${describeError(err)}`) });
+  const system = await ActorSystem.start({ name: 'hub', forward: true, onError: (err, context) => say(`! ${context}: ${describeError(err)}`) });
   const workers: Worker[] = [];
   const pids = new Set<number>();
   const timers: NodeJS.Timeout[] = [];
