@@ -176,3 +176,19 @@ export class ChildQueueFullError extends SwitchyardError {
     this.limit = limit;
   }
 }
+
+/**
+ * A value that cannot cross to another process, refused at the sender before anything is
+ * sent: a function or a Symbol (nothing on the far side could run or recreate it), or an
+ * object with more than 65,535 own keys (the MessagePack map header the bus writes). Only the
+ * call that tried to send it fails. `path` says where in the encoded value the offending part
+ * is (`value[1][0].onDone`: for a tell or ask, `value[1]` is the arguments array).
+ */
+export class BadValueError extends SwitchyardError {
+  /** Where the offending part sits, from `value` (the whole payload). */
+  readonly path: string;
+  constructor(what: string, path: string) {
+    super('ERR_BAD_VALUE', `value cannot be sent: ${what} at ${path}`);
+    this.path = path;
+  }
+}

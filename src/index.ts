@@ -66,3 +66,4 @@ export type { LivenessOptions } from './actors/supervision/liveness.js';
 export type { ChildStatus, ExitCause } from './actors/supervision/status.js';
 export type { ChildStdio } from './actors/supervision/stdio.js';
 export type { HandleSignalsOptions } from './actors/supervision/signals.js';
+export { BadValueError } from './errors.js';
