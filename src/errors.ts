@@ -192,3 +192,20 @@ export class BadValueError extends SwitchyardError {
     this.path = path;
   }
 }
+
+/**
+ * A link's peer kept incomplete frames (pieces of frames it never finished) while the
+ * process's budget for them was spent: the link holding the most incomplete frames (then the
+ * most bytes) is closed with this error
+ * and its incomplete frames are counted lost (PROTOCOL.md §4). `held` is what that link
+ * held, `limit` the process-wide budget (`setMaxPartialFrameBytes`).
+ */
+export class PartialFramesError extends ProtocolError {
+  readonly held: number;
+  readonly limit: number;
+  constructor(held: number, limit: number) {
+    super(`peer holds ${held} bytes of incomplete frames while this process's budget of ${limit} bytes for them is spent; closing the link that holds the most incomplete frames`, 'ERR_PARTIAL_FRAMES');
+    this.held = held;
+    this.limit = limit;
+  }
+}
