@@ -300,3 +300,47 @@ export async function shmAttack(name: string, c: AttackCase): Promise<void> {
     closeSync(received.fd);
   }
 }
+
+/**
+ * nats: a raw NATS client that sends garbage and malformed HELLOs to the listener's hello
+ * subject (ignored), or opens a link by hand (HELLO request, WELCOME) and breaks it with a
+ * datagram of an unknown kind (the listener ends the link with a BYE on `.down`).
+ */
+export async function natsAttacker(server: string): Promise<{ attack: (address: string, c: AttackCase) => Promise<void>; close: () => Promise<void> }> {
+  const { connect } = await import('@nats-io/transport-node');
+  const nc = await connect({ servers: server, reconnect: false, name: 'hostile raw peer' });
+  const attack = async (address: string, c: AttackCase): Promise<void> => {
+    const subject = new URL(address).pathname.slice(1).split('/').join('.'); // P.NAME
+    const b = Buffer.from(c.bytes);
+    if (c.kind % 3 === 0) {
+      nc.publish(`${subject}.hello`, b, { reply: `${subject}.nobody` }); // garbage: ignored
+      return;
+    }
+    const linkId = randomBytes(16).toString('hex');
+    const hello = Buffer.alloc(18 + 32);
+    hello[0] = 0x10;
+    hello[1] = c.kind % 3 === 1 ? 2 + (b[0] ?? 0) % 9 : 1; // another version (ignored), or ours
+    hello.writeUInt32BE(8, 2);
+    hello.writeUInt32BE(65536, 6);
+    hello.writeUInt32BE(100, 10);
+    hello.writeUInt32BE(600, 14);
+    hello.write(linkId, 18, 'latin1');
+    if (hello[1] !== 1) {
+      nc.publish(`${subject}.hello`, hello, { reply: `${subject}.nobody` });
+      return;
+    }
+    const down: Buffer[] = [];
+    const sub = nc.subscribe(`${subject}.${linkId}.down`, { callback: (_e, m) => void down.push(Buffer.from(m.data)) });
+    try {
+      const welcome = await nc.request(`${subject}.hello`, hello, { timeout: 5000 });
+      expect(welcome.data[0], 'WELCOME').to.equal(0x11);
+      nc.publish(`${subject}.${linkId}.up`, Buffer.concat([Buffer.of(0x05 + (b[0] ?? 0) % 10), b]));
+      for (const deadline = Date.now() + 5000; !down.some((m) => m[0] === 0x03); await sleep(2)) {
+        expect(Date.now() < deadline, 'nats: no BYE for a broken link within 5 s').to.equal(true);
+      }
+    } finally {
+      sub.unsubscribe();
+    }
+  };
+  return { attack, close: () => nc.close() };
+}

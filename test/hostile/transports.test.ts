@@ -1,7 +1,8 @@
 /**
  * transports.test.ts: `switchyard serve` (a real child process, node bin/switchyard.js) on
  * each addressed transport, attacked through raw connections made by hand (raw-attacks.ts:
- * raw unix/tcp sockets, raw FIFOs, raw SysV messages, raw udp datagrams, a raw shm peer)
+ * raw unix/tcp sockets, raw FIFOs, raw SysV messages, raw udp datagrams, a raw shm peer, a
+ * raw NATS client on a nats-server this test starts)
  * with garbage and handshake violations, a few hundred per transport, while a well-behaved
  * client (an ActorSystem in this process) keeps asking `echo`.
  *
@@ -17,7 +18,8 @@ import { join } from 'node:path';
 import { ActorSystem, type ActorRef, type AnyActorDefinition } from '../../src/index.js';
 import { killStrays, startBin, type Running } from '../cli/spawn-bin.js';
 import { makeTempDir } from '../setup/tmp.js';
-import { fifoAttack, msgqAttack, shmAttack, streamAttack, udpAttack, type AttackCase } from './raw-attacks.js';
+import { startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
+import { fifoAttack, msgqAttack, natsAttacker, shmAttack, streamAttack, udpAttack, type AttackCase } from './raw-attacks.js';
 import { runs } from './runs.js';
 
 const CASES = 200;
@@ -26,7 +28,12 @@ interface Target {
   scheme: string;
   listenOn: (dir: string) => string;
   attack: (address: string, c: AttackCase) => Promise<void>;
+  /** For nats: starts what the transport needs first (a server); returns what stops it. */
+  start?: () => Promise<() => Promise<void>>;
 }
+
+/** The nats target's server and raw client, made by its start(). */
+let nats: { server: NatsServer; attack: (address: string, c: AttackCase) => Promise<void> } | undefined;
 
 const TARGETS: Target[] = [
   { scheme: 'unix', listenOn: (dir) => `unix://${join(dir, 's.sock')}`, attack: (a, c) => streamAttack({ path: new URL(a).pathname }, c) },
@@ -39,6 +46,21 @@ const TARGETS: Target[] = [
   { scheme: 'msgq', listenOn: () => 'msgq://0', attack: (a, c) => msgqAttack(Number(new URL(a).hostname), c) },
   { scheme: 'udp', listenOn: () => 'udp://127.0.0.1:0', attack: (a, c) => udpAttack(Number(new URL(a).port), c) },
   { scheme: 'shm', listenOn: () => `shm://hostile-${process.pid}-${Date.now() % 1e6}`, attack: (a, c) => shmAttack(new URL(a).hostname, c) },
+  {
+    scheme: 'nats',
+    listenOn: () => `${nats!.server.url}/hostile`,
+    attack: (a, c) => nats!.attack(a, c),
+    start: async () => {
+      const server = await startNatsServer();
+      const raw = await natsAttacker(server.url);
+      nats = { server, attack: raw.attack };
+      return async () => {
+        await raw.close();
+        await server.stop();
+        nats = undefined;
+      };
+    },
+  },
 ];
 
 const attackCase: fc.Arbitrary<AttackCase> = fc.record({ kind: fc.nat({ max: 1000 }), bytes: fc.uint8Array({ minLength: 8, maxLength: 48 }) });
@@ -62,8 +84,10 @@ for (const t of TARGETS) {
     let serve: Running;
     let address: string;
     let system: ActorSystem;
+    let stopExtra: (() => Promise<void>) | undefined;
 
     before(async function () {
+      stopExtra = await t.start?.();
       serve = startBin(['serve', t.listenOn(makeTempDir()), '--name', `hostile-${t.scheme}`]);
       address = (await serve.line(/:\/\//, 20_000)).trim();
       system = await ActorSystem.start({ name: `hostile-client-${t.scheme}` });
@@ -76,6 +100,7 @@ for (const t of TARGETS) {
         expect(await serve.exited, serve.stderr()).to.equal(0);
       }
       await killStrays();
+      await stopExtra?.();
     });
 
     it(`${CASES} raw connections of garbage and handshake violations: the client is answered throughout; serve alive; its fds and threads flat`, async function () {
