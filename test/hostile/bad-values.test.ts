@@ -17,6 +17,7 @@ const echo = defineActor({
   init: () => ({}),
   receive: {
     echo: (_s, x: unknown) => x,
+    withCallback: () => ({ done: true, then: undefined, onDone: () => 1 }),
     nest: (_s, n: number) => {
       let v: unknown = 0;
       for (let i = 0; i < n; i++) v = [v];
@@ -95,6 +96,13 @@ describe('hostile: values that cannot cross (defect 7), between two systems', fu
   it('an ask or tell with a function or Symbol argument fails alone with a BadValueError; the next ask is answered', async function () {
     expectBadValue(await rejection(ref.ask('echo', { cb: () => 1 })), 'value[1][0].cb');
     expectBadValue(thrown(() => ref.tell('echo', [Symbol('x')])), 'value[1][0][0]');
+    expect(await ref.ask('echo', 'still here')).to.equal('still here');
+  });
+
+  it('a reply holding a function answers the asker with an error ERR_BAD_VALUE naming the path (it used to arrive without it)', async function () {
+    const err = await rejection(ref.ask('withCallback'));
+    expect((err as { code?: string }).code).to.equal('ERR_BAD_VALUE');
+    expect(err.message).to.include('value.onDone');
     expect(await ref.ask('echo', 'still here')).to.equal('still here');
   });
 
