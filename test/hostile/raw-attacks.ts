@@ -170,8 +170,9 @@ export async function msgqAttack(key: number, c: AttackCase): Promise<void> {
   const msqid = native.msgget(key, false, 0);
   const b = Buffer.from(c.bytes);
   switch (c.kind % 4) {
-    case 0: // garbage, and HELLOs of another version, to the listener's type: ignored or REJECTed
-      await msgsnd(msqid, 1, b.length ? b : Buffer.of(0x10));
+    case 0: // garbage, HELLOs of another version, empty messages (wake-ups, never data) to the listener's type: ignored or REJECTed
+      await msgsnd(msqid, 1, b);
+      await msgsnd(msqid, 1, Buffer.alloc(0));
       return;
     case 1: {
       // an ACK for no handshake: ignored. (Datagrams to mtypes no link reads would stay in the
@@ -205,6 +206,7 @@ export async function msgqAttack(key: number, c: AttackCase): Promise<void> {
       ack.writeUInt32BE(process.pid, 2);
       ack.writeUInt32BE(up, 6);
       await msgsnd(msqid, 1, ack);
+      await msgsnd(msqid, up, Buffer.alloc(0)); // an empty message on the link: a wake-up, never data (§6)
       // a datagram of an unknown kind, or a DATA whose fragment is cut short: a protocol error
       const bad = c.kind % 4 === 2 ? Buffer.concat([Buffer.of(0x05 + ((b[0] ?? 0) % 10)), b]) : Buffer.concat([Buffer.of(0x01, 0, 0, 0, 0), b.subarray(0, 15)]);
       await msgsnd(msqid, up, bad);
@@ -228,7 +230,8 @@ export async function udpAttack(port: number, c: AttackCase): Promise<void> {
   try {
     const b = Buffer.from(c.bytes);
     if (c.kind % 3 === 0) {
-      await send(b.length ? b : Buffer.of(0)); // from an address without a link: ignored unless a HELLO
+      await send(b); // from an address without a link: ignored unless a HELLO
+      await send(Buffer.alloc(0));
       return;
     }
     const h = Buffer.alloc(22);
