@@ -127,6 +127,26 @@ describe('hostile: datagram link layer (datagram-wire.ts, datagram-carrier.ts)',
     });
   }
 
+  it('floods of empty frames (one header-only piece each) from a peer that keeps to its credit: every one delivered, nothing held (200 floods)', async function () {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 2000 }), fc.boolean(), async (n, reliable) => {
+        const sink = new FakeSink();
+        const c = carrier(reliable, sink);
+        c.start();
+        for (let i = 0; i < n; i++) {
+          // DATA dseq i, fragment seq i, total 0, index 0, pieceSize of the link
+          c.receive(Buffer.concat([Buffer.of(KIND_DATA), u32(i), u32(i), u32(0), u32(0), u32(PIECE)]));
+        }
+        expect(sink.failures).to.deep.equal([]);
+        expect(sink.frames.length).to.equal(n);
+        expect(sink.frames.every((f) => f.length === 0)).to.equal(true);
+        expect(c.holding).to.equal(false);
+        await c.release('closed');
+      }),
+      runs(200),
+    );
+  });
+
   it('CREDIT and PING grants near 2^32 (credit overflow, wrap, going backwards): DATA on the wire never passes the largest grant (10,000 cases)', async function () {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.tuple(fc.boolean(), edgyU32(), edgyU32()), { maxLength: 8 }), async (grants) => {
