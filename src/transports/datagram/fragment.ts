@@ -353,7 +353,7 @@ export class Reassembler {
       this.pending.set(seq, entry);
       this.pendingBytes += entry.held;
       this.partials++;
-      if (!this.asReceived) this.budget?.charge(this, total);
+      if (!this.asReceived) this.charge(total);
     } else if (entry.total !== total || entry.pieceSize !== pieceSize) {
       return this.fail(`fragments of frame ${wireSeq} disagree on its size`);
     }
@@ -367,14 +367,14 @@ export class Reassembler {
       entry.parts[index] = Buffer.from(payload); // a copy: the piece's buffer is the link's
       entry.held += payload.length;
       this.pendingBytes += payload.length;
-      this.budget?.charge(this, payload.length);
+      this.charge(payload.length);
     } else {
       payload.copy(entry.buf!, index * pieceSize);
     }
     if (entry.missing === 0) {
       this.pendingBytes -= entry.held;
       this.partials--;
-      this.budget?.charge(this, -charged(entry));
+      this.charge(-charged(entry));
       this.complete(seq, entry.parts ? Buffer.concat(entry.parts as Buffer[], total) : entry.buf!);
     } else {
       this.enforceBounds(now);
@@ -411,9 +411,17 @@ export class Reassembler {
   evict(held: number, limit: number): void {
     if (this.failed) return;
     this.failed = true;
-    this.flush();
     this.budget?.forget(this);
+    this.flush();
     this.onError(new PartialFramesError(held, limit));
+  }
+
+  /**
+   * Tells the budget. Once failed, this reassembler has given back everything at once
+   * (forget), so what it gives up afterwards (flush) is not given back a second time.
+   */
+  private charge(delta: number): void {
+    if (!this.failed) this.budget?.charge(this, delta);
   }
 
   private fail(why: string): false {
@@ -462,7 +470,7 @@ export class Reassembler {
       this.stats.expired++;
       this.pendingBytes -= entry.held;
       this.partials--;
-      this.budget?.charge(this, -charged(entry));
+      this.charge(-charged(entry));
     }
   }
 
