@@ -3,6 +3,7 @@
  * a raw peer (raw-bus-peer.ts) with what no honest node sends: hellos of other versions or
  * shapes, replies and errors to asks never made, next/complete for streams never opened,
  * credit and cancel for unknown streams, credit that overflows 2^31-1 or is no count at all,
+ * channel input beyond the credit granted,
  * unknown message types, garbage frames. Each generated case runs on a fresh connection
  * while a well-behaved client keeps asking over its own.
  *
@@ -15,7 +16,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { interval } from 'rxjs';
+import { interval, type Observable } from 'rxjs';
 import { MsgType, type Envelope } from '../../src/bus/envelope.js';
 import { ActorSystem, defineActor, ProtocolError, type ActorRef, type RemoteSystem } from '../../src/index.js';
 import { makeTempDir } from '../setup/tmp.js';
@@ -29,6 +30,7 @@ const echo = defineActor({
   init: () => ({}),
   receive: { echo: (_s, x: unknown) => x },
   streams: { ticks: (_s, ms: number) => interval(ms) },
+  channels: { pass: (_s, input: Observable<unknown>) => input },
 });
 
 function env(type: number, id: number, to: string, from: string, payload: unknown): Envelope {
@@ -164,6 +166,16 @@ describe('hostile: a bus connection fed by a raw peer (unix socket)', function (
     p.send(env(MsgType.cancel, 7, `${SERVER}/echo`, p.node, null)); // a second cancel: for a stream that ended, ignored
     expect(await p.outcome(5000)).to.equal('open');
     p.close();
+  });
+
+  it('channel input beyond the credit the server granted: bye ERR_CREDIT (B.6, roles swapped)', async function () {
+    const p = await peer();
+    p.hello();
+    p.send(env(MsgType.sub, 9, `${SERVER}/echo`, p.node, { name: 'pass', args: [], credit: 4, channel: true, overflow: 'error', bufferSize: 0 }));
+    // the server grants input credit equal to the sub's: 4. Ten inputs without waiting for more.
+    for (let i = 0; i < 10; i++) p.send(env(MsgType.next, 9, `${SERVER}/echo`, p.node, i));
+    expect(await p.outcome(5000)).to.equal('bye ERR_CREDIT');
+    expect(await p.closedWithin(5000)).to.equal(true);
   });
 
   it('300 generated sequences of hostile messages, each on a fresh connection: ignored or the documented bye, never silence; the client is answered; fds flat', async function () {
