@@ -189,6 +189,22 @@ export class AuthError extends ProtocolError {
 }
 
 /**
+ * A value that cannot cross to another process, refused at the sender before anything is
+ * sent: a function or a Symbol (nothing on the far side could run or recreate it), or an
+ * object with more than 65,535 own keys (the MessagePack map header the bus writes). Only the
+ * call that tried to send it fails. `path` says where in the encoded value the offending part
+ * is (`value[1][0].onDone`: for a tell or ask, `value[1]` is the arguments array).
+ */
+export class BadValueError extends SwitchyardError {
+  /** Where the offending part sits, from `value` (the whole payload). */
+  readonly path: string;
+  constructor(what: string, path: string) {
+    super('ERR_BAD_VALUE', `value cannot be sent: ${what} at ${path}`);
+    this.path = path;
+  }
+}
+
+/**
  * A system was asked to listen on an address reachable from other hosts (tcp, udp or nats
  * off loopback) without a shared secret: pass `secret`, or `insecure: true` to accept the risk.
  */
@@ -197,5 +213,22 @@ export class InsecureListenError extends SwitchyardError {
   constructor(address: string) {
     super('ERR_INSECURE', `refusing to listen on ${address} without a secret: it is reachable from other hosts (give the system a secret, or pass insecure: true)`);
     this.address = address;
+  }
+}
+
+/**
+ * A link's peer kept incomplete frames (pieces of frames it never finished) while the
+ * process's budget for them was spent: the link holding the most incomplete frames (then the
+ * most bytes) is closed with this error
+ * and its incomplete frames are counted lost (PROTOCOL.md §4). `held` is what that link
+ * held, `limit` the process-wide budget (`setMaxPartialFrameBytes`).
+ */
+export class PartialFramesError extends ProtocolError {
+  readonly held: number;
+  readonly limit: number;
+  constructor(held: number, limit: number) {
+    super(`peer holds ${held} bytes of incomplete frames while this process's budget of ${limit} bytes for them is spent; closing the link that holds the most incomplete frames`, 'ERR_PARTIAL_FRAMES');
+    this.held = held;
+    this.limit = limit;
   }
 }

@@ -70,3 +70,6 @@ export type { LivenessOptions } from './actors/supervision/liveness.js';
 export type { ChildStatus, ExitCause } from './actors/supervision/status.js';
 export type { ChildStdio } from './actors/supervision/stdio.js';
 export type { HandleSignalsOptions } from './actors/supervision/signals.js';
+export { BadValueError } from './errors.js';
+export { PartialFramesError } from './errors.js';
+export { DEFAULT_MAX_PARTIAL_FRAME_BYTES, setMaxPartialFrameBytes } from './transports/datagram/fragment.js';

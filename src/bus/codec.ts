@@ -13,6 +13,9 @@
  *   (or otherwise unacceptable to the scanner) is refused with a RangeError at the sender,
  *   so an honest sender fails that one call instead of making its peer close the connection
  *   (and with it every other request on it).
+ * - What cannot cross is refused by the walk with BadValueError (a function, a Symbol, an
+ *   object of more than 65,535 keys), never written as something else; the walk keeps no
+ *   path, so the offending part's path is searched for only once one is refused.
  * - Decoded byte arrays are copies (copyBuffers), never views into a link's frame, because
  *   a frame is only valid during the link's callback and messages outlive it.
  * - Map round-trips: msgpackr writes Map as a plain msgpack map, which would come back as an
@@ -23,7 +26,7 @@
  *   when they encode, and only see our two type bytes when they decode.
  */
 import { addExtension, Packr, RESERVE_START_SPACE } from 'msgpackr';
-import { ProtocolError } from '../errors.js';
+import { BadValueError, ProtocolError } from '../errors.js';
 import { ScanError, scanMsgpack, scanValue, type ExtShape, type Refusals } from './msgpack-scan.js';
 import { WireRef } from './wire-ref.js';
 
@@ -175,7 +178,10 @@ function box(value: unknown, level: number): unknown {
     case 'object':
       break;
     default:
-      // bigint (int64 or ext 0x42), symbol, function: msgpackr decides
+      // a function or Symbol cannot cross: refused here (msgpackr would write a function as
+      // nil and throw a plain Error for a Symbol); the path is found only now, on this rare path
+      if (typeof value !== 'bigint') throw new CannotCross(value, `a ${typeof value}`);
+      // bigint (int64 or ext 0x42): msgpackr decides
       modelled = false;
       plain = false;
       bound += 9;
@@ -262,7 +268,10 @@ function box(value: unknown, level: number): unknown {
   // plain objects (and the rest, as a map of own properties): a Map inside is boxed too
   bound += 5;
   let copy: Record<string, unknown> | undefined;
-  for (const k of Object.keys(value)) {
+  const keys = Object.keys(value);
+  // msgpackr writes an object's map header in 16 bits
+  if (keys.length > MAX_KEYS) throw new CannotCross(value, `an object of ${keys.length} keys (at most ${MAX_KEYS})`);
+  for (const k of keys) {
     const v = (value as Record<string, unknown>)[k];
     bound += strBound(k);
     const b = box(v, level + 1);
@@ -281,7 +290,60 @@ export function prepare(value: unknown, level: number): unknown {
   modelled = true;
   depth = 0;
   plain = true;
-  return box(value, level);
+  try {
+    return box(value, level);
+  } catch (err) {
+    if (err instanceof CannotCross) throw new BadValueError(err.what, pathTo(value, err.value) ?? 'value');
+    throw err;
+  }
+}
+
+/** Most own keys of an object the bus sends (its map header is 16 bits). */
+const MAX_KEYS = 0xffff;
+
+/** Thrown inside the walk, which keeps no path (it costs nothing per ordinary value); prepare() finds it. */
+class CannotCross {
+  constructor(
+    readonly value: unknown,
+    readonly what: string,
+  ) {}
+}
+
+/** Where `target` sits in `root` (`value[1].a`), by the walk box() makes; only after a refusal. */
+function pathTo(root: unknown, target: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  const key = (k: string): string => (/^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`);
+  const show = (k: unknown): string => (typeof k === 'string' ? JSON.stringify(k) : String(k));
+  const find = (v: unknown, at: string): string | undefined => {
+    if (v === target) return at;
+    if (v === null || typeof v !== 'object' || seen.has(v) || ArrayBuffer.isView(v)) return undefined;
+    seen.add(v);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const p = find(v[i], `${at}[${i}]`);
+        if (p !== undefined) return p;
+      }
+    } else if (v instanceof Map) {
+      let i = 0;
+      for (const [k, x] of v) {
+        const p = find(k, `${at}.keys()[${i++}]`) ?? find(x, `${at}.get(${show(k)})`);
+        if (p !== undefined) return p;
+      }
+    } else if (v instanceof Set) {
+      let i = 0;
+      for (const x of v) {
+        const p = find(x, `${at}.values()[${i++}]`);
+        if (p !== undefined) return p;
+      }
+    } else if (!(v instanceof Error)) {
+      for (const k of Object.keys(v)) {
+        const p = find((v as Record<string, unknown>)[k], at + key(k));
+        if (p !== undefined) return p;
+      }
+    }
+    return undefined;
+  };
+  return find(root, 'value');
 }
 
 /** After prepare(): whether the value is plain (plain-encode.ts can write it, unboxed). */
@@ -362,7 +424,7 @@ export interface DecodeLimits {
 }
 
 /**
- * Encodes one value. Throws (a plain TypeError/RangeError) if it cannot be encoded, or if the
+ * Encodes one value. Throws BadValueError for a value that cannot cross, RangeError if the
  * result is something decode() with the same limits would reject (too deep, for instance).
  */
 export function encode(value: unknown, limits: DecodeLimits = {}): Uint8Array {

@@ -47,7 +47,7 @@ import {
   CREDIT_BYTES,
   writeDataHeader,
 } from './datagram-wire.js';
-import { Fragmenter, Reassembler } from './fragment.js';
+import { Fragmenter, partialFrames, Reassembler } from './fragment.js';
 import { U32, unwrapSerial } from './serial.js';
 
 /** How datagrams leave, supplied by the transport. */
@@ -163,6 +163,8 @@ export class DatagramCarrier implements Carrier {
         pieceSize: this.fragmenter.pieceSize,
         // The peer is another process that may lie about a frame's size: hold only what came.
         allocateAsReceived: true,
+        // Per-link bounds alone let a peer with many links hold their sum: one process-wide cap.
+        budget: partialFrames,
       },
       // While the link is closing, LinkCore takes nothing: the frame is read and dropped.
       (frame) => void this.sink.deliver(frame),

@@ -22,8 +22,17 @@
  * if some pieces had arrived), never delivered partly. Sequence numbers tell loss (a seq that
  * never completes), duplicates (a piece or frame seen twice) and reordering (a frame that
  * completes after a later one was delivered) apart; the counts are exact, never estimates.
+ *
+ * Reassemblers that share a PartialFrameBudget (every datagram link of the process shares
+ * `partialFrames`) are bounded together too: per-link bounds alone let many links each hold
+ * their full share, so a peer opening many links could grow the process without end. Over
+ * the budget, the reassembler with the most incomplete frames (then the most bytes) is failed
+ * (PartialFramesError) and drops all it holds: an honest sender finishes one frame before the
+ * next (pieces go out back to back), so it has one incomplete frame at a time (a few, on a
+ * lossy transport, until they expire), while holding many is what an attack on memory does; what each one charges is always given back (completed, given up, failed or
+ * flushed), so the budget's total is exactly the bytes its members hold.
  */
-import { ProtocolError, FrameTooLargeError } from '../../errors.js';
+import { ProtocolError, FrameTooLargeError, PartialFramesError } from '../../errors.js';
 import { U32, unwrapSerial } from './serial.js';
 
 export const FRAGMENT_HEADER_BYTES = 16;
@@ -87,6 +96,96 @@ export class Fragmenter {
   }
 }
 
+/** Default of the process-wide budget for bytes of incomplete frames (PROTOCOL.md §4). */
+export const DEFAULT_MAX_PARTIAL_FRAME_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Bytes of incomplete frames held by the reassemblers that share it, bounded by `limit`.
+ * A member is charged the payload bytes it has received into incomplete frames (or the whole
+ * total of one it allocated upfront), and only while it holds some, so a link that ended
+ * leaves nothing behind here.
+ */
+export class PartialFrameBudget {
+  private total = 0;
+  private readonly holders = new Map<Reassembler, number>();
+
+  constructor(private max: number) {
+    this.setLimit(max);
+  }
+
+  get limit(): number {
+    return this.max;
+  }
+
+  /** Bytes held now, by all members together. */
+  get heldBytes(): number {
+    return this.total;
+  }
+
+  /** Members holding anything now. */
+  get holding(): number {
+    return this.holders.size;
+  }
+
+  /** Changes the bound; what is held above it is dealt with at the next piece that adds to it. */
+  setLimit(bytes: number): void {
+    if (!Number.isSafeInteger(bytes) || bytes < 1) throw new RangeError(`the budget for incomplete frames must be a whole number of bytes >= 1, got ${String(bytes)}`);
+    this.max = bytes;
+  }
+
+  /** A member's holding changed by `delta` bytes. */
+  charge(member: Reassembler, delta: number): void {
+    if (delta === 0) return;
+    const n = (this.holders.get(member) ?? 0) + delta;
+    if (n > 0) this.holders.set(member, n);
+    else this.holders.delete(member);
+    this.total += delta;
+  }
+
+  /** A member gives back everything it was charged (it failed or was dropped). */
+  forget(member: Reassembler): void {
+    const n = this.holders.get(member);
+    if (n === undefined) return;
+    this.holders.delete(member);
+    this.total -= n;
+  }
+
+  /**
+   * Over the limit: fails the members with the most incomplete frames (then the most bytes)
+   * until the total fits again.
+   */
+  enforce(): void {
+    while (this.total > this.max) {
+      let worst: Reassembler | undefined;
+      let most = 0;
+      let frames = 0;
+      for (const [member, n] of this.holders) {
+        const f = member.incompleteFrames;
+        if (f > frames || (f === frames && n > most)) {
+          worst = member;
+          most = n;
+          frames = f;
+        }
+      }
+      if (worst === undefined) return;
+      worst.evict(most, this.max);
+      this.forget(worst); // whatever the member did, it holds nothing the budget counts now
+    }
+  }
+}
+
+/** The budget every datagram link of this process shares (see setMaxPartialFrameBytes). */
+export const partialFrames = new PartialFrameBudget(DEFAULT_MAX_PARTIAL_FRAME_BYTES);
+
+/**
+ * Bounds the bytes of incomplete frames (pieces of frames not yet whole) that this process's
+ * datagram links (msgq, udp, nats) hold together. Default 64 MiB. Past it, the link holding
+ * the most is closed as a protocol error (`PartialFramesError`, `ERR_PARTIAL_FRAMES`).
+ */
+export function setMaxPartialFrameBytes(bytes: number): void {
+  partialFrames.setLimit(bytes);
+}
+
 /** Counters kept by a Reassembler. */
 export interface FragmentStats {
   /** Frames delivered whole. */
@@ -125,6 +224,8 @@ export interface ReassemblerOptions {
    * memory by what the peer actually sent (for links whose peer may lie: udp, msgq).
    */
   allocateAsReceived?: boolean;
+  /** A budget shared with other reassemblers (other links), bounding their bytes together. */
+  budget?: PartialFrameBudget;
 }
 
 interface Partial {
@@ -159,6 +260,9 @@ export class Reassembler {
   /** Seqs in [base, next) already resolved, waiting for base to pass them. */
   private readonly resolved = new Set<number>();
   private pendingBytes = 0;
+  /** Entries of `pending` that are partial frames (not gaps). */
+  private partials = 0;
+  private readonly budget: PartialFrameBudget | undefined;
 
   /**
    * @param onFrame called with each whole frame and its wire seq. A single-piece frame is a
@@ -175,6 +279,7 @@ export class Reassembler {
     this.pieceSize = options.pieceSize;
     this.asReceived = options.allocateAsReceived ?? false;
     this.maxAgeMs = options.maxAgeMs ?? 2000;
+    this.budget = options.budget;
     // Both ends agree where the stream starts, so even its first frames can be missed,
     // reordered or duplicated and still be counted exactly.
     this.base = this.next = (options.initialSeq ?? 0) >>> 0;
@@ -183,6 +288,11 @@ export class Reassembler {
   /** Frames in flight (incomplete or missing). */
   get inFlight(): number {
     return this.pending.size;
+  }
+
+  /** Frames of which some pieces, not all, have arrived. */
+  get incompleteFrames(): number {
+    return this.partials;
   }
 
   /** Bytes held for incomplete frames. */
@@ -205,6 +315,7 @@ export class Reassembler {
     const payload = view.subarray(FRAGMENT_HEADER_BYTES);
     if (total > this.maxFrame) {
       this.failed = true;
+      this.budget?.forget(this);
       this.onError(new FrameTooLargeError(total, this.maxFrame, 'receive'));
       return false;
     }
@@ -241,6 +352,8 @@ export class Reassembler {
       };
       this.pending.set(seq, entry);
       this.pendingBytes += entry.held;
+      this.partials++;
+      if (!this.asReceived) this.charge(total);
     } else if (entry.total !== total || entry.pieceSize !== pieceSize) {
       return this.fail(`fragments of frame ${wireSeq} disagree on its size`);
     }
@@ -254,14 +367,20 @@ export class Reassembler {
       entry.parts[index] = Buffer.from(payload); // a copy: the piece's buffer is the link's
       entry.held += payload.length;
       this.pendingBytes += payload.length;
+      this.charge(payload.length);
     } else {
       payload.copy(entry.buf!, index * pieceSize);
     }
     if (entry.missing === 0) {
       this.pendingBytes -= entry.held;
+      this.partials--;
+      this.charge(-charged(entry));
       this.complete(seq, entry.parts ? Buffer.concat(entry.parts as Buffer[], total) : entry.buf!);
     } else {
       this.enforceBounds(now);
+      // other links' incomplete frames count too: over the shared budget, the largest holder goes
+      this.budget?.enforce();
+      if (this.failed) return false;
     }
     return true;
   }
@@ -285,8 +404,29 @@ export class Reassembler {
 
   private failed = false;
 
+  /**
+   * Called by the shared budget: this reassembler holds the most while the budget is spent.
+   * Gives up everything it holds (counted lost) and reports PartialFramesError once.
+   */
+  evict(held: number, limit: number): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.budget?.forget(this);
+    this.flush();
+    this.onError(new PartialFramesError(held, limit));
+  }
+
+  /**
+   * Tells the budget. Once failed, this reassembler has given back everything at once
+   * (forget), so what it gives up afterwards (flush) is not given back a second time.
+   */
+  private charge(delta: number): void {
+    if (!this.failed) this.budget?.charge(this, delta);
+  }
+
   private fail(why: string): false {
     this.failed = true;
+    this.budget?.forget(this);
     this.onError(new ProtocolError(`malformed fragment: ${why}`, 'ERR_BAD_FRAGMENT'));
     return false;
   }
@@ -329,6 +469,8 @@ export class Reassembler {
     if (!('gap' in entry)) {
       this.stats.expired++;
       this.pendingBytes -= entry.held;
+      this.partials--;
+      this.charge(-charged(entry));
     }
   }
 
@@ -347,4 +489,9 @@ export class Reassembler {
       this.advance();
     }
   }
+}
+
+/** What a partial frame is charged to a budget: payload received, or the total allocated upfront. */
+function charged(entry: Partial): number {
+  return entry.parts ? entry.held - entry.count : entry.held;
 }
