@@ -1,0 +1,97 @@
+/**
+ * helpers.ts: what the fault matrix (test/fault/) shares: the transports it runs over, the
+ * per-case leftover check, and small waits on processes.
+ *
+ * The leftover check looks only at objects that carry this case's pids or names (queues
+ * whose creator or last sender/receiver is one of the case's processes, /dev/shm names that
+ * contain one of its pids or tags, the entries of its own temp dir), never at the machine as
+ * a whole: other engineers' runs overlap ours, and the suite-wide leak check
+ * (test/setup/leak-check.ts) looks at everything once, at the end.
+ */
+import { expect } from 'chai';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { getTransport, type Transport } from '../../src/index.js';
+import { procState } from '../supervision/helpers.js';
+
+/** Every local transport the matrix covers (nats is cross-host and has its own failover suite). */
+export const FAULT_TRANSPORTS = ['pipe', 'socketpair', 'fifo', 'unix', 'tcp', 'udp', 'msgq', 'shm'] as const;
+export type FaultScheme = (typeof FAULT_TRANSPORTS)[number];
+
+export function transportOf(scheme: string): Transport {
+  return getTransport(scheme);
+}
+
+function ipcsRows(kind: 'q' | 'm', flag: '-p' | '-c'): string[][] {
+  const out = execFileSync('ipcs', [`-${kind}`, flag], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((cols) => /^\d+$/.test(cols[0] ?? ''));
+}
+
+/**
+ * SysV queues and segments whose creator or last user is one of `pids`
+ * (`ipcs -p`: id owner cpid/lspid lpid/lrpid).
+ */
+export function sysvOf(pids: number[]): string[] {
+  const found: string[] = [];
+  for (const kind of ['q', 'm'] as const) {
+    for (const cols of ipcsRows(kind, '-p')) {
+      if (pids.includes(Number(cols[2])) || pids.includes(Number(cols[3]))) found.push(`ipcs -${kind} id ${cols[0]}`);
+    }
+  }
+  return found;
+}
+
+/** Whether SysV queue `id` still exists. */
+export function queueExists(id: number): boolean {
+  return ipcsRows('q', '-p').some((cols) => Number(cols[0]) === id);
+}
+
+/** /dev/shm names that contain one of `pids` (as a whole number) or one of `tags`. */
+export function devShmOf(pids: number[], tags: string[] = []): string[] {
+  return readdirSync('/dev/shm').filter((n) => pids.some((p) => new RegExp(`(^|\\D)${p}(\\D|$)`).test(n)) || tags.some((t) => t !== '' && n.includes(t)));
+}
+
+/**
+ * Asserts that nothing of this case is left: no SysV object of `pids`, no /dev/shm name
+ * with one of `pids` or `tags`, nothing in `dir`.
+ */
+export function expectNothingLeft(what: string, pids: number[], dir: string, tags: string[] = []): void {
+  expect(sysvOf(pids), `${what}: SysV objects of pids ${pids.join(',')}`).to.deep.equal([]);
+  expect(devShmOf(pids, tags), `${what}: /dev/shm`).to.deep.equal([]);
+  expect(readdirSync(dir), `${what}: temp dir ${dir}`).to.deep.equal([]);
+}
+
+/** Resolves when `proc` has exited (at once if it has). */
+export function exited(proc: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) resolve({ code: proc.exitCode, signal: proc.signalCode });
+    else proc.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+}
+
+/** Whether `pid` is a live process (a zombie is not). */
+export function running(pid: number): boolean {
+  const s = procState(pid);
+  return s !== undefined && s !== 'Z';
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `cond` every 20 ms until it holds, or throws naming `what` after `ms`. */
+export async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(20);
+  }
+}
+
+/** `values` is exactly 0, 1, 2, ... (nothing out of order, duplicated or skipped). */
+export function expectSequence(values: readonly number[], what: string): void {
+  expect(values, what).to.deep.equal(values.map((_, i) => i));
+}
