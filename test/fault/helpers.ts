@@ -14,12 +14,25 @@ import { readdirSync } from 'node:fs';
 import { getTransport, type Transport } from '../../src/index.js';
 import { procState } from '../supervision/helpers.js';
 
-/** Every local transport the matrix covers (nats is cross-host and has its own failover suite). */
-export const FAULT_TRANSPORTS = ['pipe', 'socketpair', 'fifo', 'unix', 'tcp', 'udp', 'msgq', 'shm'] as const;
-export type FaultScheme = (typeof FAULT_TRANSPORTS)[number];
+/**
+ * Every local transport the matrix covers, by the label its cases carry: shm twice, as a
+ * parent/child pair (`shm`) and through its named rendezvous (`shm-named`, shm://name), which
+ * are different code paths with different OS objects. nats is left out: it is cross-host,
+ * needs a server, and has its own kill and failover suite (test/transports/nats*.test.ts).
+ */
+export const FAULT_TRANSPORTS = ['pipe', 'socketpair', 'fifo', 'unix', 'tcp', 'udp', 'msgq', 'shm', 'shm-named'] as const;
+export type FaultLabel = (typeof FAULT_TRANSPORTS)[number];
 
-export function transportOf(scheme: string): Transport {
-  return getTransport(scheme);
+/**
+ * The transport behind a label. `shm-named` is shm without its pair(): the bus test bench
+ * (test/bus/peers.ts) then listens at a shm://name and lets the child connect.
+ */
+export function transportOf(label: string): Transport {
+  if (label === 'shm-named') {
+    const shm = getTransport('shm');
+    return { scheme: shm.scheme, capabilities: shm.capabilities, listen: shm.listen.bind(shm), connect: shm.connect.bind(shm) };
+  }
+  return getTransport(label);
 }
 
 function ipcsRows(kind: 'q' | 'm', flag: '-p' | '-c'): string[][] {
