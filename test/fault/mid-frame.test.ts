@@ -9,6 +9,9 @@
  * with the frame cut: on a stream, a length prefix and part of the body; on udp and msgq,
  * some of its pieces; on shm, some of its records. Then we resume.
  *
+ * The second case ends the sender politely instead: it calls close() with a linger of 200 ms
+ * while we are paused, so the flush cannot finish and close() gives up with the frame cut.
+ *
  * Outcome (docs/GUARANTEES.md, "peer crash"): the link ends `peer-gone` (or
  * `protocol-error`) within a bound, no frame is delivered (never a truncated one), and after
  * close nothing of the case is left.
@@ -33,16 +36,16 @@ interface Opened {
 }
 
 /** The sender over `label`: an inherited end for pair transports, else it connects to our listener. */
-async function openSender(label: string, dir: string): Promise<Opened> {
+async function openSender(label: string, dir: string, mode: 'kill' | 'close'): Promise<Opened> {
   const t = transportOf(label);
   if (t.pair) {
-    const { link, child } = await spawnWithLink(t.scheme, SENDER, { args: ['inherit', String(FRAME)], stdio: 'pipe' });
+    const { link, child } = await spawnWithLink(t.scheme, SENDER, { args: ['inherit', String(FRAME), mode], stdio: 'pipe' });
     return { link, child, listener: undefined };
   }
   let accepted!: (l: Link) => void;
   const link = new Promise<Link>((r) => (accepted = r));
   const listener = await listen(privateAddress(t.scheme, dir, 'mid'), (l) => accepted(l));
-  const child = spawn(process.execPath, [SENDER, listener.address.href, String(FRAME)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [SENDER, listener.address.href, String(FRAME), mode], { stdio: ['ignore', 'pipe', 'inherit'] });
   return { link: await withTimeout(link, 15_000, `the ${label} sender connects`), child, listener };
 }
 
@@ -59,7 +62,7 @@ function stalledWithFrameCut(child: ChildProcess): Promise<number> {
   });
 }
 
-describe('fault: the peer dies in the middle of a fragmented frame', function () {
+describe('fault: the peer ends in the middle of a fragmented frame', function () {
   let opened: Opened | undefined;
   afterEach(async () => {
     if (!opened) return;
@@ -73,7 +76,7 @@ describe('fault: the peer dies in the middle of a fragmented frame', function ()
   for (const label of FAULT_TRANSPORTS) {
     it(`over ${label}: a 48 MiB frame cut by SIGKILL is never delivered; the link ends peer-gone; nothing left`, async function () {
       const dir = makeTempDir();
-      const o = (opened = await openSender(label, dir));
+      const o = (opened = await openSender(label, dir, 'kill'));
       const frames: number[] = [];
       const ready = new Promise<void>((resolve) =>
         o.link.onFrame((f) => {
@@ -95,11 +98,47 @@ describe('fault: the peer dies in the middle of a fragmented frame', function ()
       const reason = await withTimeout(o.link.closed, 15_000, `the ${label} link ends after the sender's death`);
       expect(reason.kind, String(reason.error)).to.be.oneOf(['peer-gone', 'protocol-error']);
       expect(frames, 'no frame delivered (a truncated one least of all)').to.deep.equal([]);
+      // where the link counts frames (udp, msgq), the cut one is counted lost, with pieces in
+      if (o.link.stats) expect(o.link.stats).to.include({ lost: 1, expired: 1 });
 
       opened = undefined;
       await o.link.close();
       await o.listener?.close();
       expectNothingLeft(`after a cut frame over ${label}`, [o.child.pid!], dir, [basename(dir)]);
+    });
+
+    it(`over ${label}: a peer whose close() gives up flushing mid-frame (linger over) never has the cut frame delivered; the link ends peer-gone; nothing left`, async function () {
+      const dir = makeTempDir();
+      const o = (opened = await openSender(label, dir, 'close'));
+      let out = '';
+      o.child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+      const frames: number[] = [];
+      const ready = new Promise<void>((resolve) =>
+        o.link.onFrame((f) => {
+          if (Buffer.from(f).toString() === 'ready') resolve();
+          else frames.push(f.byteLength);
+        }),
+      );
+      await withTimeout(ready, 15_000, 'ready');
+      o.link.pause();
+      o.link.send(Buffer.from('go'));
+      const exit = await withTimeout(exited(o.child), 30_000, `the ${label} sender closes and exits`);
+      expect(exit, out).to.deep.equal({ code: 0, signal: null });
+      const held = Number(/^pending (\d+)$/m.exec(out)?.[1]);
+      expect(held, `part of the frame was still unsent when close() began: ${out}`).to.be.above(0);
+      expect(out).to.match(/^closed$/m);
+
+      o.link.resume();
+      const reason = await withTimeout(o.link.closed, 15_000, `the ${label} link ends after the sender's close`);
+      expect(reason.kind, String(reason.error)).to.be.oneOf(['peer-gone', 'protocol-error']);
+      expect(frames, 'no frame delivered (a truncated one least of all)').to.deep.equal([]);
+      // where the link counts frames (udp, msgq), the cut one is counted lost, with pieces in
+      if (o.link.stats) expect(o.link.stats).to.include({ lost: 1, expired: 1 });
+
+      opened = undefined;
+      await o.link.close();
+      await o.listener?.close();
+      expectNothingLeft(`after a frame cut by close() over ${label}`, [o.child.pid!], dir, [basename(dir)]);
     });
   }
 });
