@@ -3,7 +3,8 @@
  * per-case leftover check, and small waits on processes.
  *
  * The leftover check looks only at objects that carry this case's pids or names (queues
- * whose creator or last sender/receiver is one of the case's processes, /dev/shm names that
+ * whose last sender or receiver is one of the case's processes, this one included where it
+ * listened: cases run one at a time, so anything of ours still there is this case's; /dev/shm names that
  * contain one of its pids or tags, the entries of its own temp dir), never at the machine as
  * a whole: other engineers' runs overlap ours, and the suite-wide leak check
  * (test/setup/leak-check.ts) looks at everything once, at the end.
@@ -44,8 +45,8 @@ function ipcsRows(kind: 'q' | 'm', flag: '-p' | '-c'): string[][] {
 }
 
 /**
- * SysV queues and segments whose creator or last user is one of `pids`
- * (`ipcs -p`: id owner cpid/lspid lpid/lrpid).
+ * SysV queues and segments whose last user (queues: last sender or receiver) or creator
+ * (segments) is one of `pids` (`ipcs -p`: id owner lspid lrpid, or id owner cpid lpid).
  */
 export function sysvOf(pids: number[]): string[] {
   const found: string[] = [];

@@ -104,7 +104,7 @@ describe('fault: the peer ends in the middle of a fragmented frame', function ()
       opened = undefined;
       await o.link.close();
       await o.listener?.close();
-      expectNothingLeft(`after a cut frame over ${label}`, [o.child.pid!], dir, [basename(dir)]);
+      expectNothingLeft(`after a cut frame over ${label}`, [o.child.pid!, process.pid], dir, [basename(dir)]);
     });
 
     it(`over ${label}: a peer whose close() gives up flushing mid-frame (linger over) never has the cut frame delivered; the link ends peer-gone; nothing left`, async function () {
@@ -138,7 +138,7 @@ describe('fault: the peer ends in the middle of a fragmented frame', function ()
       opened = undefined;
       await o.link.close();
       await o.listener?.close();
-      expectNothingLeft(`after a frame cut by close() over ${label}`, [o.child.pid!], dir, [basename(dir)]);
+      expectNothingLeft(`after a frame cut by close() over ${label}`, [o.child.pid!, process.pid], dir, [basename(dir)]);
     });
   }
 });
