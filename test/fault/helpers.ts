@@ -12,6 +12,7 @@
 import { expect } from 'chai';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { getTransport, type Transport } from '../../src/index.js';
 import { procState } from '../supervision/helpers.js';
 
@@ -70,12 +71,17 @@ export function devShmOf(pids: number[], tags: string[] = []): string[] {
 
 /**
  * Asserts that nothing of this case is left: no SysV object of `pids`, no /dev/shm name
- * with one of `pids` or `tags`, nothing in `dir`.
+ * with one of `pids` or `tags`, nothing in `dir` (when the case has one).
  */
-export function expectNothingLeft(what: string, pids: number[], dir: string, tags: string[] = []): void {
+export function expectNothingLeft(what: string, pids: number[], dir: string | undefined, tags: string[] = []): void {
   expect(sysvOf(pids), `${what}: SysV objects of pids ${pids.join(',')}`).to.deep.equal([]);
   expect(devShmOf(pids, tags), `${what}: /dev/shm`).to.deep.equal([]);
-  expect(readdirSync(dir), `${what}: temp dir ${dir}`).to.deep.equal([]);
+  if (dir !== undefined) expect(readdirSync(dir), `${what}: temp dir ${dir}`).to.deep.equal([]);
+}
+
+/** The names in os.tmpdir() (this run's own, see test/setup/leak-check.ts) that start with `prefix`. */
+export function tmpNames(prefix: string): Set<string> {
+  return new Set(readdirSync(tmpdir()).filter((n) => n.startsWith(prefix)));
 }
 
 /** Resolves when `proc` has exited (at once if it has). */
