@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listen } from '../../src/index.js';
 import { makeTempDir } from '../setup/tmp.js';
-import { gone } from '../supervision/helpers.js';
-import { devShmOf, exited, expectNothingLeft, FAULT_TRANSPORTS, sysvOf } from './helpers.js';
+import { cmdline, gone } from '../supervision/helpers.js';
+import { devShmOf, exited, expectNothingLeft, FAULT_TRANSPORTS, running, sysvOf } from './helpers.js';
 
 const PARENT = fileURLToPath(new URL('../fixtures/fault-parent.js', import.meta.url));
 
@@ -49,11 +49,8 @@ describe('fault: SIGKILL of the parent mid-stream', function () {
   afterEach(() => {
     for (const p of started.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
     for (const pid of orphans.splice(0)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone, as it should be
-      }
+      // only if it is still our bus-peer (a pid that went may have been reused by anyone)
+      if (running(pid) && cmdline(pid).some((a) => a.endsWith('bus-peer.js'))) process.kill(pid, 'SIGKILL');
     }
   });
 
