@@ -50,7 +50,11 @@ describe('fault: SIGKILL of the parent mid-stream', function () {
     for (const p of started.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
     for (const pid of orphans.splice(0)) {
       // only if it is still our bus-peer (a pid that went may have been reused by anyone)
-      if (running(pid) && cmdline(pid).some((a) => a.endsWith('bus-peer.js'))) process.kill(pid, 'SIGKILL');
+      try {
+        if (running(pid) && cmdline(pid).some((a) => a.endsWith('bus-peer.js'))) process.kill(pid, 'SIGKILL');
+      } catch {
+        // it went between the two looks
+      }
     }
   });
 
