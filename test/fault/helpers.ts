@@ -17,12 +17,13 @@ import { getTransport, type Transport } from '../../src/index.js';
 import { procState } from '../supervision/helpers.js';
 
 /**
- * Every local transport the matrix covers, by the label its cases carry: shm twice, as a
+ * Every transport the matrix covers, by the label its cases carry: shm twice, as a
  * parent/child pair (`shm`) and through its named rendezvous (`shm-named`, shm://name), which
- * are different code paths with different OS objects. nats is left out: it is cross-host,
- * needs a server, and has its own kill and failover suite (test/transports/nats*.test.ts).
+ * are different code paths with different OS objects. nats reaches the shared test server
+ * through SWITCHYARD_NATS_URL (test/transports/nats-shared-server.test.ts: load it first when
+ * running these files alone; without a server the nats cases fail saying so, never skip).
  */
-export const FAULT_TRANSPORTS = ['pipe', 'socketpair', 'fifo', 'unix', 'tcp', 'udp', 'msgq', 'shm', 'shm-named'] as const;
+export const FAULT_TRANSPORTS = ['pipe', 'socketpair', 'fifo', 'unix', 'tcp', 'udp', 'msgq', 'shm', 'shm-named', 'nats'] as const;
 export type FaultLabel = (typeof FAULT_TRANSPORTS)[number];
 
 /**
