@@ -11,10 +11,11 @@
  * Outcome (docs/GUARANTEES.md, "removed object"):
  * - unix, fifo, shm://name: the live link keeps working (both ends hold open fds or
  *   mappings; the name only served to meet). A new connect fails at once with a
- *   TransportError. A new listen() at the same address works, and closing the old listener
+ *   TransportError (ENOENT; ECONNREFUSED for shm, whose record is gone). A new listen() at the same address works, and closing the old listener
  *   afterwards leaves the new one's name alone (a new connect still reaches it).
  * - msgq: the queue is the link, so removing it ends every link on it: each end sees the
- *   link close (within a bound), and the child exits; a new listen() works.
+ *   link end as peer-gone (within a bound), and the child exits; a new connect to the key is
+ *   ENOENT; a new listen() works.
  * - Afterwards nothing of the case is left in ipcs, /dev/shm or its temp dir.
  */
 import { expect } from 'chai';
@@ -22,7 +23,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { unlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, listen, type Link, type Listener } from '../../src/index.js';
+import { connect, listen, PeerGoneError, type Link, type Listener } from '../../src/index.js';
 import { pathOf } from '../../src/transports/core/address.js';
 import { privateAddress } from '../../src/transports/core/private-address.js';
 import { transportRejection } from '../setup/outcomes.js';
@@ -104,14 +105,17 @@ function msqidOf(key: number): number {
   return Number(row[1]);
 }
 
-/** The named object of each transport that has one, and how a third party removes it. */
-const NAMED: Record<string, (address: string) => void> = {
+/**
+ * The named object of each transport that has one, how a third party removes it, and the
+ * code a new connect() then fails with.
+ */
+const NAMED: Record<string, { remove(address: string): void; refusedWith: string }> = {
   // the socket file
-  unix: (address) => unlinkSync(pathOf(new URL(address))),
+  unix: { remove: (address) => unlinkSync(pathOf(new URL(address))), refusedWith: 'ENOENT' },
   // the request FIFO (the client FIFOs are unlinked by the handshake already)
-  fifo: (address) => unlinkSync(pathOf(new URL(address))),
+  fifo: { remove: (address) => unlinkSync(pathOf(new URL(address))), refusedWith: 'ENOENT' },
   // the listener record
-  shm: (address) => unlinkSync(`/dev/shm/switchyard.${new URL(address).host}`),
+  shm: { remove: (address) => unlinkSync(`/dev/shm/switchyard.${new URL(address).host}`), refusedWith: 'ECONNREFUSED' },
 };
 
 describe('fault: the filesystem object removed under a live link', function () {
@@ -121,9 +125,9 @@ describe('fault: the filesystem object removed under a live link', function () {
     for (const o of open.splice(0).reverse()) await o.close();
   });
 
-  for (const [scheme, remove] of Object.entries(NAMED)) {
+  for (const [scheme, { remove, refusedWith }] of Object.entries(NAMED)) {
     const label = scheme === 'shm' ? 'shm-named' : scheme;
-    it(`over ${label}: the live link keeps working, a new connect fails with a TransportError, a new listen works and outlives the old one's close; nothing left`, async function () {
+    it(`over ${label}: the live link keeps working, a new connect fails with a TransportError (${refusedWith}), a new listen works and outlives the old one's close; nothing left`, async function () {
       const dir = makeTempDir();
       const address = privateAddress(scheme, dir, 'rm');
       const a = await Accepting.at(address);
@@ -135,7 +139,7 @@ describe('fault: the filesystem object removed under a live link', function () {
       remove(address);
       expect(await first.roundTrip('after removal'), 'the live link').to.equal('after removal');
       const refused = await transportRejection(connect(address, { timeoutMs: 3000 }));
-      expect(refused.code, refused.message).to.be.a('string');
+      expect(refused.code, refused.message).to.equal(refusedWith);
 
       const b = await Accepting.at(address);
       open.push(b.listener);
@@ -156,7 +160,7 @@ describe('fault: the filesystem object removed under a live link', function () {
     });
   }
 
-  it('over msgq: ipcrm of the queue ends the live link on both ends and the child exits; a new listen works; nothing left', async function () {
+  it('over msgq: ipcrm of the queue ends the live link as peer-gone on both ends and the child exits; a new connect is ENOENT, a new listen works; nothing left', async function () {
     const dir = makeTempDir();
     const a = await Accepting.at('msgq://0');
     open.push(a.listener);
@@ -167,7 +171,11 @@ describe('fault: the filesystem object removed under a live link', function () {
 
     execFileSync('ipcrm', ['-q', String(msqid)]);
     const reason = await withTimeout(first.link.closed, 10_000, 'our end of the link ends');
-    expect(reason.kind, String(reason.error)).to.be.oneOf(['peer-gone', 'error']);
+    // the queue's removal wakes the receive threads with EIDRM: peer-gone, as msgq.ts says
+    expect(reason.kind, String(reason.error)).to.equal('peer-gone');
+    expect(reason.error).to.be.instanceOf(PeerGoneError);
+    const refused = await transportRejection(connect(a.listener.address.href, { timeoutMs: 3000 }));
+    expect(refused.code, refused.message).to.equal('ENOENT');
     const exit = await withTimeout(exited(first.child), 10_000, 'the child exits once its link ended');
     expect(exit.signal).to.equal(null);
 
