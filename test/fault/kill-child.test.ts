@@ -1,11 +1,12 @@
 /**
- * kill-child.test.ts: SIGKILL of the far process mid-stream, over every local transport.
+ * kill-child.test.ts: SIGKILL of the far process mid-stream, over every transport of the
+ * matrix (FAULT_TRANSPORTS in helpers.ts).
  *
  * The far side is a plain bus-peer (test/fixtures/bus-peer.ts), not a supervised child: no
  * supervisor watches its pid, so what ends the stream here is the transport's own detection
  * (EOF on a byte stream, the liveness socket of shm, the pid probe of msgq, the silence
- * timeout of udp). The bus heartbeat is left at its default (15 s to declare a peer gone),
- * longer than the bound below, so it cannot be what passes the test.
+ * timeout of udp and nats). The bus heartbeat is left at its default (15 s to declare a
+ * peer gone), longer than the bound below, so it cannot be what passes the test.
  *
  * Outcome (docs/GUARANTEES.md, "peer crash"): the stream errors with PeerGoneError within
  * 10 s, an ask in flight rejects with PeerGoneError, the values before the error are

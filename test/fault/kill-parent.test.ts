@@ -1,6 +1,6 @@
 /**
  * kill-parent.test.ts: SIGKILL of the parent while its child streams to it, over every
- * local transport (the parent is test/fixtures/fault-parent.ts; its child a plain bus-peer,
+ * transport (the parent is test/fixtures/fault-parent.ts; its child a plain bus-peer,
  * not a supervised one, so only the transport tells the child its parent is gone).
  *
  * Outcome (docs/GUARANTEES.md, "peer crash" and "cleanup"): the child notices and exits by

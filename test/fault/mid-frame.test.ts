@@ -1,13 +1,13 @@
 /**
- * mid-frame.test.ts: the peer dies in the middle of a frame, over every local transport, at
+ * mid-frame.test.ts: the peer dies in the middle of a frame, over every transport, at
  * the Link level (no bus above to hide anything).
  *
  * The frame is 48 MiB: more than a byte stream's kernel buffers hold, more than a datagram
  * link's credit window (many pieces) and more than a shm ring (many records), so with our
  * side paused the sender cannot finish it. The sender (test/fixtures/fault-sender.ts) says
  * how much of the frame it still holds; once that has stopped moving above 0, it is SIGKILLed
- * with the frame cut: on a stream, a length prefix and part of the body; on udp and msgq,
- * some of its pieces; on shm, some of its records. Then we resume.
+ * with the frame cut: on a stream, a length prefix and part of the body; on udp, msgq and
+ * nats, some of its pieces; on shm, some of its records. Then we resume.
  *
  * The second case ends the sender politely instead: it calls close() with a linger of 200 ms
  * while we are paused, so the flush cannot finish and close() gives up with the frame cut.
@@ -98,7 +98,7 @@ describe('fault: the peer ends in the middle of a fragmented frame', function ()
       const reason = await withTimeout(o.link.closed, 15_000, `the ${label} link ends after the sender's death`);
       expect(reason.kind, String(reason.error)).to.be.oneOf(['peer-gone', 'protocol-error']);
       expect(frames, 'no frame delivered (a truncated one least of all)').to.deep.equal([]);
-      // where the link counts frames (udp, msgq), the cut one is counted lost, with pieces in
+      // where the link counts frames (udp, msgq, nats), the cut one is counted lost, with pieces in
       if (o.link.stats) expect(o.link.stats).to.include({ lost: 1, expired: 1 });
 
       opened = undefined;
@@ -132,7 +132,7 @@ describe('fault: the peer ends in the middle of a fragmented frame', function ()
       const reason = await withTimeout(o.link.closed, 15_000, `the ${label} link ends after the sender's close`);
       expect(reason.kind, String(reason.error)).to.be.oneOf(['peer-gone', 'protocol-error']);
       expect(frames, 'no frame delivered (a truncated one least of all)').to.deep.equal([]);
-      // where the link counts frames (udp, msgq), the cut one is counted lost, with pieces in
+      // where the link counts frames (udp, msgq, nats), the cut one is counted lost, with pieces in
       if (o.link.stats) expect(o.link.stats).to.include({ lost: 1, expired: 1 });
 
       opened = undefined;

@@ -1,13 +1,14 @@
 /**
  * sigstop.test.ts: SIGSTOP of the far process for longer than the heartbeat allows, then
- * SIGCONT, over every local transport.
+ * SIGCONT, over every transport.
  *
  * The contract (docs/GUARANTEES.md, "SIGSTOP"): a stopped peer cannot be told from a hung
- * one, so after 3 silent heartbeat periods of the bus (udp: its own silence timeout first)
+ * one, so after 3 silent heartbeat periods of the bus (udp, nats: maybe their own silence
+ * timeout first)
  * our side declares it gone: the stream errors with PeerGoneError, the ask in flight rejects
- * with PeerGoneError, and the connection ends `peer-gone` and is closed by us. Nothing the
- * stopped process sent before or after is delivered once that happened, on any transport:
- * the link is closed, not paused. After SIGCONT the stopped process finds its link ended and
+ * with PeerGoneError, and the connection ends `peer-gone` and is closed by us. Nothing more
+ * from the stopped process is delivered once that happened, on any transport: the link is
+ * closed, not paused. After SIGCONT the stopped process finds its link ended and
  * exits (bus-peer exits when its connection ends), and nothing is left behind.
  */
 import { expect } from 'chai';
