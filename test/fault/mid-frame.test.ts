@@ -46,7 +46,14 @@ async function openSender(label: string, dir: string, mode: 'kill' | 'close'): P
   const link = new Promise<Link>((r) => (accepted = r));
   const listener = await listen(privateAddress(t.scheme, dir, 'mid'), (l) => accepted(l));
   const child = spawn(process.execPath, [SENDER, listener.address.href, String(FRAME), mode], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return { link: await withTimeout(link, 15_000, `the ${label} sender connects`), child, listener };
+  try {
+    return { link: await withTimeout(link, 15_000, `the ${label} sender connects`), child, listener };
+  } catch (err) {
+    child.kill('SIGKILL');
+    await exited(child);
+    await listener.close();
+    throw err;
+  }
 }
 
 /** Resolves once the sender has printed the same `pending N` (N > 0) three times in a row. */
@@ -55,7 +62,8 @@ function stalledWithFrameCut(child: ChildProcess): Promise<number> {
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (s: string) => {
       out += s;
-      const seen = [...out.matchAll(/^pending (\d+)$/gm)].map((m) => Number(m[1]));
+      // whole lines only: a chunk may end in the middle of a number
+      const seen = [...out.matchAll(/^pending (\d+)\n/gm)].map((m) => Number(m[1]));
       const last = seen.slice(-3);
       if (last.length === 3 && last[0]! > 0 && last.every((n) => n === last[0])) resolve(last[0]!);
     });
