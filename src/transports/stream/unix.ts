@@ -3,7 +3,10 @@
  * and Servers").
  *
  * The socket file is mode 0600 from its creation (bound under umask 0177) and is removed when the listener closes and when the process
- * exits (cleanup.ts). A file left by a crash is stale: listen() tries to connect to it; if
+ * exits (cleanup.ts), and only if the path still names that same socket: the socket is bound
+ * natively and handed to Node as an fd, because libuv unlinks a path it bound itself when
+ * the server closes, whatever file is at that path by then (a newer listener's, after ours
+ * was removed under us). A file left by a crash is stale: listen() tries to connect to it; if
  * nobody answers (ECONNREFUSED) it is removed and replaced, if somebody does it is EADDRINUSE.
  * A path that exists but is not a socket is never touched.
  */
@@ -11,6 +14,7 @@ import { chmodSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { isMainThread } from 'node:worker_threads';
 import { TransportError } from '../../errors.js';
+import { native } from '../../native.js';
 import { badAddress, pathOf } from '../core/address.js';
 import { ownName, removeNowOrAtExit, unlinkQuiet } from '../core/cleanup.js';
 import { handOver } from '../core/hand-over.js';
@@ -63,11 +67,11 @@ async function reclaim(path: string, address: string): Promise<void> {
  * could connect (seen under umask 000). The umask is the process's: it is restored before
  * any other JavaScript runs. Worker threads cannot set it; there the chmod after is all.
  */
-function bindPrivately(bind: () => void): void {
+function bindPrivately<T>(bind: () => T): T {
   if (!isMainThread) return bind();
   const old = process.umask(0o177);
   try {
-    bind();
+    return bind();
   } finally {
     process.umask(old);
   }
@@ -82,9 +86,18 @@ export const unixTransport: Transport = {
     const path = socketPath(address);
     await reclaim(path, address.href);
     let n = 0;
-    const server = await serve((s) => bindPrivately(() => s.listen({ path, exclusive: true })), address.href, (socket) => {
-      handOver(onLink, socketLink('unix', socket, `${address.href}#${++n}`, capabilities, resolved));
-    });
+    // bound here, not by libuv: see the header (a path libuv bound is unlinked on close)
+    const fd = bindPrivately(() => native.listenUnix(path, 511));
+    let server;
+    try {
+      server = await serve((s) => s.listen({ fd }), address.href, (socket) => {
+        handOver(onLink, socketLink('unix', socket, `${address.href}#${++n}`, capabilities, resolved));
+      });
+    } catch (err) {
+      // the failed server closed the fd with its handle; the name we bound is still ours
+      unlinkQuiet(path);
+      throw err;
+    }
     // Already 0600 where bindPrivately() could set the umask; in a worker thread (which may not
     // change the process's umask) this narrows it after the fact.
     try {
@@ -99,8 +112,8 @@ export const unixTransport: Transport = {
     return {
       address: new URL(`unix://${path}`),
       close() {
-        // libuv unlinks the path when the server closes; ownName() covers the rest, and never
-        // removes a socket file that a newer listener has put at the same path.
+        // ownName() removes the socket file, and never one that a newer listener has put at
+        // the same path after ours was removed.
         closing ??= stopServer(server).then(removeName);
         return closing;
       },
