@@ -33,6 +33,8 @@ export {
   ChildFailedError,
   ChildQueueFullError,
   type TransportErrorDetails,
+  MailboxFullError,
+  LimitError,
 } from './errors.js';
 
 export { ActorSystem, type ActorSystemOptions, type LocalActorOptions, type RemoteSystem, type SystemListener } from './actors/system.js';

@@ -13,11 +13,13 @@ import type { Connection } from '../bus/connection.js';
 import type { LocalHost } from '../bus/host.js';
 import { MAX_CREDIT, OVERFLOW_POLICIES } from '../bus/serving.js';
 import type { StreamSource } from '../bus/source.js';
-import { AskTimeoutError, PeerGoneError, SwitchyardError } from '../errors.js';
+import { AskTimeoutError, LimitError, MailboxFullError, PeerGoneError, SwitchyardError } from '../errors.js';
 import { connect as connectLink, listen as listenLink } from '../transports/core/registry.js';
 import type { CloseReason, Link, LinkOptions, Listener } from '../transports/core/transport.js';
 import { LocalActor } from './actor.js';
 import { isActorDefinition, type ActorDefinition, type AnyActorDefinition, type InitArgs } from './define.js';
+import { limitOption } from '../bus/limits.js';
+import { resolveLimits, type ResolvedLimits, type SystemLimits } from './limits.js';
 import { RefImpl, type ActorRef, type RefHost } from './ref.js';
 import type { SupervisedRef } from './supervision/child-ref.js';
 import type { PoolOptions, PoolRef } from './supervision/pool.js';
@@ -43,6 +45,8 @@ export interface ActorSystemOptions {
   link?: LinkOptions;
   /** Errors nobody waits for (a tell's handler threw, a tell could not be routed). Default: console.error. */
   onError?: (err: unknown, context: string) => void;
+  /** Bounds on mailboxes and on what one peer may make this system hold (see SystemLimits). */
+  limits?: SystemLimits;
 }
 
 /** Options for `system.local()`. */
@@ -51,6 +55,8 @@ export interface LocalActorOptions<D extends AnyActorDefinition> {
   name: string;
   /** Arguments for the definition's `init`. */
   args?: InitArgs<D>;
+  /** This actor's mailbox limit (waiting messages). Default: the system's `limits.mailbox` (10,000). */
+  mailbox?: number;
 }
 
 /** Another system this one is connected to. */
@@ -122,6 +128,7 @@ export class ActorSystem implements RefHost {
   private readonly onError: (err: unknown, context: string) => void;
   private stopping: Promise<void> | undefined;
   private supervisionRoot: Supervision | undefined;
+  private readonly limits: ResolvedLimits;
 
   /** Every system that connects to this one (or that this one connects to), as it arrives. */
   readonly connections$: Observable<RemoteSystem> = this.connected.asObservable();
@@ -131,11 +138,12 @@ export class ActorSystem implements RefHost {
     this.askTimeoutMs = options.askTimeoutMs ?? 30_000;
     this.linkOptions = options.link ?? {};
     this.onError = options.onError ?? ((err, context) => console.error(`[switchyard ${this.node}] ${context}:`, err));
+    this.limits = resolveLimits(options.limits);
     const host: LocalHost = {
-      tell: (actor, message, args) => this.local$(actor).tell(message, args, (err) => this.onError(err, `actor ${actor}, tell ${JSON.stringify(message)}`)),
-      ask: (actor, message, args) => this.local$(actor).ask(message, args),
-      stream: (actor, name, args) => this.local$(actor).stream(name, args),
-      channel: (actor, name, input, args) => this.local$(actor).channel(name, input, args),
+      tell: (actor, message, args, sink) => this.local$(actor).tell(message, args, (err) => this.onError(err, `actor ${actor}, tell ${JSON.stringify(message)}`), sink),
+      ask: (actor, message, args, sink) => this.local$(actor).ask(message, args, sink),
+      stream: (actor, name, args, sink) => this.local$(actor).stream(name, args, sink),
+      channel: (actor, name, input, args, sink) => this.local$(actor).channel(name, input, args, sink),
       makeRef: (node, actor) => new RefImpl(this, node, actor),
       reportError: (err, context) => this.onError(err, context),
     };
@@ -144,6 +152,7 @@ export class ActorSystem implements RefHost {
       heartbeatMs: options.heartbeatMs ?? 5000,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
       maxDepth: options.maxDepth ?? 100,
+      limits: this.limits,
     });
     this.bus.onConnection = (conn) => {
       const remote = new Remote(this, conn);
@@ -166,10 +175,17 @@ export class ActorSystem implements RefHost {
     if (!isActorDefinition(definition)) throw new TypeError('system.local() needs a definition made by defineActor()');
     const name = checkName('actor', options?.name);
     if (this.actors.has(name)) throw new SwitchyardError('ERR_NAME_TAKEN', `an actor named ${JSON.stringify(name)} already runs on ${this.node}`);
-    const actor = new LocalActor(name, definition, (options.args ?? []) as unknown[], (err) => {
-      this.actors.delete(name);
-      this.onError(err, `actor ${name}: init failed`);
-    });
+    const mailbox = limitOption('mailbox', options.mailbox, this.limits.mailbox);
+    const actor = new LocalActor(
+      name,
+      definition,
+      (options.args ?? []) as unknown[],
+      (err) => {
+        this.actors.delete(name);
+        this.onError(err, `actor ${name}: init failed`);
+      },
+      mailbox,
+    );
     this.actors.set(name, actor);
     return new RefImpl(this, this.node, name) as unknown as ActorRef<D>;
   }
@@ -185,9 +201,19 @@ export class ActorSystem implements RefHost {
   /** Listens at `address` (any registered transport); every system that connects can reach our actors. */
   async listen(address: string, options: LinkOptions = {}): Promise<SystemListener> {
     this.checkRunning();
+    const maxLinks = this.limits.linksPerListener;
+    let open = 0;
     const listener = await listenLink(
       address,
       (link) => {
+        if (open >= maxLinks) {
+          const why = new LimitError('linksPerListener', maxLinks, `${this.node} already holds ${open} connections on ${address}`);
+          this.onError(why, `incoming connection on ${address} refused`);
+          this.bus.turnAway(link, why).catch((err: unknown) => this.onError(err, `refusing a connection on ${address}`));
+          return;
+        }
+        open++;
+        void link.closed.then(() => open--);
         this.track(this.bus.attach(link)).catch((err: unknown) => this.onError(err, `incoming connection on ${address}`));
       },
       { ...this.linkOptions, ...options },
@@ -264,6 +290,11 @@ export class ActorSystem implements RefHost {
     );
   }
 
+  /** Messages waiting in a local actor's mailbox (not counting the one running); for monitoring. */
+  mailboxLength(actor: string): number {
+    return this.local$(actor).queued;
+  }
+
   /** The systems connected right now. */
   get remotes(): RemoteSystem[] {
     return [...this.remotesByConn.values()];
@@ -289,7 +320,9 @@ export class ActorSystem implements RefHost {
 
   refTell(ref: RefImpl, message: string, args: unknown[]): void {
     if (ref.node === this.node) {
-      this.local$(ref.actor).tell(message, args, (err) => this.onError(err, `actor ${ref.actor}, tell ${JSON.stringify(message)}`));
+      const actor = this.local$(ref.actor);
+      if (actor.full) throw new MailboxFullError(ref.actor, actor.mailboxLimit);
+      actor.tell(message, args, (err) => this.onError(err, `actor ${ref.actor}, tell ${JSON.stringify(message)}`));
       return;
     }
     this.bus.tell(ref.node, ref.actor, message, args);
@@ -308,6 +341,7 @@ export class ActorSystem implements RefHost {
     } catch (err) {
       return Promise.reject(err);
     }
+    if (actor.full) return Promise.reject(new MailboxFullError(ref.actor, actor.mailboxLimit));
     return withDeadline(actor.ask(message, args), `${ref.path}`, message, timeoutMs, signal);
   }
 

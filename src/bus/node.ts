@@ -15,12 +15,13 @@
  * violation closes only the connection it arrived on.
  */
 import { Observable } from 'rxjs';
-import { AskTimeoutError, FrameTooLargeError, PeerGoneError, ProtocolError } from '../errors.js';
+import { AskTimeoutError, FrameTooLargeError, LimitError, PeerGoneError, ProtocolError } from '../errors.js';
 import type { CloseReason, Link } from '../transports/core/transport.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import { InboundStream } from './consuming.js';
 import { MAX_HOPS, MSG_NAMES, MsgType, splitAddress, wireInt, type Envelope } from './envelope.js';
 import type { LocalHost } from './host.js';
+import type { BusLimits } from './limits.js';
 import { MAX_CREDIT, OutboundStream, OVERFLOW_POLICIES, type OverflowPolicy, type SubRequest } from './serving.js';
 import type { StreamSource } from './source.js';
 import { errorFromWire, errorToWire, type WireError } from './wire-error.js';
@@ -28,6 +29,8 @@ import { errorFromWire, errorToWire, type WireError } from './wire-error.js';
 export interface BusOptions extends ConnectionOptions {
   /** Send error stacks to peers. Default false: stacks reveal paths and code. */
   sendStacks: boolean;
+  /** What one peer may make this node hold (limits.ts). */
+  limits: BusLimits;
 }
 
 export interface AskOptions {
@@ -131,6 +134,16 @@ export class BusNode {
     conn.startHeartbeat();
     this.onConnection?.(conn);
     return conn;
+  }
+
+  /**
+   * Refuses a link at once (a limit was reached): the peer gets a `bye` with code ERR_LIMIT
+   * and `why` as its message (PROTOCOL.md B.7), then the link closes. Nothing else is touched.
+   */
+  async turnAway(link: Link, why: LimitError): Promise<void> {
+    const conn = new Connection(link, this.id, this.name, { decodeRef: () => null }, () => {}, this.options);
+    conn.fail(new ProtocolError(why.message, 'ERR_LIMIT', { cause: why }));
+    await link.close();
   }
 
   /** The direct connection to `node`, if any. */
@@ -376,7 +389,7 @@ export class BusNode {
       case MsgType.tell: {
         const [message, args] = this.call(env);
         try {
-          this.host.tell(actor, message, args);
+          this.host.tell(actor, message, args, conn.inflow);
         } catch (err) {
           this.host.reportError(err, `tell ${JSON.stringify(message)} to ${actor} from ${env.from}`);
         }
@@ -384,15 +397,28 @@ export class BusNode {
       }
       case MsgType.ask: {
         const [message, args] = this.call(env);
+        const inflow = conn.inflow;
+        const limit = this.options.limits.pendingAsksPerPeer;
+        if (inflow.asks >= limit) {
+          this.answer(conn, env, MsgType.error, errorToWire(new LimitError('pendingAsksPerPeer', limit, `${env.from} has ${inflow.asks} asks unanswered at ${this.id}`), false));
+          return;
+        }
+        inflow.asks++;
         let p: Promise<unknown>;
         try {
-          p = this.host.ask(actor, message, args);
+          p = this.host.ask(actor, message, args, inflow);
         } catch (err) {
           p = Promise.reject(err);
         }
         p.then(
-          (v) => this.answer(conn, env, MsgType.reply, v),
-          (e: unknown) => this.answer(conn, env, MsgType.error, errorToWire(e, this.options.sendStacks)),
+          (v) => {
+            inflow.asks--;
+            this.answer(conn, env, MsgType.reply, v);
+          },
+          (e: unknown) => {
+            inflow.asks--;
+            this.answer(conn, env, MsgType.error, errorToWire(e, this.options.sendStacks));
+          },
         );
         return;
       }
@@ -400,14 +426,31 @@ export class BusNode {
         const req = this.subRequest(env);
         const key = `${env.from}\u0000${env.id}`;
         if (this.outbound.has(key)) throw new ProtocolError(`duplicate stream id ${env.id} from ${env.from}`, 'ERR_BAD_MESSAGE');
+        const inflow = conn.inflow;
+        const limit = this.options.limits.streamsPerPeer;
+        if (inflow.streams >= limit) {
+          this.answer(conn, env, MsgType.error, errorToWire(new LimitError('streamsPerPeer', limit, `${env.from} has ${inflow.streams} streams open at ${this.id}`), false));
+          return;
+        }
+        inflow.streams++;
         const stream = new OutboundStream(
-          { conn, requester: env.from, id: env.id, self: this.id, sendStacks: this.options.sendStacks, onEnd: () => this.outbound.delete(key) },
+          {
+            conn,
+            requester: env.from,
+            id: env.id,
+            self: this.id,
+            sendStacks: this.options.sendStacks,
+            onEnd: () => {
+              inflow.streams--;
+              this.outbound.delete(key);
+            },
+          },
           req,
         );
         this.outbound.set(key, { conn, stream });
         let p: Promise<StreamSource>;
         try {
-          p = req.channel ? this.host.channel(actor, req.name, stream.input!.observable, req.args) : this.host.stream(actor, req.name, req.args);
+          p = req.channel ? this.host.channel(actor, req.name, stream.input!.observable, req.args, inflow) : this.host.stream(actor, req.name, req.args, inflow);
         } catch (err) {
           p = Promise.reject(err);
         }
@@ -479,7 +522,8 @@ export class BusNode {
     let failure: unknown;
     const reply = (p: unknown, t: MsgType): boolean => {
       try {
-        conn.send({ type: t, id: env.id, to: env.from, from: this.id, payload: p, hops: 0 });
+        // above the high-water mark: the peer is not reading its answers (inflow.ts)
+        if (!conn.send({ type: t, id: env.id, to: env.from, from: this.id, payload: p, hops: 0 })) conn.inflow.answersBackedUp();
         return true;
       } catch (err) {
         failure ??= err;
