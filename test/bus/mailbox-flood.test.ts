@@ -6,31 +6,17 @@
  * Over unix (a byte stream) and shm (the ring), each in a real child (test/fixtures/flooder.ts).
  */
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ActorSystem, defineActor, type SystemListener } from '../../src/index.js';
 import { privateAddress } from '../../src/transports/core/private-address.js';
 import { makeTempDir } from '../setup/tmp.js';
 import { withTimeout } from '../setup/timing.js';
+import { runChild } from './child-lines.js';
 
 const FLOODER = fileURLToPath(new URL('../fixtures/flooder.js', import.meta.url));
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-/** A child whose stdout lines we keep. */
-export function runChild(args: string[]): { child: ChildProcess; lines: string[]; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines: string[] = [];
-  let tail = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    const parts = (tail + chunk).split('\n');
-    tail = parts.pop()!;
-    lines.push(...parts);
-  });
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, lines, exited };
 }
 
 async function until(what: string, ms: number, cond: () => boolean): Promise<void> {
