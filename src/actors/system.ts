@@ -6,7 +6,7 @@
  * goodbye on every connection, closes every listener (removing socket files, FIFOs...), and
  * stops every actor; pending asks and streams end with PeerGoneError rather than hanging.
  */
-import { Observable, Subject } from 'rxjs';
+import { isObservable, Observable, Subject } from 'rxjs';
 import { randomBytes } from 'node:crypto';
 import { BusNode } from '../bus/node.js';
 import type { Connection } from '../bus/connection.js';
@@ -20,6 +20,7 @@ import { LocalActor } from './actor.js';
 import { isActorDefinition, type ActorDefinition, type AnyActorDefinition, type InitArgs } from './define.js';
 import { limitOption } from '../bus/limits.js';
 import { resolveLimits, type ResolvedLimits, type SystemLimits } from './limits.js';
+import { pullOnDemand } from './pull-on-demand.js';
 import { RefImpl, type ActorRef, type RefHost } from './ref.js';
 import type { SupervisedRef } from './supervision/child-ref.js';
 import type { PoolOptions, PoolRef } from './supervision/pool.js';
@@ -353,7 +354,10 @@ export class ActorSystem implements RefHost {
     const bufferSize = o.bufferSize ?? 1024;
     if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > MAX_CREDIT) throw new RangeError(`prefetch must be an integer in 1 .. ${MAX_CREDIT}`);
     if (!Number.isInteger(bufferSize) || bufferSize < 0 || bufferSize > MAX_CREDIT) throw new RangeError(`bufferSize must be an integer in 0 .. ${MAX_CREDIT}`);
-    if (ref.node !== this.node) return this.bus.stream(ref.node, ref.actor, name, args, { prefetch, overflow, bufferSize }, input);
+    const demand = o.demand;
+    if (ref.node !== this.node) return this.bus.stream(ref.node, ref.actor, name, args, { prefetch, overflow, bufferSize, demand }, input);
+    // a local Observable cannot be slowed down: a Demand bounds what waits for the consumer
+    if (demand) demand.bound = { capacity: prefetch + bufferSize, overflow };
     return new Observable<unknown>((subscriber) => {
       let inner: { unsubscribe(): void } | undefined;
       let done = false;
@@ -368,7 +372,9 @@ export class ActorSystem implements RefHost {
       }
       opened.then(
         (source) => {
-          if (!done) inner = actor.observe(source).subscribe(subscriber);
+          if (done) return;
+          const values = demand && !isObservable(source) ? pullOnDemand(source, demand, prefetch) : actor.observe(source);
+          inner = values.subscribe(subscriber);
         },
         (err: unknown) => subscriber.error(err),
       );

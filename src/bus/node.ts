@@ -19,6 +19,7 @@ import { AskTimeoutError, FrameTooLargeError, LimitError, PeerGoneError, Protoco
 import type { CloseReason, Link } from '../transports/core/transport.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import { InboundStream } from './consuming.js';
+import type { Demand } from './demand.js';
 import { MAX_HOPS, MSG_NAMES, MsgType, splitAddress, wireInt, type Envelope } from './envelope.js';
 import type { LocalHost } from './host.js';
 import type { BusLimits } from './limits.js';
@@ -44,6 +45,8 @@ export interface StreamOptions {
   overflow: OverflowPolicy;
   /** Values buffered beyond the credit before the overflow policy applies. */
   bufferSize: number;
+  /** Return credit as the consumer takes values (demand.ts), not as they are delivered. */
+  demand?: Demand | undefined;
 }
 
 interface PendingAsk {
@@ -234,7 +237,7 @@ export class BusNode {
       const id = this.nextId++;
       const target = this.target(node, actor);
       const s = new InboundStream(
-        { conn, id, self: this.id, target, name, prefetch: opts.prefetch, overflow: opts.overflow, bufferSize: opts.bufferSize, sendStacks: this.options.sendStacks, onEnd: () => this.inbound.delete(id) },
+        { conn, id, self: this.id, target, name, prefetch: opts.prefetch, overflow: opts.overflow, bufferSize: opts.bufferSize, sendStacks: this.options.sendStacks, onEnd: () => this.inbound.delete(id), demand: opts.demand },
         subscriber,
         input,
       );
