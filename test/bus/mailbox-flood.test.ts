@@ -61,7 +61,8 @@ for (const scheme of ['unix', 'shm']) {
           },
         },
       });
-      system = await ActorSystem.start({ name: `flood-rx-${scheme}-${process.pid}`, onError: () => {} });
+      // heartbeats every 200 ms: the link is paused far longer than 3 periods, and that silence is ours, not the peer's
+      system = await ActorSystem.start({ name: `flood-rx-${scheme}-${process.pid}`, heartbeatMs: 200, onError: () => {} });
       system.local(sink, { name: 'sink', mailbox: LIMIT });
       listener = await system.listen(privateAddress(scheme, makeTempDir(), 'flood'));
       flooder = runChild([FLOODER, 'tell', listener.address, `flood-tx-${scheme}-${process.pid}`, String(COUNT), String(BYTES)]);
