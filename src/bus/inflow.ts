@@ -3,12 +3,12 @@
  * reading that keeps it bounded (issue 14).
  *
  * Reading is paused while any reason holds: a mailbox it fed is full (Backpressure, until
- * relieved), or the answers we owe it are not draining (until the link's drain()). Each
- * reason holds once however many messages meet it, and the link is resumed when the last
- * lets go. Counters of asks and streams served for this peer back the per-peer limits.
+ * relieved), the answers we owe it are not draining, or the link we forward its requests
+ * over is not draining (until that link's drain()). Each reason holds once however many
+ * messages meet it, and the link is resumed when the last lets go. Counters of asks and streams served for this peer back the per-peer limits.
  * Invariants: link.pause() once when the first hold starts, link.resume() once when the
- * last ends (never after the connection ended); the same Backpressure or drain wait is held
- * at most once at a time.
+ * last ends (never after the connection ended); the same Backpressure, or a wait for the
+ * same link to drain, is held at most once at a time.
  */
 import type { Link } from '../transports/core/transport.js';
 import type { Backpressure, PressureSink } from './host.js';
@@ -20,7 +20,7 @@ export class Inflow implements PressureSink {
   streams = 0;
   private holds = 0;
   private readonly pressures = new Set<Backpressure>();
-  private waitingDrain = false;
+  private readonly draining = new Set<Link>();
   private ended = false;
 
   constructor(
@@ -46,24 +46,27 @@ export class Inflow implements PressureSink {
   }
 
   /**
-   * An answer went out above the link's high-water mark: read no more requests until the
-   * link drains, so a peer that does not read its answers cannot make us queue without end.
+   * Something this peer caused went out on `out` above its high-water mark (an answer to it
+   * on its own link, or a request of its that we forwarded): read no more from this peer
+   * until `out` drains, so a peer that does not read (or a slow next hop) cannot make us
+   * queue without end.
    */
-  answersBackedUp(): void {
-    if (this.ended || this.waitingDrain) return;
-    this.waitingDrain = true;
+  backedUp(out: Link = this.link): void {
+    if (this.ended || this.draining.has(out)) return;
+    this.draining.add(out);
     this.hold();
     const done = (): void => {
-      this.waitingDrain = false;
+      this.draining.delete(out);
       this.release();
     };
-    this.link.drain().then(done, done);
+    out.drain().then(done, done);
   }
 
   /** The connection ended: nothing more is paused or resumed. */
   end(): void {
     this.ended = true;
     this.pressures.clear();
+    this.draining.clear();
   }
 
   private hold(): void {

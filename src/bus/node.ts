@@ -526,7 +526,7 @@ export class BusNode {
     const reply = (p: unknown, t: MsgType): boolean => {
       try {
         // above the high-water mark: the peer is not reading its answers (inflow.ts)
-        if (!conn.send({ type: t, id: env.id, to: env.from, from: this.id, payload: p, hops: 0 })) conn.inflow.answersBackedUp();
+        if (!conn.send({ type: t, id: env.id, to: env.from, from: this.id, payload: p, hops: 0 })) conn.inflow.backedUp();
         return true;
       } catch (err) {
         failure ??= err;
@@ -607,7 +607,8 @@ export class BusNode {
     }
     if (tracked) this.forwards.set(key, { back: conn, fwd: target, to: env.to, requester: env.from, id: env.id, kind: env.type === MsgType.ask ? 'ask' : 'sub' });
     try {
-      target.send({ ...env, hops: env.hops + 1 });
+      // the next hop is not taking what we forward: stop reading the peer that sends it
+      if (!target.send({ ...env, hops: env.hops + 1 })) conn.inflow.backedUp(target.link);
     } catch (err) {
       // too big for the next hop's peer, say: fail this request, not the link it came on
       this.forwards.delete(key);
