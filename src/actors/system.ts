@@ -177,16 +177,10 @@ export class ActorSystem implements RefHost {
     const name = checkName('actor', options?.name);
     if (this.actors.has(name)) throw new SwitchyardError('ERR_NAME_TAKEN', `an actor named ${JSON.stringify(name)} already runs on ${this.node}`);
     const mailbox = limitOption('mailbox', options.mailbox, this.limits.mailbox);
-    const actor = new LocalActor(
-      name,
-      definition,
-      (options.args ?? []) as unknown[],
-      (err) => {
-        this.actors.delete(name);
-        this.onError(err, `actor ${name}: init failed`);
-      },
-      mailbox,
-    );
+    const actor = new LocalActor(name, definition, (options.args ?? []) as unknown[], (err) => {
+      this.actors.delete(name);
+      this.onError(err, `actor ${name}: init failed`);
+    }, mailbox);
     this.actors.set(name, actor);
     return new RefImpl(this, this.node, name) as unknown as ActorRef<D>;
   }

@@ -12,7 +12,9 @@
  *
  * Invariants: every ask settles exactly once (reply, error, timeout, abort, or PeerGoneError
  * when its connection closes); every stream subscription ends exactly once; a protocol
- * violation closes only the connection it arrived on.
+ * violation closes only the connection it arrived on. What one peer may make this node hold
+ * is bounded per connection: asks and streams by limits.ts, the rest by pausing its reading
+ * (inflow.ts: a full mailbox, answers or forwarded requests that do not drain).
  */
 import { Observable } from 'rxjs';
 import { AskTimeoutError, FrameTooLargeError, LimitError, PeerGoneError, ProtocolError } from '../errors.js';
@@ -437,17 +439,7 @@ export class BusNode {
         }
         inflow.streams++;
         const stream = new OutboundStream(
-          {
-            conn,
-            requester: env.from,
-            id: env.id,
-            self: this.id,
-            sendStacks: this.options.sendStacks,
-            onEnd: () => {
-              inflow.streams--;
-              this.outbound.delete(key);
-            },
-          },
+          { conn, requester: env.from, id: env.id, self: this.id, sendStacks: this.options.sendStacks, onEnd: () => { inflow.streams--; this.outbound.delete(key); } },
           req,
         );
         this.outbound.set(key, { conn, stream });
