@@ -631,7 +631,8 @@ export class BusNode {
     // which the responder could not know): the requester still gets exactly one answer, an
     // error saying so; a stream value that cannot pass ends that stream (cancelled upstream).
     try {
-      if (out.isOpen) out.send(next);
+      // a requester not reading its answers: stop reading the side that sends them
+      if (out.isOpen && !out.send(next)) conn.inflow.backedUp(out.link);
     } catch (err) {
       if (env.type === MsgType.next) {
         this.forwards.delete(key);
