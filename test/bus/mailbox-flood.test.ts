@@ -5,7 +5,9 @@
  * the receiver's memory stays flat, and every tell is still handled, once, in order. The same
  * for asks: a flood of asks not awaited one by one meets the same pause, and every ask is
  * answered, in order (the per-peer limit of unanswered asks is far above the mailbox's).
- * Over unix (a byte stream) and shm (the ring), each in a real child (test/fixtures/flooder.ts).
+ * Over one transport per carrier: unix (a byte stream; tcp and fifo share its carrier and pass
+ * too), shm (the ring) and msgq (datagrams under credit), each from a real child
+ * (test/fixtures/flooder.ts).
  */
 import { expect } from 'chai';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +35,7 @@ const LIMIT = 2000;
 const COUNT = 40_000;
 const BYTES = 4096;
 
-for (const scheme of ['unix', 'shm']) {
+for (const scheme of ['unix', 'shm', 'msgq']) {
   describe(`hostile: limits: a flood from another process at a slow actor (${scheme})`, function () {
     this.timeout(180_000);
     let system: ActorSystem;
