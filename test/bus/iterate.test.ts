@@ -12,6 +12,8 @@ import { ActorSystem, defineActor, iterate, RemoteError, StreamOverflowError, ty
 import { privateAddress } from '../../src/transports/core/private-address.js';
 import { makeTempDir } from '../setup/tmp.js';
 import { runChild } from './child-lines.js';
+import type worker from '../fixtures/supervised-worker.js';
+import { WORKER } from '../supervision/helpers.js';
 
 const PRODUCER = fileURLToPath(new URL('../fixtures/producer.js', import.meta.url));
 
@@ -139,5 +141,27 @@ describe('limits: iterate() on an actor in this process', function () {
     expect(late).to.deep.equal([1]);
     expect(await lastValueFrom(ref.stream('burst').pipe(toArray()))).to.have.length(1000);
     await system.stop();
+  });
+});
+
+describe('limits: iterate() through a supervised child and a pool', function () {
+  this.timeout(60_000);
+  it('takes its Demand through ref.with(): every value, in order, from a spawned child and from a pool', async function () {
+    const system = await ActorSystem.start({ name: `iter-sup-${process.pid}`, onError: () => {} });
+    try {
+      const child = await system.spawn<typeof worker>(WORKER, { transport: 'socketpair', name: 'iter-child', stdio: 'ignore' });
+      const pool = await system.spawnPool<typeof worker>(WORKER, { size: 1, transport: 'socketpair', stdio: 'ignore' });
+      const refs: ActorRef<typeof worker>[] = [child.with({ prefetch: 4 }), pool.with({ prefetch: 4 })];
+      for (const ref of refs) {
+        const got: number[] = [];
+        for await (const v of iterate(ref, 'count', 50)) {
+          got.push(v);
+          await sleep(1);
+        }
+        expect(got).to.deep.equal([...Array(50).keys()]);
+      }
+    } finally {
+      await system.stop();
+    }
   });
 });
