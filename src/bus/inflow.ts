@@ -3,9 +3,11 @@
  * reading that keeps it bounded (issue 14).
  *
  * Reading is paused while any reason holds: a mailbox it fed is full (Backpressure, until
- * relieved), the answers we owe it are not draining, or the link we forward its requests
- * over is not draining (until that link's drain()). Each reason holds once however many
- * messages meet it, and the link is resumed when the last lets go. Counters of asks and streams served for this peer back the per-peer limits.
+ * relieved), the answers we owe it are not draining, or the link we forward its messages
+ * over (its requests toward an actor, its answers toward a requester) is not draining (until
+ * that link's drain()). Each reason holds once however many messages meet it, and the link
+ * is resumed when the last lets go. Counters of asks and streams served for this peer back
+ * the per-peer limits.
  * Invariants: link.pause() once when the first hold starts, link.resume() once when the
  * last ends (never after the connection ended); the same Backpressure, or a wait for the
  * same link to drain, is held at most once at a time.
