@@ -359,6 +359,7 @@ export class ActorSystem implements RefHost {
       let actor: LocalActor;
       try {
         actor = this.local$(ref.actor);
+        if (actor.full) throw new MailboxFullError(ref.actor, actor.mailboxLimit);
         opened = input ? actor.channel(name, input, args) : actor.stream(name, args);
       } catch (err) {
         subscriber.error(err);

@@ -4,6 +4,7 @@
  * paused instead (test/bus/mailbox-flood.test.ts).
  */
 import { expect } from 'chai';
+import { EMPTY, firstValueFrom } from 'rxjs';
 import { ActorSystem, defineActor, MailboxFullError } from '../../src/index.js';
 import { Mailbox } from '../../src/actors/mailbox.js';
 import { rejection } from '../setup/outcomes.js';
@@ -41,7 +42,7 @@ describe('limits: mailbox', function () {
     expect(low).to.equal(1);
   });
 
-  it('refuses a local tell or ask beyond the limit with MailboxFullError and loses nothing it took', async function () {
+  it('refuses a local tell, ask or stream opening beyond the limit with MailboxFullError and loses nothing it took', async function () {
     const system = await ActorSystem.start({ name: `mbox-${process.pid}`, limits: { mailbox: 3 } });
     let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));
@@ -56,6 +57,7 @@ describe('limits: mailbox', function () {
           },
           get: () => got.length,
         },
+        streams: { none: () => EMPTY },
       }),
       { name: 'slow' },
     );
@@ -73,6 +75,8 @@ describe('limits: mailbox', function () {
     expect((thrown as MailboxFullError).limit).to.equal(3);
     const askErr = await rejection(ref.ask('get'));
     expect(askErr).to.be.instanceOf(MailboxFullError);
+    // opening a stream goes through the mailbox too
+    expect(await rejection(firstValueFrom(ref.stream('none')))).to.be.instanceOf(MailboxFullError);
     open();
     await new Promise((r) => setTimeout(r, 0)); // the held handler settles, the queue runs
     expect(await ref.ask('get')).to.equal(4);
