@@ -8,8 +8,9 @@
  * Leaving the loop early (break, return, throw) cancels the stream: the producer's source is
  * torn down. Works on every ref (plain, supervised, pool): it goes through `ref.with()`.
  * Invariants: the stream is opened by the first next(), once; each value is handed out once,
- * in order; after the terminal value (done, or the stream's error, thrown once) every next()
- * is done; return() unsubscribes at most once and settles a waiting next() as done.
+ * in order, to the next() calls in the order they were made (several may wait at once);
+ * after the terminal value (done, or the stream's error, thrown once) every next() is done;
+ * return() unsubscribes at most once and settles every waiting next() as done.
  */
 import type { Observable, Subscription } from 'rxjs';
 import { Demand } from '../bus/demand.js';
@@ -26,7 +27,7 @@ export function iterate<D extends AnyActorDefinition, K extends StreamName<D>>(r
 
 class StreamIterator<T> implements AsyncIterableIterator<T> {
   private readonly queue: T[] = [];
-  private waiter: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | undefined;
+  private readonly waiters: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void }[] = [];
   private terminal: { error?: unknown } | undefined;
   private sub: Subscription | undefined;
   private started = false;
@@ -51,7 +52,7 @@ class StreamIterator<T> implements AsyncIterableIterator<T> {
     }
     if (this.terminal !== undefined) return this.finish();
     if (this.finished) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+    return new Promise((resolve, reject) => void this.waiters.push({ resolve, reject }));
   }
 
   return(): Promise<IteratorResult<T>> {
@@ -60,9 +61,7 @@ class StreamIterator<T> implements AsyncIterableIterator<T> {
     const sub = this.sub;
     this.sub = undefined;
     sub?.unsubscribe();
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.resolve({ value: undefined, done: true });
+    for (const w of this.waiters.splice(0)) w.resolve({ value: undefined, done: true });
     return Promise.resolve({ value: undefined, done: true });
   }
 
@@ -84,9 +83,8 @@ class StreamIterator<T> implements AsyncIterableIterator<T> {
 
   private push(v: T): void {
     if (this.finished) return;
-    const w = this.waiter;
+    const w = this.waiters.shift();
     if (w !== undefined) {
-      this.waiter = undefined;
       this.demand.took(1);
       w.resolve({ value: v, done: false });
       return;
@@ -109,17 +107,15 @@ class StreamIterator<T> implements AsyncIterableIterator<T> {
     if (this.terminal !== undefined || this.finished) return;
     this.terminal = t;
     this.sub = undefined;
-    const w = this.waiter;
-    if (w === undefined) return;
-    this.waiter = undefined;
-    this.finish().then(w.resolve, w.reject);
+    // the first waiting next() gets the terminal (the error, once); the others are done
+    for (const w of this.waiters.splice(0)) this.finish().then(w.resolve, w.reject);
   }
 
   /** The terminal after the last value: the error once, then done. */
   private finish(): Promise<IteratorResult<T>> {
     const t = this.terminal!;
     this.finished = true;
-    this.terminal = { };
+    this.terminal = {};
     if ('error' in t) return Promise.reject(t.error);
     return Promise.resolve({ value: undefined, done: true });
   }

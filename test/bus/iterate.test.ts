@@ -86,6 +86,18 @@ for (const scheme of ['unix', 'shm']) {
       await until('the producer sees the cancel', 30_000, async () => ((await producer.ask('cancelled')) as number) === before + 1);
     });
 
+    it('next() calls made at once are answered in the order made: the values in order, then done', async function () {
+      const it = iterate(producer, 'count', 3);
+      const results = await Promise.all([it.next(), it.next(), it.next(), it.next(), it.next()]);
+      expect(results).to.deep.equal([
+        { value: 0, done: false },
+        { value: 1, done: false },
+        { value: 2, done: false },
+        { value: undefined, done: true },
+        { value: undefined, done: true },
+      ]);
+    });
+
     it('a stream error is thrown into the loop once, then the iterator is done', async function () {
       const untyped = iterate as (ref: ActorRef, name: string) => AsyncIterableIterator<unknown>;
       const it = untyped(producer, 'nope');
