@@ -232,3 +232,33 @@ export class PartialFramesError extends ProtocolError {
     this.limit = limit;
   }
 }
+
+/**
+ * A tell or ask from this process found the local actor's mailbox full (its `limit`, default
+ * 10,000 waiting messages): the message was not queued. Remote senders are not refused but
+ * slowed: the link feeding the mailbox is paused until it drains.
+ */
+export class MailboxFullError extends SwitchyardError {
+  readonly actor: string;
+  readonly limit: number;
+  constructor(actor: string, limit: number) {
+    super('ERR_MAILBOX_FULL', `actor ${JSON.stringify(actor)} already has ${limit} messages waiting (mailbox limit)`);
+    this.actor = actor;
+    this.limit = limit;
+  }
+}
+
+/**
+ * A limit on what one peer may make this system hold was reached (`limit` names it:
+ * `'pendingAsksPerPeer'`, `'streamsPerPeer'`, `'linksPerListener'`): that request, or that
+ * connection, is refused; everything else carries on. A peer sees code `ERR_LIMIT`.
+ */
+export class LimitError extends SwitchyardError {
+  readonly limit: string;
+  readonly value: number;
+  constructor(limit: string, value: number, what: string) {
+    super('ERR_LIMIT', `${what}: limit ${limit} of ${value} reached`);
+    this.limit = limit;
+    this.value = value;
+  }
+}

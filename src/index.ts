@@ -35,6 +35,8 @@ export {
   AuthError,
   InsecureListenError,
   type TransportErrorDetails,
+  MailboxFullError,
+  LimitError,
 } from './errors.js';
 
 export { ActorSystem, type ActorSystemOptions, type LocalActorOptions, type RemoteSystem, type SystemListener } from './actors/system.js';
@@ -58,6 +60,9 @@ export {
   type StreamValue,
 } from './actors/define.js';
 export type { ActorRef, RefOptions } from './actors/ref.js';
+export { iterate } from './actors/iterate.js';
+export { Demand } from './bus/demand.js';
+export type { SystemLimits } from './actors/limits.js';
 export type { OverflowPolicy } from './bus/serving.js';
 export type { SupervisedRef } from './actors/supervision/child-ref.js';
 export type { PoolOptions, PoolRef, PoolStatus } from './actors/supervision/pool.js';

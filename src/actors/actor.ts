@@ -6,8 +6,12 @@
  * messages, stream openings and channel openings run one at a time in arrival order;
  * handler names are looked up as own properties only (a peer cannot call `constructor` or
  * `__proto__`); after stop() nothing new runs, pending asks reject and open streams error.
+ * The mailbox is bounded (mailbox.ts): whoever delivers a message that leaves it full is
+ * told through the PressureSink it passed (the bus pauses that link); this actor is the
+ * Backpressure that relieves it. The local refusal (MailboxFullError) is the system's.
  */
 import { from, Observable, isObservable, type Subscriber } from 'rxjs';
+import type { Backpressure, PressureSink } from '../bus/host.js';
 import { isStreamSource, type StreamSource } from '../bus/source.js';
 import { SwitchyardError } from '../errors.js';
 import type { AnyActorDefinition } from './define.js';
@@ -17,8 +21,8 @@ function own<T>(table: Record<string, T> | undefined, name: string): T | undefin
   return table !== undefined && Object.prototype.hasOwnProperty.call(table, name) ? table[name] : undefined;
 }
 
-export class LocalActor {
-  private readonly mailbox = new Mailbox();
+export class LocalActor implements Backpressure {
+  private readonly mailbox: Mailbox;
   private state: unknown;
   private stopped = false;
   private readonly subscribers = new Set<Subscriber<unknown>>();
@@ -29,7 +33,9 @@ export class LocalActor {
     private readonly def: AnyActorDefinition,
     initArgs: unknown[],
     onInitError: (err: unknown) => void,
+    mailboxLimit?: number,
   ) {
+    this.mailbox = new Mailbox(mailboxLimit);
     this.mailbox.post(
       () => def.spec.init(...initArgs),
       (err, value) => {
@@ -46,7 +52,25 @@ export class LocalActor {
     if (!this.stopped) onError(err);
   };
 
-  tell(message: string, args: unknown[], onError: (err: unknown) => void): void {
+  /** The mailbox holds its limit of waiting messages: a local sender is refused. */
+  get full(): boolean {
+    return this.mailbox.full;
+  }
+
+  /** Messages waiting (not counting the one running). */
+  get queued(): number {
+    return this.mailbox.size;
+  }
+
+  get mailboxLimit(): number {
+    return this.mailbox.limit;
+  }
+
+  whenRelieved(resume: () => void): void {
+    this.mailbox.whenLow(resume);
+  }
+
+  tell(message: string, args: unknown[], onError: (err: unknown) => void, sink?: PressureSink): void {
     const fn = this.handler(message);
     if (this.mailbox.idle) {
       // handler() threw if stopped; state is current (init, a job, has run when idle)
@@ -60,9 +84,10 @@ export class LocalActor {
         if (err !== undefined && !this.stopped) onError(err);
       },
     );
+    if (sink !== undefined && this.mailbox.full) sink.pressed(this);
   }
 
-  ask(message: string, args: unknown[]): Promise<unknown> {
+  ask(message: string, args: unknown[], sink?: PressureSink): Promise<unknown> {
     let fn: (state: unknown, ...args: unknown[]) => unknown;
     try {
       fn = this.handler(message);
@@ -80,16 +105,17 @@ export class LocalActor {
           else resolve(value);
         },
       );
+      if (sink !== undefined && this.mailbox.full) sink.pressed(this);
     });
   }
 
   /** Opens a stream: the factory runs in mailbox order; the Observable it returns is the source. */
-  stream(name: string, args: unknown[]): Promise<StreamSource> {
-    return this.open('streams', name, (fn) => fn(this.state, ...args));
+  stream(name: string, args: unknown[], sink?: PressureSink): Promise<StreamSource> {
+    return this.open('streams', name, (fn) => fn(this.state, ...args), sink);
   }
 
-  channel(name: string, input: Observable<unknown>, args: unknown[]): Promise<StreamSource> {
-    return this.open('channels', name, (fn) => fn(this.state, input, ...args));
+  channel(name: string, input: Observable<unknown>, args: unknown[], sink?: PressureSink): Promise<StreamSource> {
+    return this.open('channels', name, (fn) => fn(this.state, input, ...args), sink);
   }
 
   /**
@@ -111,6 +137,7 @@ export class LocalActor {
     table: 'streams' | 'channels',
     name: string,
     call: (fn: (...a: unknown[]) => unknown) => unknown,
+    sink?: PressureSink,
   ): Promise<StreamSource> {
     const fn = own(this.def.spec[table] as Record<string, (...a: unknown[]) => unknown> | undefined, name);
     if (!fn) {
@@ -128,6 +155,7 @@ export class LocalActor {
         },
         (err, value) => (err !== undefined ? reject(err) : resolve((value as { source: StreamSource }).source)),
       );
+      if (sink !== undefined && this.mailbox.full) sink.pressed(this);
     });
   }
 

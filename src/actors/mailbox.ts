@@ -5,9 +5,15 @@
  * not a million microtasks).
  * An idle mailbox runs a tell's handler at once (runTell), with no job, closure or queue
  * slot: the receiving side of a tell loop allocated three objects per message for nothing.
+ * Bounded (issue 14): `full` says the waiting messages reached `limit`. The mailbox never
+ * refuses a post itself (a remote batch already read must land somewhere); its callers keep
+ * it bounded: a local sender is refused (MailboxFullError), a link feeding it is paused and
+ * resumed through whenLow() once the queue has drained to `lowWater`.
  * Invariants: at most one job runs at a time, in the order posted (runTell runs only when
  * nothing is queued or running); every job's `done` is called exactly once, with the
- * handler's error (never undefined) or its value; runTell's `onError` only on an error.
+ * handler's error (never undefined) or its value; runTell's `onError` only on an error;
+ * every whenLow() callback runs exactly once (at the low-water mark, or when drop() empties
+ * the queue), on a microtask of its own, never inside a handler.
  */
 
 export type JobDone = (err: unknown, value?: unknown) => void;
@@ -21,10 +27,49 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
+/**
+ * Messages an actor's mailbox holds before it is full. 10,000 absorbs any burst a well-behaved
+ * sender makes (at a million small tells a second it is 10 ms of work) while bounding what a
+ * flood can pin: about 10 MB at 1 KiB a message, instead of the 1 GB issue 14 measured.
+ */
+export const DEFAULT_MAILBOX_LIMIT = 10_000;
+
 export class Mailbox {
   private queue: (Job | undefined)[] = [];
   private head = 0;
   private running = false;
+  /** Callbacks waiting for the queue to fall to lowWater; undefined when none (the common case). */
+  private lowWaiters: (() => void)[] | undefined;
+  /**
+   * Where a paused sender is let go again: half the limit, so the actor still has half a
+   * mailbox of work while the link refills it, and a sender is not paused and resumed per message.
+   */
+  readonly lowWater: number;
+
+  constructor(readonly limit: number = DEFAULT_MAILBOX_LIMIT) {
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`mailbox limit must be a positive integer, got ${String(limit)}`);
+    this.lowWater = limit >> 1;
+  }
+
+  /** The waiting messages reached the limit: a sender should stop until whenLow(). */
+  get full(): boolean {
+    return this.queue.length - this.head >= this.limit;
+  }
+
+  /** Runs `fn` once, when the waiting messages have fallen to lowWater (at once, on a microtask, if they have). */
+  whenLow(fn: () => void): void {
+    (this.lowWaiters ??= []).push(fn);
+    if (this.queue.length - this.head <= this.lowWater) this.releaseWaiters();
+  }
+
+  private releaseWaiters(): void {
+    const waiters = this.lowWaiters;
+    this.lowWaiters = undefined;
+    // not inside the drain loop: a resumed link hands up frames synchronously
+    if (waiters !== undefined) queueMicrotask(() => {
+      for (const w of waiters) settle(w);
+    });
+  }
 
   /** Number of messages waiting (not counting the one running). */
   get size(): number {
@@ -37,6 +82,7 @@ export class Mailbox {
     this.queue = [];
     this.head = 0;
     for (const job of waiting) job?.done?.(err);
+    this.releaseWaiters();
   }
 
   /** Nothing runs and nothing waits: a message posted now would run at once. */
@@ -89,6 +135,8 @@ export class Mailbox {
     while (this.head < this.queue.length) {
       const job = this.queue[this.head]!;
       this.queue[this.head++] = undefined;
+      // one comparison per message, and only while a sender waits
+      if (this.lowWaiters !== undefined && this.queue.length - this.head <= this.lowWater) this.releaseWaiters();
       if (this.head > 1024 && this.head * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.head);
         this.head = 0;

@@ -9,6 +9,7 @@
 import type { Observable } from 'rxjs';
 import { WireRef } from '../bus/wire-ref.js';
 import type { OverflowPolicy } from '../bus/serving.js';
+import type { Demand } from '../bus/demand.js';
 import type {
   AnyActorDefinition,
   ChannelArgs,
@@ -35,6 +36,11 @@ export interface RefOptions {
   overflow?: OverflowPolicy;
   /** Values the producer buffers beyond the credit before `overflow` applies (0 .. 2^31-1). Default 1024. */
   bufferSize?: number;
+  /**
+   * Streams return credit as this Demand is told values were taken, not as they are
+   * delivered. Set by `iterate()`; rarely useful by hand.
+   */
+  demand?: Demand;
 }
 
 /** A reference to an actor, typed by its definition (`ActorRef<typeof counter>`). */

@@ -6,20 +6,23 @@
  * goodbye on every connection, closes every listener (removing socket files, FIFOs...), and
  * stops every actor; pending asks and streams end with PeerGoneError rather than hanging.
  */
-import { Observable, Subject } from 'rxjs';
+import { isObservable, Observable, Subject } from 'rxjs';
 import { randomBytes } from 'node:crypto';
 import { BusNode } from '../bus/node.js';
 import type { Connection } from '../bus/connection.js';
 import type { LocalHost } from '../bus/host.js';
 import { MAX_CREDIT, OVERFLOW_POLICIES } from '../bus/serving.js';
 import type { StreamSource } from '../bus/source.js';
-import { AskTimeoutError, InsecureListenError, PeerGoneError, SwitchyardError } from '../errors.js';
+import { AskTimeoutError, InsecureListenError, LimitError, MailboxFullError, PeerGoneError, SwitchyardError } from '../errors.js';
 import { secretBytes, type AuthConfig, type AuthRole } from '../bus/auth.js';
 import { isExposed } from './exposure.js';
 import { connect as connectLink, listen as listenLink } from '../transports/core/registry.js';
 import type { CloseReason, Link, LinkOptions, Listener } from '../transports/core/transport.js';
 import { LocalActor } from './actor.js';
 import { isActorDefinition, type ActorDefinition, type AnyActorDefinition, type InitArgs } from './define.js';
+import { limitOption } from '../bus/limits.js';
+import { resolveLimits, type ResolvedLimits, type SystemLimits } from './limits.js';
+import { pullOnDemand } from './pull-on-demand.js';
 import { RefImpl, type ActorRef, type RefHost } from './ref.js';
 import type { SupervisedRef } from './supervision/child-ref.js';
 import type { PoolOptions, PoolRef } from './supervision/pool.js';
@@ -58,6 +61,8 @@ export interface ActorSystemOptions {
    * A wrong or missing secret fails that connection with AuthError. Default: none.
    */
   secret?: string | Uint8Array;
+  /** Bounds on mailboxes and on what one peer may make this system hold (see SystemLimits). */
+  limits?: SystemLimits;
 }
 
 /** Options for `system.listen()`: the link's options, and the exposure rule's escape hatch. */
@@ -85,6 +90,8 @@ export interface LocalActorOptions<D extends AnyActorDefinition> {
   name: string;
   /** Arguments for the definition's `init`. */
   args?: InitArgs<D>;
+  /** This actor's mailbox limit (waiting messages). Default: the system's `limits.mailbox` (10,000). */
+  mailbox?: number;
 }
 
 /** Another system this one is connected to. */
@@ -157,6 +164,7 @@ export class ActorSystem implements RefHost {
   private stopping: Promise<void> | undefined;
   private supervisionRoot: Supervision | undefined;
   private readonly secret: Buffer | undefined;
+  private readonly limits: ResolvedLimits;
 
   /** Every system that connects to this one (or that this one connects to), as it arrives. */
   readonly connections$: Observable<RemoteSystem> = this.connected.asObservable();
@@ -167,11 +175,12 @@ export class ActorSystem implements RefHost {
     this.secret = options.secret === undefined ? undefined : secretBytes(options.secret);
     this.linkOptions = options.link ?? {};
     this.onError = options.onError ?? ((err, context) => console.error(`[switchyard ${this.node}] ${context}:`, err));
+    this.limits = resolveLimits(options.limits);
     const host: LocalHost = {
-      tell: (actor, message, args) => this.local$(actor).tell(message, args, (err) => this.onError(err, `actor ${actor}, tell ${JSON.stringify(message)}`)),
-      ask: (actor, message, args) => this.local$(actor).ask(message, args),
-      stream: (actor, name, args) => this.local$(actor).stream(name, args),
-      channel: (actor, name, input, args) => this.local$(actor).channel(name, input, args),
+      tell: (actor, message, args, sink) => this.local$(actor).tell(message, args, (err) => this.onError(err, `actor ${actor}, tell ${JSON.stringify(message)}`), sink),
+      ask: (actor, message, args, sink) => this.local$(actor).ask(message, args, sink),
+      stream: (actor, name, args, sink) => this.local$(actor).stream(name, args, sink),
+      channel: (actor, name, input, args, sink) => this.local$(actor).channel(name, input, args, sink),
       makeRef: (node, actor) => new RefImpl(this, node, actor),
       reportError: (err, context) => this.onError(err, context),
     };
@@ -181,6 +190,7 @@ export class ActorSystem implements RefHost {
       heartbeatMs: options.heartbeatMs ?? 5000,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
       maxDepth: options.maxDepth ?? 100,
+      limits: this.limits,
     });
     this.bus.onConnection = (conn) => {
       const remote = new Remote(this, conn);
@@ -203,10 +213,11 @@ export class ActorSystem implements RefHost {
     if (!isActorDefinition(definition)) throw new TypeError('system.local() needs a definition made by defineActor()');
     const name = checkName('actor', options?.name);
     if (this.actors.has(name)) throw new SwitchyardError('ERR_NAME_TAKEN', `an actor named ${JSON.stringify(name)} already runs on ${this.node}`);
+    const mailbox = limitOption('mailbox', options.mailbox, this.limits.mailbox);
     const actor = new LocalActor(name, definition, (options.args ?? []) as unknown[], (err) => {
       this.actors.delete(name);
       this.onError(err, `actor ${name}: init failed`);
-    });
+    }, mailbox);
     this.actors.set(name, actor);
     return new RefImpl(this, this.node, name) as unknown as ActorRef<D>;
   }
@@ -225,9 +236,19 @@ export class ActorSystem implements RefHost {
     const { insecure, ...linkOptions } = options;
     if (this.secret === undefined && insecure !== true && isExposed(address)) throw new InsecureListenError(address);
     const auth = this.auth('server');
+    const maxLinks = this.limits.linksPerListener;
+    let open = 0;
     const listener = await listenLink(
       address,
       (link) => {
+        if (open >= maxLinks) {
+          const why = new LimitError('linksPerListener', maxLinks, `${this.node} already holds ${open} connections on ${address}`);
+          this.onError(why, `incoming connection on ${address} refused`);
+          this.bus.turnAway(link, why).catch((err: unknown) => this.onError(err, `refusing a connection on ${address}`));
+          return;
+        }
+        open++;
+        void link.closed.then(() => open--);
         this.track(this.bus.attach(link, auth)).catch((err: unknown) => this.onError(err, `incoming connection on ${address}`));
       },
       { ...this.linkOptions, ...linkOptions },
@@ -311,6 +332,11 @@ export class ActorSystem implements RefHost {
     );
   }
 
+  /** Messages waiting in a local actor's mailbox (not counting the one running); for monitoring. */
+  mailboxLength(actor: string): number {
+    return this.local$(actor).queued;
+  }
+
   /** The systems connected right now. */
   get remotes(): RemoteSystem[] {
     return [...this.remotesByConn.values()];
@@ -336,7 +362,9 @@ export class ActorSystem implements RefHost {
 
   refTell(ref: RefImpl, message: string, args: unknown[]): void {
     if (ref.node === this.node) {
-      this.local$(ref.actor).tell(message, args, (err) => this.onError(err, `actor ${ref.actor}, tell ${JSON.stringify(message)}`));
+      const actor = this.local$(ref.actor);
+      if (actor.full) throw new MailboxFullError(ref.actor, actor.mailboxLimit);
+      actor.tell(message, args, (err) => this.onError(err, `actor ${ref.actor}, tell ${JSON.stringify(message)}`));
       return;
     }
     this.bus.tell(ref.node, ref.actor, message, args);
@@ -355,6 +383,7 @@ export class ActorSystem implements RefHost {
     } catch (err) {
       return Promise.reject(err);
     }
+    if (actor.full) return Promise.reject(new MailboxFullError(ref.actor, actor.mailboxLimit));
     return withDeadline(actor.ask(message, args), `${ref.path}`, message, timeoutMs, signal);
   }
 
@@ -366,7 +395,10 @@ export class ActorSystem implements RefHost {
     const bufferSize = o.bufferSize ?? 1024;
     if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > MAX_CREDIT) throw new RangeError(`prefetch must be an integer in 1 .. ${MAX_CREDIT}`);
     if (!Number.isInteger(bufferSize) || bufferSize < 0 || bufferSize > MAX_CREDIT) throw new RangeError(`bufferSize must be an integer in 0 .. ${MAX_CREDIT}`);
-    if (ref.node !== this.node) return this.bus.stream(ref.node, ref.actor, name, args, { prefetch, overflow, bufferSize }, input);
+    const demand = o.demand;
+    if (ref.node !== this.node) return this.bus.stream(ref.node, ref.actor, name, args, { prefetch, overflow, bufferSize, demand }, input);
+    // a local Observable cannot be slowed down: a Demand bounds what waits for the consumer
+    if (demand) demand.bound = { capacity: prefetch + bufferSize, overflow };
     return new Observable<unknown>((subscriber) => {
       let inner: { unsubscribe(): void } | undefined;
       let done = false;
@@ -374,6 +406,7 @@ export class ActorSystem implements RefHost {
       let actor: LocalActor;
       try {
         actor = this.local$(ref.actor);
+        if (actor.full) throw new MailboxFullError(ref.actor, actor.mailboxLimit);
         opened = input ? actor.channel(name, input, args) : actor.stream(name, args);
       } catch (err) {
         subscriber.error(err);
@@ -381,7 +414,9 @@ export class ActorSystem implements RefHost {
       }
       opened.then(
         (source) => {
-          if (!done) inner = actor.observe(source).subscribe(subscriber);
+          if (done) return;
+          const values = demand && !isObservable(source) ? pullOnDemand(source, demand, prefetch) : actor.observe(source);
+          inner = values.subscribe(subscriber);
         },
         (err: unknown) => subscriber.error(err),
       );

@@ -10,7 +10,8 @@
  *   closes this connection only. With a secret on either side, the handshake completes only
  *   once both sides proved it; a side without one never talks to a side that has one.
  * - `closed` resolves once, with the reason the connection ended (never rejects).
- * - A peer that sends nothing for 3 heartbeat periods is treated as gone.
+ * - A peer that sends nothing for 3 heartbeat periods is treated as gone (not while we
+ *   hold its reading paused: that silence is ours; see inflow.ts).
  */
 import { AuthError, PeerGoneError, ProtocolError, TransportError } from '../errors.js';
 import { AUTH_NONCE_BYTES, authProof, newNonce, proofMatches, type AuthConfig } from './auth.js';
@@ -18,6 +19,7 @@ import type { CloseReason, Link } from '../transports/core/transport.js';
 import type { RefDecoder } from './codec.js';
 import { AddressBytes, EnvelopeReader, sendEnvelope, type SendLimits } from './envelope-frame.js';
 import { MSG_NAMES, MsgType, PROTOCOL_VERSIONS, type Envelope } from './envelope.js';
+import { Inflow } from './inflow.js';
 
 export interface ConnectionOptions {
   /** Ping period; the peer is gone after 3 silent periods. 0 disables. Default 5000 ms. */
@@ -75,6 +77,8 @@ export class Connection {
   /** The Buffer view of the last batch's memory (a Uint8Array on shm), made once per memory. */
   private batchSource: Uint8Array | undefined;
   private batchBuffer: Buffer | undefined;
+  /** What this peer has made us hold, and the pause of its reading that bounds it. */
+  readonly inflow: Inflow;
 
   constructor(
     link: Link,
@@ -85,6 +89,7 @@ export class Connection {
     private readonly options: ConnectionOptions,
   ) {
     this.link = link;
+    this.inflow = new Inflow(link, () => (this.lastRx = Date.now()));
     this.limits = { maxDepth: options.maxDepth, peerMaxFrame: Number.POSITIVE_INFINITY };
     this.rawLimits = { maxDepth: options.maxDepth, peerMaxFrame: Number.POSITIVE_INFINITY };
     this.reader = new EnvelopeReader(refs, options.maxDepth);
@@ -147,7 +152,7 @@ export class Connection {
   startHeartbeat(): void {
     if (this.options.heartbeatMs <= 0 || this.ended) return;
     this.heartbeat = setInterval(() => {
-      if (Date.now() - this.lastRx > 3 * this.options.heartbeatMs) {
+      if (!this.inflow.held && Date.now() - this.lastRx > 3 * this.options.heartbeatMs) {
         this.abort({ kind: 'peer-gone', error: new PeerGoneError(`no message from ${this.peer} for ${3 * this.options.heartbeatMs} ms (missed heartbeats)`) });
         return;
       }
@@ -222,6 +227,7 @@ export class Connection {
   private finish(reason: CloseReason): void {
     if (this.ended) return;
     this.ended = true;
+    this.inflow.end();
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.handshakeWaiter?.reject(reason.error ?? new PeerGoneError(`connection to ${this.link.remote} closed during the handshake`));
     this.handshakeWaiter = undefined;

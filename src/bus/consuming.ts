@@ -5,6 +5,8 @@
  * Credit: `sub` grants `prefetch` values; as values are delivered to the subscriber we give
  * credit back in batches of half the prefetch, so at most `prefetch` values are ever in
  * flight. A producer that sends beyond its credit breaks the protocol (the connection closes).
+ * With a Demand (demand.ts, `iterate()`), credit goes back as the consumer takes values
+ * instead, in the same batches, so what a slow consumer has not taken stays at the producer.
  * For a channel we are also a producer: the input Observable is subscribed once the stream
  * starts, and its values go out only against the credit the far side grants; the rest wait
  * in a buffer of `bufferSize` under the same overflow policy as the producer's.
@@ -14,6 +16,7 @@
 import { type Observable, type Subscriber, type Subscription } from 'rxjs';
 import { ProtocolError, StreamOverflowError } from '../errors.js';
 import type { Connection } from './connection.js';
+import type { Demand } from './demand.js';
 import { MsgType } from './envelope.js';
 import type { OverflowPolicy } from './serving.js';
 import { errorToWire } from './wire-error.js';
@@ -30,6 +33,8 @@ export interface InboundWiring {
   bufferSize: number;
   sendStacks: boolean;
   onEnd: () => void;
+  /** Credit follows the consumer's demand, not delivery. */
+  demand?: Demand | undefined;
 }
 
 export class InboundStream {
@@ -49,6 +54,7 @@ export class InboundStream {
     private readonly input: Observable<unknown> | undefined,
   ) {
     this.outstanding = w.prefetch;
+    w.demand?.attach((n) => this.taken(n));
   }
 
   get connection(): Connection {
@@ -77,8 +83,14 @@ export class InboundStream {
     if (this.outstanding <= 0) throw new ProtocolError(`stream ${this.w.name}: producer sent beyond the credit granted`, 'ERR_CREDIT');
     this.outstanding--;
     this.subscriber.next(v);
+    if (this.ended || this.w.demand !== undefined) return;
+    this.taken(1);
+  }
+
+  /** `n` values were consumed: credit goes back in batches of half the prefetch. */
+  private taken(n: number): void {
     if (this.ended) return;
-    this.delivered++;
+    this.delivered += n;
     if (this.delivered >= Math.max(1, this.w.prefetch >> 1)) {
       this.outstanding += this.delivered;
       this.send(MsgType.credit, this.delivered, this.w.target);

@@ -19,16 +19,20 @@
  *
  * Invariants: every ask settles exactly once (reply, error, timeout, abort, or PeerGoneError
  * when its connection closes); every stream subscription ends exactly once; a protocol
- * violation closes only the connection it arrived on.
+ * violation closes only the connection it arrived on. What one peer may make this node hold
+ * is bounded per connection: asks and streams by limits.ts, the rest by pausing its reading
+ * (inflow.ts: a full mailbox, answers or forwarded requests that do not drain).
  */
 import { Observable } from 'rxjs';
-import { AskTimeoutError, FrameTooLargeError, PeerGoneError, ProtocolError } from '../errors.js';
+import { AskTimeoutError, FrameTooLargeError, LimitError, PeerGoneError, ProtocolError } from '../errors.js';
 import type { CloseReason, Link } from '../transports/core/transport.js';
 import type { AuthConfig } from './auth.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import { InboundStream } from './consuming.js';
+import type { Demand } from './demand.js';
 import { MAX_HOPS, MSG_NAMES, MsgType, splitAddress, wireInt, type Envelope } from './envelope.js';
 import type { LocalHost } from './host.js';
+import type { BusLimits } from './limits.js';
 import { MAX_CREDIT, OutboundStream, OVERFLOW_POLICIES, type OverflowPolicy, type SubRequest } from './serving.js';
 import type { StreamSource } from './source.js';
 import { errorFromWire, errorToWire, type WireError } from './wire-error.js';
@@ -38,6 +42,8 @@ export interface BusOptions extends ConnectionOptions {
   sendStacks: boolean;
   /** Forward requests between two peers (B.8). Off: a peer reaches only this node's actors. */
   forward: boolean;
+  /** What one peer may make this node hold (limits.ts). */
+  limits: BusLimits;
 }
 
 export interface AskOptions {
@@ -51,6 +57,8 @@ export interface StreamOptions {
   overflow: OverflowPolicy;
   /** Values buffered beyond the credit before the overflow policy applies. */
   bufferSize: number;
+  /** Return credit as the consumer takes values (demand.ts), not as they are delivered. */
+  demand?: Demand | undefined;
 }
 
 interface PendingAsk {
@@ -158,6 +166,16 @@ export class BusNode {
     return conn;
   }
 
+  /**
+   * Refuses a link at once (a limit was reached): the peer gets a `bye` with code ERR_LIMIT
+   * and `why` as its message (PROTOCOL.md B.7), then the link closes. Nothing else is touched.
+   */
+  async turnAway(link: Link, why: LimitError): Promise<void> {
+    const conn = new Connection(link, this.id, this.name, { decodeRef: () => null }, () => {}, this.options);
+    conn.fail(new ProtocolError(why.message, 'ERR_LIMIT', { cause: why }));
+    await link.close();
+  }
+
   /** The direct connection to `node`, if any. */
   connection(node: string): Connection | undefined {
     const c = this.direct.get(node);
@@ -247,7 +265,7 @@ export class BusNode {
       const id = this.nextId++;
       const target = this.target(node, actor);
       const s = new InboundStream(
-        { conn, id, self: this.id, target, name, prefetch: opts.prefetch, overflow: opts.overflow, bufferSize: opts.bufferSize, sendStacks: this.options.sendStacks, onEnd: () => this.inbound.delete(id) },
+        { conn, id, self: this.id, target, name, prefetch: opts.prefetch, overflow: opts.overflow, bufferSize: opts.bufferSize, sendStacks: this.options.sendStacks, onEnd: () => this.inbound.delete(id), demand: opts.demand },
         subscriber,
         input,
       );
@@ -442,7 +460,7 @@ export class BusNode {
       case MsgType.tell: {
         const [message, args] = this.call(env);
         try {
-          this.host.tell(actor, message, args);
+          this.host.tell(actor, message, args, conn.inflow);
         } catch (err) {
           this.host.reportError(err, `tell ${JSON.stringify(message)} to ${actor} from ${env.from}`);
         }
@@ -450,15 +468,28 @@ export class BusNode {
       }
       case MsgType.ask: {
         const [message, args] = this.call(env);
+        const inflow = conn.inflow;
+        const limit = this.options.limits.pendingAsksPerPeer;
+        if (inflow.asks >= limit) {
+          this.answer(conn, env, MsgType.error, errorToWire(new LimitError('pendingAsksPerPeer', limit, `${env.from} has ${inflow.asks} asks unanswered at ${this.id}`), false));
+          return;
+        }
+        inflow.asks++;
         let p: Promise<unknown>;
         try {
-          p = this.host.ask(actor, message, args);
+          p = this.host.ask(actor, message, args, inflow);
         } catch (err) {
           p = Promise.reject(err);
         }
         p.then(
-          (v) => this.answer(conn, env, MsgType.reply, v),
-          (e: unknown) => this.answer(conn, env, MsgType.error, errorToWire(e, this.options.sendStacks)),
+          (v) => {
+            inflow.asks--;
+            this.answer(conn, env, MsgType.reply, v);
+          },
+          (e: unknown) => {
+            inflow.asks--;
+            this.answer(conn, env, MsgType.error, errorToWire(e, this.options.sendStacks));
+          },
         );
         return;
       }
@@ -466,14 +497,21 @@ export class BusNode {
         const req = this.subRequest(env);
         const key = `${env.from}\u0000${env.id}`;
         if (this.outbound.has(key)) throw new ProtocolError(`duplicate stream id ${env.id} from ${env.from}`, 'ERR_BAD_MESSAGE');
+        const inflow = conn.inflow;
+        const limit = this.options.limits.streamsPerPeer;
+        if (inflow.streams >= limit) {
+          this.answer(conn, env, MsgType.error, errorToWire(new LimitError('streamsPerPeer', limit, `${env.from} has ${inflow.streams} streams open at ${this.id}`), false));
+          return;
+        }
+        inflow.streams++;
         const stream = new OutboundStream(
-          { conn, requester: env.from, id: env.id, self: this.id, sendStacks: this.options.sendStacks, onEnd: () => this.outbound.delete(key) },
+          { conn, requester: env.from, id: env.id, self: this.id, sendStacks: this.options.sendStacks, onEnd: () => { inflow.streams--; this.outbound.delete(key); } },
           req,
         );
         this.outbound.set(key, { conn, stream });
         let p: Promise<StreamSource>;
         try {
-          p = req.channel ? this.host.channel(actor, req.name, stream.input!.observable, req.args) : this.host.stream(actor, req.name, req.args);
+          p = req.channel ? this.host.channel(actor, req.name, stream.input!.observable, req.args, inflow) : this.host.stream(actor, req.name, req.args, inflow);
         } catch (err) {
           p = Promise.reject(err);
         }
@@ -545,7 +583,8 @@ export class BusNode {
     let failure: unknown;
     const reply = (p: unknown, t: MsgType): boolean => {
       try {
-        conn.send({ type: t, id: env.id, to: env.from, from: this.id, payload: p, hops: 0 });
+        // above the high-water mark: the peer is not reading its answers (inflow.ts)
+        if (!conn.send({ type: t, id: env.id, to: env.from, from: this.id, payload: p, hops: 0 })) conn.inflow.backedUp();
         return true;
       } catch (err) {
         failure ??= err;
@@ -645,7 +684,8 @@ export class BusNode {
     }
     if (tracked) this.forwards.set(key, { back: conn, fwd: target, to: env.to, requester: env.from, id: env.id, kind: env.type === MsgType.ask ? 'ask' : 'sub' });
     try {
-      target.send({ ...env, hops: env.hops + 1 });
+      // the next hop is not taking what we forward: stop reading the peer that sends it
+      if (!target.send({ ...env, hops: env.hops + 1 })) conn.inflow.backedUp(target.link);
     } catch (err) {
       // too big for the next hop's peer, say: fail this request, not the link it came on
       this.forwards.delete(key);
@@ -677,7 +717,8 @@ export class BusNode {
     // which the responder could not know): the requester still gets exactly one answer, an
     // error saying so; a stream value that cannot pass ends that stream (cancelled upstream).
     try {
-      if (out.isOpen) out.send(next);
+      // a requester not reading its answers: stop reading the side that sends them
+      if (out.isOpen && !out.send(next)) conn.inflow.backedUp(out.link);
     } catch (err) {
       if (env.type === MsgType.next) {
         this.forwards.delete(key);

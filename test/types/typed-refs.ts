@@ -6,7 +6,7 @@
  * checks that tsc rejects every one of them.
  */
 import { of, type Observable } from 'rxjs';
-import type { ActorRef, ActorSystem } from '../../src/index.js';
+import { iterate, type ActorRef, type ActorSystem } from '../../src/index.js';
 import type { counter } from './counter-def.js';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -28,6 +28,8 @@ export function typedRefUsage(system: ActorSystem): void {
   assertType<Equal<typeof lengths, Observable<number>>>(true);
   const timed: ActorRef<typeof counter> = ref.with({ timeout: 1000 });
   void timed;
+  const pulled = iterate(ref, 'upTo', 5); // iterate(): the same names, arguments and values as stream()
+  assertType<Equal<typeof pulled, AsyncIterableIterator<string>>>(true);
 
   // @ts-expect-error: no message "dec"
   ref.tell('dec', 1);
@@ -44,6 +46,8 @@ export function typedRefUsage(system: ActorSystem): void {
   ref.stream('get');
   // @ts-expect-error: ticks takes a number
   ref.stream('ticks', '100');
+  // @ts-expect-error: "get" is a message, not a stream, for iterate() too
+  iterate(ref, 'get');
   // @ts-expect-error: lengths takes strings in
   ref.channel('lengths', of(1, 2));
   // @ts-expect-error: options never mix with arguments
