@@ -2,14 +2,16 @@
  * wire-rules.test.ts: rules of PROTOCOL.md Part B that a peer in another language can only
  * learn from the document, checked with a hand-made peer (raw frames over a real Unix socket
  * Link) against a system hosting `serve`'s built-in actors: the `sub` payload's ranges and an
- * out-of-range `credit` (B.5, B.6: bye ERR_BAD_MESSAGE), hello versions and node ids (B.4:
- * ERR_VERSION, ERR_DUPLICATE_NODE), a `bye` is not answered with a `bye` (B.9), and numbers
+ * out-of-range `credit` (B.5, B.6: bye ERR_BAD_MESSAGE), channel input beyond its credit
+ * (ERR_CREDIT), the hello (B.4: ERR_VERSION, ERR_DUPLICATE_NODE, maxFrame 0 ERR_BAD_HELLO,
+ * ERR_HANDSHAKE_TIMEOUT), a `bye` is not answered with a `bye` (B.9), and numbers
  * and dates as they come back (B.3: a whole float is an integer, -0.0 is 0, a timestamp keeps
  * milliseconds). After each case the system still answers another connection.
  */
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { ActorSystem, connect, type Link } from '../../src/index.js';
+import { NEVER } from 'rxjs';
+import { ActorSystem, connect, defineActor, type Link } from '../../src/index.js';
 import { decodeEnvelope, encodeEnvelope, MsgType, type Envelope } from '../../src/bus/envelope.js';
 import { echo, ticker } from '../../src/cli/serve/builtin-actors.js';
 import { makeTempDir } from '../setup/tmp.js';
@@ -93,6 +95,8 @@ describe('bus wire rules (a hand-made peer)', function () {
     system = await ActorSystem.start({ name: 'rules', onError: (err) => reported.push(String(err)) });
     system.local(echo, { name: 'echo' });
     system.local(ticker, { name: 'ticker' });
+    // a channel whose handler never reads its input: no input credit comes back
+    system.local(defineActor({ init: () => ({}), channels: { ignore: () => NEVER } }), { name: 'sink' });
     address = (await system.listen(`unix://${join(makeTempDir(), 's.sock')}`)).address;
   });
 
@@ -156,6 +160,43 @@ describe('bus wire rules (a hand-made peer)', function () {
     expect((await withTimeout(link.closed, 10_000, 'closed')).kind).to.equal('peer-gone');
     const bye = got.find((e) => e.type === MsgType.bye);
     expect((bye?.payload as { code?: string } | undefined)?.code).to.equal('ERR_DUPLICATE_NODE');
+  });
+
+  it('a hello with maxFrame 0 gets bye ERR_BAD_HELLO (B.4)', async function () {
+    const link = await connect(address);
+    const got: Envelope[] = [];
+    link.onFrame((f) => got.push(decodeEnvelope(f, { decodeRef: (n, a) => `${n}/${a}` })));
+    link.send(encodeEnvelope({ type: MsgType.hello, id: 0, to: '', from: NODE, payload: { versions: [1], node: NODE, name: NODE, maxFrame: 0 }, hops: 0 }));
+    expect((await withTimeout(link.closed, 10_000, 'closed')).kind).to.equal('peer-gone');
+    const bye = got.find((e) => e.type === MsgType.bye)?.payload as { code?: string; message?: string } | undefined;
+    expect(bye?.code).to.equal('ERR_BAD_HELLO');
+    expect(bye?.message).to.match(/"maxFrame" must be an integer of at least 4096, got 0/);
+  });
+
+  it('no hello within the handshake timeout gets bye ERR_HANDSHAKE_TIMEOUT (B.4)', async function () {
+    const quick = await ActorSystem.start({ name: 'quick', handshakeTimeoutMs: 300, onError: () => {} });
+    try {
+      const at = (await quick.listen(`unix://${join(makeTempDir(), 'q.sock')}`)).address;
+      const link = await connect(at);
+      const got: Envelope[] = [];
+      link.onFrame((f) => got.push(decodeEnvelope(f, { decodeRef: (n, a) => `${n}/${a}` })));
+      expect((await withTimeout(link.closed, 10_000, 'closed')).kind).to.equal('peer-gone');
+      expect(got.map((e) => e.type)).to.deep.equal([MsgType.hello, MsgType.bye]);
+      expect((got[1]!.payload as { code?: string }).code).to.equal('ERR_HANDSHAKE_TIMEOUT');
+    } finally {
+      await quick.stop();
+    }
+  });
+
+  // Our consumer side returns credit as it delivers, so a raw producer is always within what
+  // we granted; a channel's input is credited only as the handler takes it, so it can run out.
+  it('channel input sent beyond the input credit gets bye ERR_CREDIT (B.5, B.6)', async function () {
+    const raw = await rawPeer(address);
+    const credit = raw.next(MsgType.credit, 'the input credit');
+    raw.send({ type: MsgType.sub, id: 1, to: 'rules/sink', from: NODE, payload: { ...sub, name: 'ignore', args: [], credit: 2, channel: true } });
+    expect((await credit).env.payload, 'the initial grant equals the sub credit').to.equal(2);
+    for (let i = 0; i < 3; i++) raw.send({ type: MsgType.next, id: 1, to: 'rules/sink', from: NODE, payload: i });
+    await expectBye(raw, 'ERR_CREDIT', /channel input sent beyond the credit granted/);
   });
 
   it('a bye is not answered with a bye: the receiver closes its end (B.9)', async function () {
