@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { makeTempDir } from '../setup/tmp.js';
-import { BIN, type Run } from './run-bin.js';
+import { BIN, runBin, type Run } from './run-bin.js';
 import { killStrays, startBin, type Running } from './spawn-bin.js';
 
 /** Runs `switchyard channel ...args` with `stdin` written to its stdin and then closed. */
@@ -93,7 +93,7 @@ describe('cli: switchyard channel', function () {
     expect(bad.stderr).to.equal('switchyard channel: the remote side answered with an error: TypeError: sum takes finite numbers, got "x"\n');
   });
 
-  it('usage mistakes exit 2', async function () {
+  it('usage mistakes exit 2; --help and the main usage describe it', async function () {
     const few = await runChannel([address, 'echo'], '');
     expect(few.code).to.equal(2);
     expect(few.stderr).to.match(/channel takes ADDRESS ACTOR NAME/);
@@ -103,6 +103,7 @@ describe('cli: switchyard channel', function () {
     const help = await runChannel(['--help'], '');
     expect(help.code).to.equal(0);
     expect(help.stdout).to.match(/^usage: switchyard channel ADDRESS ACTOR NAME/);
+    expect((await runBin(['--help'])).stdout, 'the main usage names it').to.match(/^  channel ADDRESS ACTOR NAME /m);
   });
 
   it('20,000 lines pass in order with nothing lost and no overflow: stdin is read against the input credit', async function () {
