@@ -17,6 +17,7 @@ import { type Observable, type Subscriber, type Subscription } from 'rxjs';
 import { ProtocolError, StreamOverflowError } from '../errors.js';
 import type { Connection } from './connection.js';
 import type { Demand } from './demand.js';
+import { inputCreditListener } from './credited-input.js';
 import { MsgType } from './envelope.js';
 import type { OverflowPolicy } from './serving.js';
 import { errorToWire } from './wire-error.js';
@@ -123,6 +124,8 @@ export class InboundStream {
     if (this.ended || this.inputDone) return;
     this.inputCredit += n;
     this.flushInput();
+    // a credited input's source (credited-input.ts) emits against this, after our buffer drained
+    if (this.input && !this.inputDone && !this.ended) inputCreditListener(this.input)?.(this.inputCredit);
   }
 
   /** The producer does not want more input. */

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { bench } from './bench.js';
 import { call } from './call.js';
+import { channel } from './channel.js';
 import { demo } from './demo.js';
 import { CliError, describeError } from './cli-error.js';
 import { serve } from './serve.js';
@@ -26,6 +27,8 @@ commands:
                   ask an actor, print the reply as JSON [--timeout MS]
   stream ADDRESS ACTOR STREAM [ARGS_JSON...]
                   print each value of an actor's stream as a JSON line [--take N]
+  channel ADDRESS ACTOR NAME [ARGS_JSON...]
+                  open an actor's channel: JSON lines on stdin in, JSON lines out
   demo            a hub and three worker processes over three transports, streaming
                   live for ten seconds [--seconds N] (npm start runs it)
   transports      list the registered transports and what they promise
@@ -44,6 +47,7 @@ function version(): string {
 const COMMANDS: Record<string, (argv: readonly string[]) => Promise<number>> = {
   bench,
   call,
+  channel,
   demo,
   serve,
   stream,

@@ -20,6 +20,8 @@ export const SERVE_USAGE = `usage: switchyard serve ADDRESS [--name NAME] [--sec
 Listens on ADDRESS (unix:///path.sock, tcp://127.0.0.1:0, fifo:///dir/name, msgq://0,
 udp://127.0.0.1:0) and hosts three actors until Ctrl-C or SIGTERM:
   echo      ask echo X            returns X
+            channel echo          sends each input value back
+            channel sum           answers each number with the running sum
   counter   ask inc [BY]          adds BY (default 1), returns the new value; ask get
   ticker    stream ticks N [MS]   0 .. N-1, one every MS (default 1000), then completes
 Prints the address it listens on (with the real port for tcp port 0) as one line on stdout.

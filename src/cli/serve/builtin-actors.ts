@@ -1,22 +1,37 @@
 /**
- * builtin-actors.ts: the actors `switchyard serve` hosts, so that `call` and `stream` (and
- * anyone's own code) have something to talk to: `echo` answers with what it was sent,
- * `counter` counts, `ticker` streams numbers. Arguments come from other processes, so each
+ * builtin-actors.ts: the actors `switchyard serve` hosts, so that `call`, `stream` and
+ * `channel` (and anyone's own code) have something to talk to: `echo` answers with what it
+ * was sent (and has two channels), `counter` counts, `ticker` streams numbers. Arguments come from other processes, so each
  * handler checks them and throws a TypeError (a RemoteError for the caller) rather than
  * computing nonsense.
  */
-import { interval, take } from 'rxjs';
+import { interval, map, scan, take, type Observable } from 'rxjs';
 import { defineActor } from '../../index.js';
 
 function check(ok: boolean, what: string, got: unknown): void {
   if (!ok) throw new TypeError(`${what}, got ${JSON.stringify(got) ?? String(got)}`);
 }
 
-/** `ask('echo', x)` returns x. */
+/**
+ * `ask('echo', x)` returns x. Channels: `echo` sends each input value back as it is; `sum`
+ * answers each number with the running sum so far (a value that is not a finite number
+ * fails the channel with a TypeError).
+ */
 export const echo = defineActor({
   init: () => ({}),
   receive: {
     echo: (_s, x: unknown) => x,
+  },
+  channels: {
+    echo: (_s, input: Observable<unknown>) => input,
+    sum: (_s, input: Observable<unknown>) =>
+      input.pipe(
+        map((x) => {
+          check(typeof x === 'number' && Number.isFinite(x), 'sum takes finite numbers', x);
+          return x as number;
+        }),
+        scan((total, x) => total + x, 0),
+      ),
   },
 });
 

@@ -57,7 +57,7 @@ export const MAX_PENDING_HANDSHAKES = 64;
 /** Linux's largest pid_max: a HELLO naming a pid outside 1 .. this is refused. */
 const PID_MAX = 4_194_304;
 /** DATA datagrams in flight per direction per link: bounds what a paused reader holds. */
-const WINDOW = 256;
+export const WINDOW = 256;
 const PROBE_MS = 200;
 /** How long a closed link keeps reading its mtype for the peer's BYE before purging. */
 const SETTLE_MS = 2000;
