@@ -14,9 +14,10 @@ import { toJsonLine } from './cli-error.js';
 import { withRemote } from './client.js';
 import { jsonArgs, parseCommandArgs, wholeNumber } from './command-args.js';
 import { jsonLinesInput } from './json-lines-input.js';
+import { readSecret, refuseSecretOnArgv, SECRET_USAGE } from './secret-arg.js';
 import { UsageError } from './usage-error.js';
 
-export const CHANNEL_USAGE = `usage: switchyard channel ADDRESS ACTOR NAME [ARGS_JSON...] [--timeout MS]
+export const CHANNEL_USAGE = `usage: switchyard channel ADDRESS ACTOR NAME [ARGS_JSON...] [--timeout MS] [--secret-file PATH]
 
 Connects to the system at ADDRESS and opens ACTOR's channel NAME with the arguments (JSON
 values). Each line of stdin is one JSON input value (blank lines are ignored; the end of
@@ -26,13 +27,15 @@ channel fails. A stdin line that is not JSON is named on stderr and skipped (the
 goes on with the next line) and the exit code is then 2.
 
   --timeout MS   give up if the channel has not finished after MS milliseconds
+${SECRET_USAGE}
 
 e.g.  printf '1\\n2\\n3\\n' | switchyard channel unix:///tmp/s.sock echo sum
       (prints 1, 3, 6: the running sum; serve's echo actor also has the channel echo)
 `;
 
 export async function channel(argv: readonly string[]): Promise<number> {
-  const { positionals, flags, help } = parseCommandArgs(argv, ['timeout']);
+  refuseSecretOnArgv(argv);
+  const { positionals, flags, help } = parseCommandArgs(argv, ['timeout', 'secret-file']);
   if (help) {
     process.stdout.write(CHANNEL_USAGE);
     return 0;
@@ -43,13 +46,14 @@ export async function channel(argv: readonly string[]): Promise<number> {
   const args = jsonArgs(rest);
   const timeout = flags.get('timeout');
   const timeoutMs = timeout === undefined ? undefined : wholeNumber('timeout', timeout, 1, 86_400_000);
+  const secret = readSecret(flags.get('secret-file'));
   let skipped = 0;
   const input = jsonLinesInput(process.stdin, (err) => {
     skipped++;
     process.stderr.write(`switchyard channel: ${err.message}\n`);
   });
   try {
-    return await withRemote({ command: 'channel', address, timeoutMs, waitingFor: 'the channel did not complete' }, (remote, abort) => {
+    return await withRemote({ command: 'channel', address, timeoutMs, waitingFor: 'the channel did not complete', secret }, (remote, abort) => {
       const output = remote.ref(actor).channel(name, input, ...args);
       return new Promise<number>((resolve, reject) => {
         const sub = output.subscribe({

@@ -31,7 +31,7 @@ function expectOk(r: Run, stdout: string): void {
 function expectAuthFailure(r: Run): void {
   expect(r.code, `exit code; stderr: ${r.stderr}`).to.equal(1);
   expect(r.stdout).to.equal('');
-  expect(r.stderr).to.match(/^switchyard (call|stream): cannot connect to .*ERR_AUTH/);
+  expect(r.stderr).to.match(/^switchyard (call|stream|channel): cannot connect to .*ERR_AUTH/);
   expect(r.stderr, 'no stack trace').not.to.match(/\n\s+at /);
   expect(r.stderr, 'the secret is never printed').not.to.include(SECRET);
 }
@@ -41,7 +41,7 @@ async function stopServe(serve: Running): Promise<void> {
   expect(await serve.exited, serve.stderr()).to.equal(0);
 }
 
-describe('auth: switchyard serve, call and stream with a shared secret', function () {
+describe('auth: switchyard serve, call, stream and channel with a shared secret', function () {
   this.timeout(60_000);
   after(killStrays);
 
@@ -57,6 +57,8 @@ describe('auth: switchyard serve, call and stream with a shared secret', functio
       expectAuthFailure(await runBin(['call', address, 'echo', 'echo', '"hi"'], 30_000, env(randomBytes(24).toString('hex'))));
       expectAuthFailure(await runBin(['call', address, 'echo', 'echo', '"hi"'], 30_000, env()));
       expectOk(await runBin(['stream', address, 'ticker', 'ticks', '3', '5'], 30_000, env(SECRET)), '0\n1\n2\n');
+      expectOk(await runBin(['channel', address, 'echo', 'sum'], 30_000, env(SECRET), '1\n2\n'), '1\n3\n');
+      expectAuthFailure(await runBin(['channel', address, 'echo', 'sum'], 30_000, env(), '1\n'));
       expect(serve.stderr()).to.match(/incoming connection on .*ERR_AUTH/);
       expect(serve.stderr(), 'the secret in the log').not.to.include(SECRET);
     } finally {

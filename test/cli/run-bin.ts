@@ -13,11 +13,13 @@ export interface Run {
   stderr: string;
 }
 
-export function runBin(args: string[], timeoutMs = 30_000, env: NodeJS.ProcessEnv = process.env): Promise<Run> {
+/** `input`, if given, is written to the child's stdin, which is then closed. */
+export function runBin(args: string[], timeoutMs = 30_000, env: NodeJS.ProcessEnv = process.env, input?: string): Promise<Run> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, [BIN, ...args], { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env }, (err, stdout, stderr) => {
       if (err && typeof err.code !== 'number') return reject(new Error(`switchyard ${args.join(' ')}: ${err.message}\n${stderr}`));
       resolve({ code: err ? (err.code as number) : 0, stdout, stderr });
     });
+    if (input !== undefined) child.stdin?.end(input);
   });
 }
