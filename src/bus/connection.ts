@@ -95,6 +95,16 @@ export class Connection {
     this.reader = new EnvelopeReader(refs, options.maxDepth);
     this.closed = new Promise((r) => (this.resolveClosed = r));
     link.closed.then((reason) => this.finish(reason.kind === 'closed' ? reason : { kind: reason.kind, error: reason.error ?? new PeerGoneError(`link to ${link.remote} ended (${reason.kind})`) }));
+  }
+
+  /**
+   * Starts reading the link. Not in the constructor: a link may hand over frames it holds the
+   * moment a handler is set (a datagram link that got the peer's hello first), and the owner
+   * must have set `auth` and `onReady` before the peer's hello is handled, or a hello could be
+   * accepted without the secret's proof or without registering the peer. handshake() calls it.
+   */
+  private startReading(): void {
+    const link = this.link;
     if (link.onFrames !== undefined) {
       // a batch per callback: one call and no view object per frame
       link.onFrames((batch) => {
@@ -144,7 +154,9 @@ export class Connection {
         this.abort({ kind: 'error', error: err as Error });
         return;
       }
-      if (this.peerHello) this.handshakeWaiter.resolve(this.peerHello);
+      // after our hello: what the peer sent first (its hello, its proof) is answered in order
+      this.startReading();
+      if (this.peerHello) this.handshakeWaiter?.resolve(this.peerHello);
     });
   }
 
