@@ -29,7 +29,7 @@ describe('hostile: limits: a tell flood through a forwarding node (unix)', funct
     const dir = makeTempDir();
     const systems: ActorSystem[] = [];
     const start = async (name: string): Promise<ActorSystem> => {
-      const s = await ActorSystem.start({ name: `${name}-${process.pid}`, onError: () => {} });
+      const s = await ActorSystem.start({ name: `${name}-${process.pid}`, forward: true, onError: () => {} }); // B relays (B.8: opt-in)
       systems.push(s);
       return s;
     };
@@ -97,7 +97,7 @@ describe('hostile: limits: a tell flood through a forwarding node (unix)', funct
     const dir = makeTempDir();
     const systems: ActorSystem[] = [];
     const start = async (name: string): Promise<ActorSystem> => {
-      const s = await ActorSystem.start({ name: `${name}-${process.pid}`, onError: () => {} });
+      const s = await ActorSystem.start({ name: `${name}-${process.pid}`, forward: true, onError: () => {} }); // B relays (B.8: opt-in)
       systems.push(s);
       return s;
     };

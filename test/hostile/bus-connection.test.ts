@@ -17,7 +17,7 @@ import fc from 'fast-check';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { interval, type Observable } from 'rxjs';
-import { MsgType, type Envelope } from '../../src/bus/envelope.js';
+import { MsgType, PROTOCOL_VERSIONS, type Envelope } from '../../src/bus/envelope.js';
 import { ActorSystem, defineActor, ProtocolError, type ActorRef, type RemoteSystem } from '../../src/index.js';
 import { makeTempDir } from '../setup/tmp.js';
 import { RawBusPeer } from './raw-bus-peer.js';
@@ -75,7 +75,8 @@ const move: fc.Arbitrary<Move> = fc.oneof(
 
 /** Hellos that break B.4, and the code each gets. */
 const HELLOS: [string, (p: RawBusPeer) => void, string][] = [
-  ['versions [2]', (p) => p.hello({ versions: [2] }), 'bye ERR_VERSION'],
+  // one past the newest version this code speaks
+  [`versions [${Math.max(...PROTOCOL_VERSIONS) + 1}]`, (p) => p.hello({ versions: [Math.max(...PROTOCOL_VERSIONS) + 1] }), 'bye ERR_VERSION'],
   ['versions []', (p) => p.hello({ versions: [] }), 'bye ERR_VERSION'],
   ['versions ["1"]', (p) => p.hello({ versions: ['1'] }), 'bye ERR_VERSION'],
   ['no versions', (p) => p.hello({ versions: undefined }), 'bye ERR_VERSION'],
