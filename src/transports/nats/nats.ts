@@ -4,9 +4,11 @@
  * broker they already run. The subjects and the address grammar are nats-address.ts's;
  * fragmentation, credit, heartbeats and loss counting are DatagramLink's.
  *
- * A listener owns one NATS connection: it answers HELLO requests on `P.NAME.hello` and
+ * Every listener and link of this process that names one server shares one NATS connection
+ * (nats-pool.ts): a listener holds a lease on it for itself and the links it accepted, and
+ * a client link holds its own. A listener answers HELLO requests on `P.NAME.hello` and
  * subscribes `P.NAME.L.up` for each link it accepts.
- * A client owns its own connection: it subscribes `P.NAME.L.down` for a random link id L,
+ * A client subscribes `P.NAME.L.down` for a random link id L,
  * then sends its HELLO as a NATS request (so "nobody listens there" is the server's immediate
  * no-responders answer, not a timeout), repeating it until the WELCOME comes or timeoutMs ends.
  *
@@ -21,8 +23,9 @@
  * sides' (they may use different servers of one cluster). The window defaults to what keeps
  * 32 MiB in flight per direction, from 4 to 1024 datagrams (32 at the default 1 MiB).
  *
- * Invariants: a listener's connection closes once the listener and every link it accepted
- * are closed; a client's connection closes with its link. When a connection ends under us
+ * Invariants: a listener's lease is released once the listener and every link it accepted
+ * are closed; a client's with its link; the shared connection closes with its last lease, and
+ * what a listener or link subscribed is unsubscribed when it ends (or its connect fails). When a connection ends under us
  * (the server died or dropped us), every link on it ends as peer-gone at once. Nothing is
  * subscribed or published outside `P.NAME`.
  */
@@ -34,8 +37,9 @@ import type { CloseKind, Link, LinkOptions, Listener, Transport } from '../core/
 import { DEFAULT_MAX_FRAME } from '../core/transport.js';
 import { DatagramLink } from '../datagram/datagram-link.js';
 import { listenerAddress, parseNatsAddress, randomLinkId, randomName, Subjects, type NatsAddress, type NatsOptions } from './nats-address.js';
-import { NatsConnectionHandle, natsClient } from './nats-connection.js';
+import { natsClient, type NatsConnectionHandle } from './nats-connection.js';
 import { decodeHello, decodeWelcome, encodeHello, encodeWelcome, type Hello } from './nats-handshake.js';
+import { acquireConnection } from './nats-pool.js';
 import { natsPort } from './nats-port.js';
 
 const capabilities = { reliable: false, ordered: true, crossHost: true } as const;
@@ -114,7 +118,8 @@ export const natsTransport: Transport = {
     const resolved = resolveLinkOptions(options);
     const a = parseNatsAddress(address, true);
     const deadline = Date.now() + resolved.timeoutMs;
-    const conn = await NatsConnectionHandle.open(a.server, address.href, resolved.timeoutMs);
+    const lease = await acquireConnection(a.server, address.href, resolved.timeoutMs);
+    const conn = lease.conn;
     const name = a.name ?? randomName();
     const subjects = new Subjects(a.prefix, name);
     const own = ownHello(a.options, conn.maxPayload);
@@ -123,10 +128,10 @@ export const natsTransport: Transport = {
     const links = new Map<string, DatagramLink>();
     const upSubs = new Map<string, Subscription>();
     let closing = false;
-    const maybeClose = (flush = true): Promise<void> => (closing && links.size === 0 ? conn.close(flush) : Promise.resolve());
+    const maybeClose = (flush = true): Promise<void> => (closing && links.size === 0 ? lease.release(flush) : Promise.resolve());
 
     if (a.name !== undefined && (await nameTaken(conn, subjects.hello, deadline))) {
-      await conn.close();
+      await lease.release();
       throw new TransportError('EADDRINUSE', `listen ${address.href}: a listener already answers on ${subjects.hello}`, { address: address.href, syscall: 'listen' });
     }
 
@@ -168,14 +173,15 @@ export const natsTransport: Transport = {
       handOver(onLink, link);
     };
 
-    let helloSub: Subscription;
+    let helloSub: Subscription | undefined;
     try {
       helloSub = conn.nc.subscribe(subjects.hello, { callback: onHello });
       // The server must know our subscriptions before anyone is told the address, or a quick
       // client's HELLO would meet "no responders". A server that hangs now must not hang us.
       await beforeDeadline(conn.nc.flush(), deadline, () => new TransportError('ETIMEDOUT', `listen ${address.href}: the NATS server at ${a.server} did not confirm our subscriptions within ${resolved.timeoutMs} ms`, { address: address.href, syscall: 'listen', errno: 110 }));
     } catch (err) {
-      await conn.close(false);
+      if (helloSub && !conn.isClosed) helloSub.unsubscribe();
+      await lease.release(false);
       throw err instanceof TransportError ? err : TransportError.fromNode(err, address.href);
     }
     void conn.ended.then((error) => {
@@ -189,7 +195,7 @@ export const natsTransport: Transport = {
         closed ??= (async () => {
           closing = true;
           // New clients now get "no responders" at once; links already made keep their subjects.
-          if (!conn.isClosed) helloSub.unsubscribe();
+          if (!conn.isClosed) helloSub!.unsubscribe();
           await maybeClose();
         })();
         return closed;
@@ -201,30 +207,32 @@ export const natsTransport: Transport = {
     const resolved = resolveLinkOptions(options);
     const a = parseNatsAddress(address, false);
     const deadline = Date.now() + resolved.timeoutMs;
-    const conn = await NatsConnectionHandle.open(a.server, address.href, resolved.timeoutMs);
+    const lease = await acquireConnection(a.server, address.href, resolved.timeoutMs);
+    const conn = lease.conn;
+    let downSub: Subscription | undefined;
     try {
       const subjects = new Subjects(a.prefix, a.name!);
       const id = randomLinkId();
       const own = ownHello(a.options, conn.maxPayload);
       let link: DatagramLink | undefined;
       const early: Buffer[] = [];
-      const downSub = conn.nc.subscribe(subjects.down(id), {
+      const sub = (downSub = conn.nc.subscribe(subjects.down(id), {
         callback: (err, msg) => {
           if (err) return;
           // DATA may overtake the WELCOME's reply on its way through our client's callbacks.
           if (link) link.receive(view(msg.data));
           else early.push(Buffer.from(msg.data));
         },
-      });
+      }));
       const peer = await sayHello(conn, subjects.hello, encodeHello(own, id), address.href, deadline, resolved.timeoutMs);
       link = makeLink(
         address.href.replace(/\?.*$/, ''),
         conn,
         subjects.up(id),
         async (kind) => {
-          if (!conn.isClosed) downSub.unsubscribe();
+          if (!conn.isClosed) sub.unsubscribe();
           // Only a clean close has a BYE worth waiting for; a gone peer or server has not.
-          await conn.close(kind === 'closed');
+          await lease.release(kind === 'closed');
         },
         resolved,
         own,
@@ -235,7 +243,9 @@ export const natsTransport: Transport = {
       for (const d of early) l.receive(d);
       return l;
     } catch (err) {
-      await conn.close(false); // nothing of ours is worth flushing: the handshake failed
+      // The connection may be shared: give back what this attempt subscribed.
+      if (downSub && !conn.isClosed) downSub.unsubscribe();
+      await lease.release(false); // nothing of ours is worth flushing: the handshake failed
       throw err instanceof TransportError ? err : TransportError.fromNode(err, address.href);
     }
   },

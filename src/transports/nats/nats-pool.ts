@@ -1,0 +1,73 @@
+/**
+ * nats-pool.ts: one NATS client connection per server per process, shared by every listener
+ * and link of the process that names that server, and closed when the last of them lets go.
+ * A NATS connection is a TCP socket, a reader, a PING timer and a server-side client slot; a
+ * node with a hundred links must cost the broker one client, not a hundred.
+ *
+ * Invariants:
+ * - acquire() for a server with a live (not closing) connection returns a lease on it; two
+ *   acquires racing while the connection is being opened share the one open (and its failure).
+ * - Each lease is released at most once; the connection closes when its last lease is released,
+ *   and from that moment it is out of the pool, so a later acquire opens a new one instead of
+ *   receiving one that is closing.
+ * - A connection that ended under us (the client gave up) leaves the pool at once; leases on
+ *   it stay valid to release (its links learn of the end from `ended`).
+ */
+import { NatsConnectionHandle } from './nats-connection.js';
+
+/** A hold on a shared connection; release() it exactly once when done. */
+export interface NatsLease {
+  readonly conn: NatsConnectionHandle;
+  /** `flush`: wait (bounded) for the server to take what we published, if this was the last lease. */
+  release(flush?: boolean): Promise<void>;
+}
+
+interface Entry {
+  opening: Promise<NatsConnectionHandle>;
+  conn: NatsConnectionHandle | undefined;
+  leases: number;
+}
+
+const pool = new Map<string, Entry>();
+
+/** A lease on the process's connection to `server` (`host:port`), opened if there is none. */
+export async function acquireConnection(server: string, address: string, timeoutMs: number): Promise<NatsLease> {
+  let entry = pool.get(server);
+  if (entry === undefined) {
+    const e: Entry = { opening: NatsConnectionHandle.open(server, address, timeoutMs), conn: undefined, leases: 0 };
+    entry = e;
+    pool.set(server, e);
+    e.opening.then(
+      (conn) => {
+        e.conn = conn;
+        void conn.ended.then(() => {
+          if (pool.get(server) === e) pool.delete(server);
+        });
+      },
+      () => {
+        if (pool.get(server) === e) pool.delete(server);
+      },
+    );
+  }
+  entry.leases++;
+  let conn: NatsConnectionHandle;
+  try {
+    conn = await entry.opening;
+  } catch (err) {
+    entry.leases--;
+    throw err;
+  }
+  const e = entry;
+  let released: Promise<void> | undefined;
+  return {
+    conn,
+    release(flush = true) {
+      released ??= (async () => {
+        if (--e.leases > 0) return;
+        if (pool.get(server) === e) pool.delete(server);
+        await conn.close(flush);
+      })();
+      return released;
+    },
+  };
+}
