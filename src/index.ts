@@ -34,6 +34,7 @@ export {
   ChildQueueFullError,
   type TransportErrorDetails,
 } from './errors.js';
+export { BrokerQueueFullError } from './errors.js';
 
 export { ActorSystem, type ActorSystemOptions, type LocalActorOptions, type RemoteSystem, type SystemListener } from './actors/system.js';
 export {

@@ -34,6 +34,10 @@ export interface NatsOptions {
   window: number | undefined;
   heartbeatMs: number;
   timeoutMs: number;
+  /** How long a link waits for its connection to reach a server again after losing one. */
+  failoverMs: number;
+  /** Bytes of frames a link holds while its connection is down (beyond: BrokerQueueFullError). */
+  holdBytes: number;
 }
 
 export interface NatsAddress {
@@ -48,7 +52,9 @@ export interface NatsAddress {
   options: NatsOptions;
 }
 
-const KNOWN = ['datagram', 'window', 'heartbeat', 'timeout', 'name'];
+const KNOWN = ['datagram', 'window', 'heartbeat', 'timeout', 'failover', 'hold', 'name'];
+/** What a link holds while its connection is down, by default. */
+export const DEFAULT_HOLD_BYTES = 1024 * 1024;
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host.startsWith('127.') || host === '::1';
@@ -106,6 +112,10 @@ export function parseNatsAddress(url: URL, forListen: boolean): NatsAddress {
       window: num('window', undefined, 1, 65536),
       heartbeatMs,
       timeoutMs,
+      // A failover that takes longer than the peer's own silence timeout ends the link on the
+      // far side anyway: by default, wait as long as that.
+      failoverMs: num('failover', timeoutMs, 0, 3_600_000)!,
+      holdBytes: num('hold', DEFAULT_HOLD_BYTES, 0, 1024 * 1024 * 1024)!,
     },
   };
 }

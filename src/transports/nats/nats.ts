@@ -2,7 +2,7 @@
  * nats.ts: `nats://host:port/prefix`, links whose two directions are subjects on a NATS
  * server (docs/PROTOCOL.md §9), so that systems on many hosts reach each other through a
  * broker they already run. The subjects and the address grammar are nats-address.ts's;
- * fragmentation, credit, heartbeats and loss counting are DatagramLink's.
+ * fragmentation, credit, heartbeats and loss counting are DatagramLink's (and a server change NatsLink's).
  *
  * Every listener and link of this process that names one server shares one NATS connection
  * (nats-pool.ts): a listener holds a lease on it for itself and the links it accepted, and
@@ -35,11 +35,11 @@ import { handOver } from '../core/hand-over.js';
 import { resolveLinkOptions, type ResolvedLinkOptions } from '../core/options.js';
 import type { CloseKind, Link, LinkOptions, Listener, Transport } from '../core/transport.js';
 import { DEFAULT_MAX_FRAME } from '../core/transport.js';
-import { DatagramLink } from '../datagram/datagram-link.js';
 import { listenerAddress, parseNatsAddress, randomLinkId, randomName, Subjects, type NatsAddress, type NatsOptions } from './nats-address.js';
 import { natsClient, type NatsConnectionHandle } from './nats-connection.js';
 import { decodeHello, decodeWelcome, encodeHello, encodeWelcome, type Hello } from './nats-handshake.js';
 import { acquireConnection } from './nats-pool.js';
+import { NatsLink } from './nats-link.js';
 import { natsPort } from './nats-port.js';
 
 const capabilities = { reliable: false, ordered: true, crossHost: true } as const;
@@ -66,8 +66,11 @@ function view(data: Uint8Array): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-function makeLink(remote: string, conn: NatsConnectionHandle, subject: string, release: (kind: CloseKind) => Promise<void>, resolved: ResolvedLinkOptions, own: Hello, peer: Hello): DatagramLink {
-  return new DatagramLink({
+function makeLink(remote: string, conn: NatsConnectionHandle, subject: string, release: (kind: CloseKind) => Promise<void>, resolved: ResolvedLinkOptions, options: NatsOptions, own: Hello, peer: Hello): NatsLink {
+  return new NatsLink({
+    conn,
+    holdBytes: options.holdBytes,
+    failoverMs: options.failoverMs,
     scheme: 'nats',
     remote,
     capabilities,
@@ -125,7 +128,7 @@ export const natsTransport: Transport = {
     const own = ownHello(a.options, conn.maxPayload);
     const welcome = encodeWelcome(own);
     const reported = listenerAddress(a, name, address.searchParams);
-    const links = new Map<string, DatagramLink>();
+    const links = new Map<string, NatsLink>();
     const upSubs = new Map<string, Subscription>();
     let closing = false;
     const maybeClose = (flush = true): Promise<void> => (closing && links.size === 0 ? lease.release(flush) : Promise.resolve());
@@ -160,6 +163,7 @@ export const natsTransport: Transport = {
           await maybeClose(kind === 'closed');
         },
         resolved,
+        a.options,
         own,
         h.hello,
       );
@@ -214,7 +218,7 @@ export const natsTransport: Transport = {
       const subjects = new Subjects(a.prefix, a.name!);
       const id = randomLinkId();
       const own = ownHello(a.options, conn.maxPayload);
-      let link: DatagramLink | undefined;
+      let link: NatsLink | undefined;
       const early: Buffer[] = [];
       const sub = (downSub = conn.nc.subscribe(subjects.down(id), {
         callback: (err, msg) => {
@@ -235,6 +239,7 @@ export const natsTransport: Transport = {
           await lease.release(kind === 'closed');
         },
         resolved,
+        a.options,
         own,
         peer,
       );

@@ -1,0 +1,218 @@
+/**
+ * nats-failover.test.ts: a three-server cluster (test/fixtures/nats-server.ts,
+ * startNatsCluster: routes between every pair, real nats-server processes on free loopback
+ * ports) where the server one side's client uses is SIGKILLed mid-stream. The client reaches
+ * another server of the cluster (it learnt their URLs from its server's INFO) and the links
+ * on it resume: frames keep their order, every frame is either received or counted lost
+ * (never silently missing), what was sent while disconnected is held and delivered after,
+ * and at the bus level a stream keeps flowing and an ask after the change is answered.
+ * With no server to reach, the hold is bounded (BrokerQueueFullError) and an ask fails with
+ * a typed error after the link's `failover` wait, long before its own 30 s timeout.
+ */
+import { expect } from 'chai';
+import { interval, map, type Subscription } from 'rxjs';
+import { ActorSystem, BrokerQueueFullError, connect, defineActor, PeerGoneError, type Link } from '../../src/index.js';
+import { NatsLink } from '../../src/transports/nats/nats-link.js';
+import { startNatsCluster, type NatsCluster } from '../fixtures/nats-server.js';
+import { withTimeout } from '../setup/timing.js';
+import { listenAt } from './nats-helpers.js';
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(5);
+  }
+}
+
+function asNatsLink(link: Link): NatsLink {
+  expect(link).to.be.instanceOf(NatsLink);
+  return link as NatsLink;
+}
+
+const counter = defineActor({
+  init: () => ({}),
+  receive: { echo: (_s, x: unknown) => x },
+  streams: { count: (_s, ms: number) => interval(ms).pipe(map((i) => i)) },
+});
+
+// Generous silence timeouts: on a loaded machine a reconnect can take a few hundred ms, and
+// the far side, whose own client is fine, must not give up on us meanwhile.
+const Q = '?timeout=5000&failover=5000';
+
+describe('nats: a cluster whose server under one client is killed mid-stream', function () {
+  this.timeout(60_000);
+  let cluster: NatsCluster;
+
+  beforeEach(async function () {
+    cluster = await startNatsCluster(3);
+  });
+  afterEach(async function () {
+    await cluster?.stop();
+  });
+
+  it('resumes the link through another server: frames in order, each received or counted lost, those sent while down held and delivered', async function () {
+    const [s0, s1] = cluster.servers;
+    const { listener, accepted } = await listenAt(s1!, 'fo', Q);
+    const name = listener.address.pathname.split('/').pop()!;
+    const link = asNatsLink(await connect(`nats://127.0.0.1:${s0!.port}/fo/${name}${Q}`));
+    const far = await accepted();
+
+    const got: number[] = [];
+    far.onFrame((f) => void got.push(Buffer.from(f.buffer, f.byteOffset, f.byteLength).readUInt32BE(0)));
+    let seq = 0;
+    const sentWhileDown: number[] = [];
+    const send = (): void => {
+      const b = Buffer.alloc(64);
+      b.writeUInt32BE(seq, 0);
+      if (!link.brokerConnected) sentWhileDown.push(seq);
+      link.send(b);
+      seq++;
+    };
+    const timer = setInterval(() => {
+      for (let i = 0; i < 5; i++) send();
+    }, 2);
+    try {
+      await until(() => got.length >= 500, 15_000, '500 frames before the kill');
+      await s0!.kill();
+      await until(() => link.failovers === 1, 15_000, 'the client reaching another server');
+      const after = got.length;
+      await until(() => got.length >= after + 500, 15_000, '500 frames after the failover');
+    } finally {
+      clearInterval(timer);
+    }
+    // Every frame sent is now either delivered or counted lost by the receiver.
+    await until(() => far.stats!.received + far.stats!.lost === seq, 15_000, `received + lost = ${seq} sent`);
+    expect(link.stats!.sent).to.equal(seq);
+    expect(got.length).to.equal(far.stats!.received);
+    for (let i = 1; i < got.length; i++) {
+      if (got[i]! <= got[i - 1]!) expect.fail(`frame ${got[i]} after ${got[i - 1]}: out of order`);
+    }
+    const missing = seq - got.length;
+    expect(far.stats!.lost, 'frames missing at the receiver are exactly those it counted lost').to.equal(missing);
+    const received = new Set(got);
+    expect(sentWhileDown.filter((s) => !received.has(s)), 'frames sent while the client was reconnecting were held, then delivered').to.deep.equal([]);
+    expect(link.closed, 'the link still open').not.to.equal(undefined);
+    // And it still works both ways, on its new server.
+    const echoed = new Promise<string>((resolve) => link.onFrame((f) => resolve(Buffer.from(f).toString())));
+    far.onFrame((f) => far.send(f));
+    link.send(Buffer.from('after'));
+    expect(await withTimeout(echoed, 5_000, 'an echo after the failover')).to.equal('after');
+    await link.close();
+    await far.closed;
+    await listener.close();
+  });
+
+  it('keeps a bus stream flowing in order through the change, its gap counted as lost frames, and answers an ask after it', async function () {
+    const [s0, s1] = cluster.servers;
+    const b = await ActorSystem.start({ name: 'fo-b' });
+    const a = await ActorSystem.start({ name: 'fo-a' });
+    let sub: Subscription | undefined;
+    try {
+      b.local(counter, { name: 'counter' });
+      const l = await b.listen(`${s1!.url}/bus${Q}`);
+      const name = new URL(l.address).pathname.split('/').pop()!;
+      const link = asNatsLink(await connect(`nats://127.0.0.1:${s0!.port}/bus/${name}${Q}`));
+      await a.attach(link);
+      const ref = a.ref('fo-b/counter');
+      expect(await ref.ask('echo', 'before')).to.equal('before');
+
+      const values: number[] = [];
+      let failed: unknown;
+      sub = ref.stream('count', 2).subscribe({ next: (v) => void values.push(v as number), error: (e: unknown) => (failed = e) });
+      await until(() => values.length >= 200, 15_000, '200 values before the kill');
+      await s0!.kill();
+      await until(() => link.failovers === 1, 15_000, 'the client reaching another server');
+      const after = values.length;
+      await until(() => values.length >= after + 200 || failed !== undefined, 20_000, '200 values after the failover');
+      expect(failed).to.equal(undefined);
+      sub.unsubscribe();
+
+      for (let i = 1; i < values.length; i++) {
+        if (values[i]! <= values[i - 1]!) expect.fail(`value ${values[i]} after ${values[i - 1]}: out of order`);
+      }
+      const gap = values[values.length - 1]! - values[0]! + 1 - values.length;
+      // A value can only be missing because its frame was lost, and a lost frame is counted
+      // (once the receiver stops waiting for it: after its reassembly age, 2 s).
+      await until(() => link.stats!.lost >= gap, 10_000, `${gap} missing values counted as lost frames (counted: ${link.stats!.lost})`);
+      expect(await ref.ask('echo', 'after')).to.equal('after');
+      await l.close();
+    } finally {
+      sub?.unsubscribe();
+      await a.stop();
+      await b.stop();
+    }
+  });
+});
+
+describe('nats: a client with no server of its cluster left to reach', function () {
+  this.timeout(60_000);
+  let cluster: NatsCluster;
+
+  beforeEach(async function () {
+    cluster = await startNatsCluster(2);
+  });
+  afterEach(async function () {
+    await cluster?.stop();
+  });
+
+  it('holds tells up to hold= bytes and refuses more with BrokerQueueFullError; an ask fails with PeerGoneError after failover=, not its own timeout', async function () {
+    const [s0, s1] = cluster.servers;
+    const b = await ActorSystem.start({ name: 'down-b' });
+    const a = await ActorSystem.start({ name: 'down-a' });
+    try {
+      b.local(counter, { name: 'counter' });
+      const l = await b.listen(`${s1!.url}/down?timeout=5000&failover=1500`);
+      const name = new URL(l.address).pathname.split('/').pop()!;
+      const link = asNatsLink(await connect(`nats://127.0.0.1:${s0!.port}/down/${name}?timeout=5000&failover=1500&hold=4096`));
+      await a.attach(link);
+      const ref = a.ref('down-b/counter');
+      expect(await ref.ask('echo', 1)).to.equal(1);
+      // A second link, with something sent, to be closed while no server is reachable.
+      const plain = await listenAt(s1!, 'plain', '?timeout=5000&failover=1500');
+      const plainName = plain.listener.address.pathname.split('/').pop()!;
+      const other = await connect(`nats://127.0.0.1:${s0!.port}/plain/${plainName}?timeout=5000&failover=60000`);
+      await plain.accepted();
+
+      await Promise.all([s0!.kill(), s1!.kill()]);
+      await until(() => !link.brokerConnected, 5_000, 'the client noticing');
+      // Tells are held while they fit in 4096 bytes, then refused, one at a time, typed.
+      let held = 0;
+      let refused: unknown;
+      for (let i = 0; i < 100 && refused === undefined; i++) {
+        try {
+          ref.tell('echo', 'x'.repeat(500));
+          held++;
+        } catch (err) {
+          refused = err;
+        }
+      }
+      expect(refused).to.be.instanceOf(BrokerQueueFullError).with.property('code', 'ERR_BROKER_QUEUE_FULL');
+      expect((refused as BrokerQueueFullError).limit).to.equal(4096);
+      expect(held).to.be.within(1, 8);
+      expect(link.bufferedAmount).to.be.at.most(4096);
+      other.send(Buffer.from('held'));
+      await withTimeout(other.close(), 15_000, 'closing a link while no server is reachable');
+
+      // An ask now waits for the failover at most, then fails typed; the system's ask
+      // timeout is 30 s, and this must end long before that.
+      let error: unknown;
+      try {
+        await withTimeout(ref.ask('echo', 2), 15_000, 'the ask while no server is reachable');
+      } catch (err) {
+        error = err;
+      }
+      expect(error).to.be.instanceOf(PeerGoneError);
+      expect((await link.closed).kind).to.equal('peer-gone');
+      await l.close();
+      await plain.listener.close();
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+});
