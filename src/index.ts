@@ -35,6 +35,7 @@ export {
   type TransportErrorDetails,
 } from './errors.js';
 export { BrokerQueueFullError } from './errors.js';
+export type { Announcement, DiscoveryEvent, DiscoveryWatch } from './transports/core/transport.js';
 
 export { ActorSystem, type ActorSystemOptions, type LocalActorOptions, type RemoteSystem, type SystemListener } from './actors/system.js';
 export {

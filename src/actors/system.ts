@@ -15,8 +15,9 @@ import { MAX_CREDIT, OVERFLOW_POLICIES } from '../bus/serving.js';
 import type { StreamSource } from '../bus/source.js';
 import { AskTimeoutError, PeerGoneError, SwitchyardError } from '../errors.js';
 import { connect as connectLink, listen as listenLink } from '../transports/core/registry.js';
-import type { CloseReason, Link, LinkOptions, Listener } from '../transports/core/transport.js';
+import type { CloseReason, DiscoveryEvent, Link, LinkOptions, Listener } from '../transports/core/transport.js';
 import { LocalActor } from './actor.js';
+import { discoverAt } from './discover.js';
 import { isActorDefinition, type ActorDefinition, type AnyActorDefinition, type InitArgs } from './define.js';
 import { RefImpl, type ActorRef, type RefHost } from './ref.js';
 import type { SupervisedRef } from './supervision/child-ref.js';
@@ -193,6 +194,8 @@ export class ActorSystem implements RefHost {
       { ...this.linkOptions, ...options },
     );
     this.listeners.add(listener);
+    // Where the transport can announce (nats), say who we are and what we host.
+    listener.announce?.(() => ({ name: this.node, actors: [...this.actors.keys()] }));
     return {
       address: listener.address.href,
       close: async () => {
@@ -200,6 +203,15 @@ export class ActorSystem implements RefHost {
         await listener.close();
       },
     };
+  }
+
+  /**
+   * The systems that announce at `address` (nats://host:port/prefix: those listening under that
+   * prefix), as they arrive, change their actors and depart (bye, or missed heartbeats); each
+   * with its name, actors and the address to connect() to. Not this system itself.
+   */
+  discover(address: string): Observable<DiscoveryEvent> {
+    return discoverAt(address, this.node);
   }
 
   /** Connects to a system listening at `address`. */

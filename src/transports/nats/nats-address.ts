@@ -11,6 +11,7 @@
  *   P.NAME.hello    a client's HELLO (a NATS request; the WELCOME is its reply)
  *   P.NAME.L.up     datagrams from the client to the listener
  *   P.NAME.L.down   datagrams from the listener to the client
+ *   P._sys.*        discovery (nats-announcement.ts); `_sys` is refused as a NAME
  *
  * Invariants: every token is [A-Za-z0-9_-]+, so no token can contain a dot or a wildcard and
  * no address can make us subscribe or publish outside P.NAME; the host defaults to 127.0.0.1
@@ -19,6 +20,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { badAddress } from '../core/address.js';
+import { MAX_PERIOD_MS, MIN_PERIOD_MS, SYS_TOKEN } from './nats-announcement.js';
 
 /** NATS's well-known client port. */
 export const NATS_DEFAULT_PORT = 4222;
@@ -38,6 +40,8 @@ export interface NatsOptions {
   failoverMs: number;
   /** Bytes of frames a link holds while its connection is down (beyond: BrokerQueueFullError). */
   holdBytes: number;
+  /** A listener's discovery period (0: it does not announce). */
+  announceMs: number;
 }
 
 export interface NatsAddress {
@@ -52,7 +56,9 @@ export interface NatsAddress {
   options: NatsOptions;
 }
 
-const KNOWN = ['datagram', 'window', 'heartbeat', 'timeout', 'failover', 'hold', 'name'];
+const KNOWN = ['datagram', 'window', 'heartbeat', 'timeout', 'failover', 'hold', 'announce', 'name'];
+/** How often a listener announces its system (discovery), by default. */
+export const DEFAULT_ANNOUNCE_MS = 2000;
 /** What a link holds while its connection is down, by default. */
 export const DEFAULT_HOLD_BYTES = 1024 * 1024;
 
@@ -82,6 +88,7 @@ export function parseNatsAddress(url: URL, forListen: boolean): NatsAddress {
     prefix = segments;
     const n = url.searchParams.get('name');
     if (n !== null && !TOKEN.test(n)) throw badAddress(url.href, `nats: name "${n}" must be 1-64 characters of A-Z a-z 0-9 _ -`);
+    if (n === SYS_TOKEN) throw badAddress(url.href, `nats: the name "${SYS_TOKEN}" is reserved for discovery`);
     name = n ?? undefined;
   } else {
     if (segments.length < 2) throw badAddress(url.href, "nats: needs a prefix and the listener's name, e.g. nats://127.0.0.1:4222/app/main");
@@ -116,8 +123,19 @@ export function parseNatsAddress(url: URL, forListen: boolean): NatsAddress {
       // far side anyway: by default, wait as long as that.
       failoverMs: num('failover', timeoutMs, 0, 3_600_000)!,
       holdBytes: num('hold', DEFAULT_HOLD_BYTES, 0, 1024 * 1024 * 1024)!,
+      announceMs: announce(url),
     },
   };
+}
+
+function announce(url: URL): number {
+  const v = url.searchParams.get('announce');
+  if (v === null) return DEFAULT_ANNOUNCE_MS;
+  const n = Number(v);
+  if (!Number.isInteger(n) || (n !== 0 && (n < MIN_PERIOD_MS || n > MAX_PERIOD_MS))) {
+    throw badAddress(url.href, `nats: announce must be 0 (off) or an integer from ${MIN_PERIOD_MS} to ${MAX_PERIOD_MS} (ms)`);
+  }
+  return n;
 }
 
 /** A fresh random listener name (when listen() was given none, as port 0 is for tcp). */
@@ -157,6 +175,7 @@ export class Subjects {
 export function listenerAddress(a: NatsAddress, name: string, search: URLSearchParams): URL {
   const q = new URLSearchParams(search);
   q.delete('name');
+  q.delete('announce'); // the listener's own: a client has nothing to do with it
   const qs = q.toString();
   return new URL(`nats://${a.server}/${[...a.prefix, name].join('/')}${qs ? `?${qs}` : ''}`);
 }

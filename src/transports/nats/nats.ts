@@ -33,12 +33,13 @@ import type { Msg, Subscription } from '@nats-io/transport-node';
 import { PeerGoneError, TransportError } from '../../errors.js';
 import { handOver } from '../core/hand-over.js';
 import { resolveLinkOptions, type ResolvedLinkOptions } from '../core/options.js';
-import type { CloseKind, Link, LinkOptions, Listener, Transport } from '../core/transport.js';
+import type { Announcement, CloseKind, DiscoveryEvent, DiscoveryWatch, Link, LinkOptions, Listener, Transport } from '../core/transport.js';
 import { DEFAULT_MAX_FRAME } from '../core/transport.js';
 import { listenerAddress, parseNatsAddress, randomLinkId, randomName, Subjects, type NatsAddress, type NatsOptions } from './nats-address.js';
 import { natsClient, type NatsConnectionHandle } from './nats-connection.js';
 import { decodeHello, decodeWelcome, encodeHello, encodeWelcome, type Hello } from './nats-handshake.js';
 import { acquireConnection } from './nats-pool.js';
+import { Announcer, watchDiscovery } from './nats-discovery.js';
 import { NatsLink } from './nats-link.js';
 import { natsPort } from './nats-port.js';
 
@@ -193,18 +194,31 @@ export const natsTransport: Transport = {
     });
 
     let closed: Promise<void> | undefined;
+    let announcer: Announcer | undefined;
     return {
       address: reported,
       close() {
         closed ??= (async () => {
           closing = true;
+          announcer?.stop(); // its `bye` leaves before the connection may close
           // New clients now get "no responders" at once; links already made keep their subjects.
           if (!conn.isClosed) helloSub!.unsubscribe();
           await maybeClose();
         })();
         return closed;
       },
+      announce(describe: () => Announcement) {
+        if (closing || announcer || a.options.announceMs === 0 || conn.isClosed) return;
+        announcer = new Announcer(conn, a.prefix, reported.href, a.options.announceMs, describe);
+      },
     };
+  },
+
+  async discover(address: URL, onEvent: (event: DiscoveryEvent) => void): Promise<DiscoveryWatch> {
+    const a = parseNatsAddress(address, true);
+    const timeoutMs = resolveLinkOptions().timeoutMs;
+    const lease = await acquireConnection(a.server, address.href, timeoutMs);
+    return watchDiscovery(lease, a.prefix, onEvent);
   },
 
   async connect(address: URL, options?: LinkOptions): Promise<Link> {
