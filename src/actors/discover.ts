@@ -5,7 +5,9 @@
  * only makes it an Observable that starts on subscribe and stops on unsubscribe.
  *
  * Invariants: each subscription has its own watch, closed when it unsubscribes (also if that
- * happens before the watch is ready); the system's own announcements are not reported; a
+ * happens before the watch is ready) or completes, which it does when the system stops (a
+ * forgotten subscription must not hold a NATS connection open); the system's own
+ * announcements are not reported; a
  * transport without discovery, a bad address or a broker that cannot be reached is the
  * Observable's error (a TransportError), never a throw from discover().
  */
@@ -15,10 +17,13 @@ import { parseAddress, schemeOf } from '../transports/core/address.js';
 import { getTransport } from '../transports/core/registry.js';
 import type { DiscoveryEvent, DiscoveryWatch } from '../transports/core/transport.js';
 
-export function discoverAt(address: string, self: string): Observable<DiscoveryEvent> {
+/** `ends`: completes when the system stops; every discovery Observable completes with it. */
+export function discoverAt(address: string, self: string, ends: Observable<unknown>): Observable<DiscoveryEvent> {
   return new Observable<DiscoveryEvent>((subscriber) => {
     let watch: DiscoveryWatch | undefined;
     let done = false;
+    const stopped = ends.subscribe({ complete: () => subscriber.complete() });
+    if (subscriber.closed) return;
     (async () => {
       const url = parseAddress(address);
       const transport = getTransport(schemeOf(url));
@@ -37,6 +42,7 @@ export function discoverAt(address: string, self: string): Observable<DiscoveryE
     );
     return () => {
       done = true;
+      stopped.unsubscribe();
       void watch?.close();
     };
   });

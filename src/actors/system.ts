@@ -211,7 +211,7 @@ export class ActorSystem implements RefHost {
    * with its name, actors and the address to connect() to. Not this system itself.
    */
   discover(address: string): Observable<DiscoveryEvent> {
-    return discoverAt(address, this.node);
+    return discoverAt(address, this.node, this.connections$);
   }
 
   /** Connects to a system listening at `address`. */

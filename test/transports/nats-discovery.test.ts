@@ -135,6 +135,10 @@ describe('nats: discovery', function () {
       await c.stop();
       const gone = await seen.first((e) => e.type === 'departed', 5_000, 'bye-c departing');
       expect(gone).to.include({ name: 'bye-c', reason: 'bye' });
+      // A subscription left open ends with its system (and lets go of the connection).
+      const completed = new Promise<void>((resolve) => sub!.add(() => resolve()));
+      await a.stop();
+      await withTimeout(completed, 5_000, 'the discovery Observable completing on stop');
     } finally {
       sub?.unsubscribe();
       await a.stop();
