@@ -2,7 +2,8 @@
  * nats.ts: `nats://host:port/prefix`, links whose two directions are subjects on a NATS
  * server (docs/PROTOCOL.md §9), so that systems on many hosts reach each other through a
  * broker they already run. The subjects and the address grammar are nats-address.ts's;
- * fragmentation, credit, heartbeats and loss counting are DatagramLink's (and a server change NatsLink's).
+ * fragmentation, credit, heartbeats and loss counting are DatagramLink's; living through a
+ * change of server is NatsLink's.
  *
  * Every listener and link of this process that names one server shares one NATS connection
  * (nats-pool.ts): a listener holds a lease on it for itself and the links it accepted, and
@@ -25,9 +26,10 @@
  *
  * Invariants: a listener's lease is released once the listener and every link it accepted
  * are closed; a client's with its link; the shared connection closes with its last lease, and
- * what a listener or link subscribed is unsubscribed when it ends (or its connect fails). When a connection ends under us
- * (the server died or dropped us), every link on it ends as peer-gone at once. Nothing is
- * subscribed or published outside `P.NAME`.
+ * what a listener or link subscribed is unsubscribed when it ends (or its connect fails).
+ * When the connection loses its server, links wait for it to reach another (NatsLink); when
+ * the connection ends for good, every link on it ends as peer-gone at once. Nothing is
+ * subscribed or published outside `P.NAME` and, for discovery (nats-discovery.ts), `P._sys`.
  */
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import { PeerGoneError, TransportError } from '../../errors.js';
