@@ -11,7 +11,7 @@
  */
 import { expect } from 'chai';
 import { interval, map, type Subscription } from 'rxjs';
-import { ActorSystem, BrokerQueueFullError, connect, defineActor, PeerGoneError, type Link } from '../../src/index.js';
+import { ActorSystem, AskTimeoutError, BrokerQueueFullError, connect, defineActor, PeerGoneError, type Link } from '../../src/index.js';
 import { NatsLink } from '../../src/transports/nats/nats-link.js';
 import { startNatsCluster, type NatsCluster } from '../fixtures/nats-server.js';
 import { withTimeout } from '../setup/timing.js';
@@ -107,7 +107,7 @@ describe('nats: a cluster whose server under one client is killed mid-stream', f
     await listener.close();
   });
 
-  it('keeps a bus stream flowing in order through the change, its gap counted as lost frames, and answers an ask after it', async function () {
+  it('keeps a bus stream flowing in order through the change, its gap counted as lost frames; asks in flight settle, and one after it is answered', async function () {
     const [s0, s1] = cluster.servers;
     const b = await ActorSystem.start({ name: 'fo-b' });
     const a = await ActorSystem.start({ name: 'fo-a' });
@@ -124,6 +124,24 @@ describe('nats: a cluster whose server under one client is killed mid-stream', f
       const values: number[] = [];
       let failed: unknown;
       sub = ref.stream('count', 2).subscribe({ next: (v) => void values.push(v as number), error: (e: unknown) => (failed = e) });
+      // Asks keep going out through the change, each with a 3 s timeout: every one must
+      // settle, answered rightly or failed typed (its request or reply lost), none hang.
+      const asks: Promise<string>[] = [];
+      let asking = true;
+      const asker = (async () => {
+        for (let i = 0; asking; i++) {
+          asks.push(
+            ref
+              .with({ timeout: 3_000 })
+              .ask('echo', i)
+              .then(
+                (v) => (v === i ? 'answered' : `wrong answer ${String(v)} to ${i}`),
+                (e: unknown) => (e instanceof AskTimeoutError ? 'timed out' : `failed untyped: ${String(e)}`),
+              ),
+          );
+          await sleep(5);
+        }
+      })();
       await until(() => values.length >= 200, 15_000, '200 values before the kill');
       await s0!.kill();
       await until(() => link.failovers === 1, 15_000, 'the client reaching another server');
@@ -131,6 +149,11 @@ describe('nats: a cluster whose server under one client is killed mid-stream', f
       await until(() => values.length >= after + 200 || failed !== undefined, 20_000, '200 values after the failover');
       expect(failed).to.equal(undefined);
       sub.unsubscribe();
+      asking = false;
+      await asker;
+      const outcomes = await withTimeout(Promise.all(asks), 10_000, 'every ask made through the change settling');
+      expect(outcomes.filter((o) => o !== 'answered' && o !== 'timed out'), 'asks neither answered nor timed out').to.deep.equal([]);
+      expect(outcomes.filter((o) => o === 'answered').length, 'asks answered').to.be.greaterThan(0);
 
       for (let i = 1; i < values.length; i++) {
         if (values[i]! <= values[i - 1]!) expect.fail(`value ${values[i]} after ${values[i - 1]}: out of order`);
