@@ -164,7 +164,7 @@ describe('nats: discovery', function () {
     }
   });
 
-  it('errors the Observable with a TransportError where the transport has no discovery, and refuses _sys as a listener name', async function () {
+  it('errors the Observable with a TransportError where the transport has no discovery; refuses _sys as a name and bad announce, failover, hold', async function () {
     const a = await ActorSystem.start({ name: 'nodisc' });
     try {
       const err = await withTimeout(
@@ -180,6 +180,16 @@ describe('nats: discovery', function () {
         listenErr = e;
       }
       expect(listenErr).to.be.instanceOf(TransportError).with.property('code', 'ERR_BAD_ADDRESS');
+      for (const bad of ['announce=50', 'announce=600001', 'announce=x', 'failover=-1', 'hold=-1', 'hold=2147483648']) {
+        let e: unknown;
+        try {
+          await a.listen(`${server.url}/x?${bad}`);
+        } catch (err) {
+          e = err;
+        }
+        expect(e, bad).to.be.instanceOf(TransportError).with.property('code', 'ERR_BAD_ADDRESS');
+        expect((e as Error).message, bad).to.include(bad.split('=')[0]);
+      }
     } finally {
       await a.stop();
     }
