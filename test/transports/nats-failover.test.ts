@@ -172,6 +172,37 @@ describe('nats: a cluster whose server under one client is killed mid-stream', f
   });
 });
 
+describe('nats: a cluster named in the address (?servers=)', function () {
+  this.timeout(60_000);
+  let cluster: NatsCluster;
+
+  before(async function () {
+    cluster = await startNatsCluster(3);
+  });
+  after(async function () {
+    await cluster?.stop();
+  });
+
+  it('connects through the next server named when the first is down', async function () {
+    const [s0, s1, s2] = cluster.servers;
+    const { listener, accepted } = await listenAt(s1!, 'named');
+    const name = listener.address.pathname.split('/').pop()!;
+    await s0!.kill();
+    const address = `nats://127.0.0.1:${s0!.port}/named/${name}?servers=127.0.0.1:${s2!.port}`;
+    const link = await connect(address);
+    const far = await accepted();
+    far.onFrame((f) => far.send(f));
+    const echoed = new Promise<string>((resolve) => link.onFrame((f) => resolve(Buffer.from(f).toString())));
+    link.send(Buffer.from('through s2'));
+    expect(await withTimeout(echoed, 5_000, 'the echo')).to.equal('through s2');
+    const connz = (await (await fetch(`${s2!.monitorUrl!}/connz`)).json()) as { num_connections: number };
+    expect(connz.num_connections, 'the client is on s2').to.equal(1);
+    await link.close();
+    await far.closed;
+    await listener.close();
+  });
+});
+
 describe('nats: a client with no server of its cluster left to reach', function () {
   this.timeout(60_000);
   let cluster: NatsCluster;

@@ -13,6 +13,9 @@
  *   P.NAME.L.down   datagrams from the listener to the client
  *   P._sys.*        discovery (nats-announcement.ts); `_sys` is refused as a NAME
  *
+ * `?servers=h2:p2,h3:p3` names more servers of the same cluster, tried when host:port is down
+ * (at connect or later); without it the client learns them from its server's INFO.
+ *
  * Invariants: every token is [A-Za-z0-9_-]+, so no token can contain a dot or a wildcard and
  * no address can make us subscribe or publish outside P.NAME; the host defaults to 127.0.0.1
  * and the port to 4222 (NATS's own default); user:password in the URL is refused (credentials
@@ -47,6 +50,8 @@ export interface NatsOptions {
 export interface NatsAddress {
   /** `host:port` for the NATS client. */
   server: string;
+  /** `server`, then the other servers of its cluster from `?servers=` (no duplicates). */
+  servers: string[];
   host: string;
   port: number;
   /** The path segments before the listener's name. */
@@ -56,7 +61,10 @@ export interface NatsAddress {
   options: NatsOptions;
 }
 
-const KNOWN = ['datagram', 'window', 'heartbeat', 'timeout', 'failover', 'hold', 'announce', 'name'];
+const KNOWN = ['datagram', 'window', 'heartbeat', 'timeout', 'failover', 'hold', 'announce', 'servers', 'name'];
+/** At most this many servers in `?servers=`. */
+const MAX_SERVERS = 16;
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/;
 /** How often a listener announces its system (discovery), by default. */
 export const DEFAULT_ANNOUNCE_MS = 2000;
 /** What a link holds while its connection is down, by default. */
@@ -108,8 +116,21 @@ export function parseNatsAddress(url: URL, forListen: boolean): NatsAddress {
   const loop = isLoopback(host);
   const heartbeatMs = num('heartbeat', loop ? 100 : 250, 10, 60_000)!;
   const timeoutMs = num('timeout', loop ? 600 : 3000, 3 * heartbeatMs, 3_600_000)!;
+  const server = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const servers = [server];
+  const more = url.searchParams.get('servers');
+  if (more !== null) {
+    for (const hp of more.split(',')) {
+      const m = HOST_PORT.exec(hp);
+      const p = m ? Number(m[2]) : 0;
+      if (!m || p < 1 || p > 65535) throw badAddress(url.href, `nats: servers must be host:port entries separated by commas, got "${hp}"`);
+      if (!servers.includes(hp)) servers.push(hp);
+    }
+    if (servers.length > MAX_SERVERS) throw badAddress(url.href, `nats: at most ${MAX_SERVERS} servers`);
+  }
   return {
-    server: `${host.includes(':') ? `[${host}]` : host}:${port}`,
+    server,
+    servers,
     host,
     port,
     prefix,

@@ -62,10 +62,10 @@ export class NatsConnectionHandle {
   private constructor(
     readonly nc: NatsConnection,
     public maxPayload: number,
-    server: string,
+    servers: readonly string[],
   ) {
     this.ended = nc.closed().then((e) => e ?? undefined);
-    this.known.add(server);
+    for (const s of servers) this.known.add(s);
     this.learn();
     void this.watchStatus();
   }
@@ -104,14 +104,17 @@ export class NatsConnectionHandle {
     }
   }
 
-  /** Connects to `server` (`host:port`); `address` is what errors quote. */
-  static async open(server: string, address: string, timeoutMs: number): Promise<NatsConnectionHandle> {
+  /** Connects to `servers` (`host:port`, the first tried first); `address` is what errors quote. */
+  static async open(servers: readonly string[], address: string, timeoutMs: number): Promise<NatsConnectionHandle> {
+    const server = servers.join(', ');
     const started = Date.now();
     let nc: NatsConnection;
     try {
       const { connect } = await natsClient();
       nc = await connect({
-        servers: server,
+        servers: [...servers],
+        // The first server named is the one asked for; the others are for when it is down.
+        noRandomize: true,
         timeout: timeoutMs,
         name: `switchyard ${process.pid}`,
         // Links decide how long to wait for a reconnect (their `failover`); the connection
@@ -128,7 +131,7 @@ export class NatsConnectionHandle {
       await nc.close();
       throw new TransportError('ERR_PROTOCOL', `connect ${address}: the NATS server at ${server} announced no usable max_payload (${String(maxPayload)})`, { address, syscall: 'connect' });
     }
-    return new NatsConnectionHandle(nc, maxPayload, server);
+    return new NatsConnectionHandle(nc, maxPayload, servers);
   }
 
   get isClosed(): boolean {

@@ -30,11 +30,15 @@ interface Entry {
 
 const pool = new Map<string, Entry>();
 
-/** A lease on the process's connection to `server` (`host:port`), opened if there is none. */
-export async function acquireConnection(server: string, address: string, timeoutMs: number): Promise<NatsLease> {
+/**
+ * A lease on the process's connection to `servers` (`host:port`, the first tried first), opened
+ * if there is none. The same list is the same connection; a different list is another.
+ */
+export async function acquireConnection(servers: readonly string[], address: string, timeoutMs: number): Promise<NatsLease> {
+  const server = servers.join(',');
   let entry = pool.get(server);
   if (entry === undefined) {
-    const e: Entry = { opening: NatsConnectionHandle.open(server, address, timeoutMs), conn: undefined, leases: 0 };
+    const e: Entry = { opening: NatsConnectionHandle.open(servers, address, timeoutMs), conn: undefined, leases: 0 };
     entry = e;
     pool.set(server, e);
     e.opening.then(

@@ -124,7 +124,7 @@ export const natsTransport: Transport = {
     const resolved = resolveLinkOptions(options);
     const a = parseNatsAddress(address, true);
     const deadline = Date.now() + resolved.timeoutMs;
-    const lease = await acquireConnection(a.server, address.href, resolved.timeoutMs);
+    const lease = await acquireConnection(a.servers, address.href, resolved.timeoutMs);
     const conn = lease.conn;
     const name = a.name ?? randomName();
     const subjects = new Subjects(a.prefix, name);
@@ -219,7 +219,7 @@ export const natsTransport: Transport = {
   async discover(address: URL, onEvent: (event: DiscoveryEvent) => void): Promise<DiscoveryWatch> {
     const a = parseNatsAddress(address, true);
     const timeoutMs = resolveLinkOptions().timeoutMs;
-    const lease = await acquireConnection(a.server, address.href, timeoutMs);
+    const lease = await acquireConnection(a.servers, address.href, timeoutMs);
     return watchDiscovery(lease, a.prefix, onEvent);
   },
 
@@ -227,7 +227,7 @@ export const natsTransport: Transport = {
     const resolved = resolveLinkOptions(options);
     const a = parseNatsAddress(address, false);
     const deadline = Date.now() + resolved.timeoutMs;
-    const lease = await acquireConnection(a.server, address.href, resolved.timeoutMs);
+    const lease = await acquireConnection(a.servers, address.href, resolved.timeoutMs);
     const conn = lease.conn;
     let downSub: Subscription | undefined;
     try {
