@@ -91,6 +91,8 @@ describe('nats: discovery', function () {
       const b = await seen.first((e) => e.type === 'arrived' && e.name === 'disc-b', 15_000, 'disc-a seeing disc-b arrive');
       expect(b.actors).to.deep.equal(['greeter']);
       expect(b.address).to.match(/^nats:\/\/127\.0\.0\.1:\d+\/disc\/l[0-9a-f]{16}$/);
+      // The child prints its address after it began announcing: its line may come later.
+      for (let i = 0; i < 1000 && childAddress === undefined; i++) await sleep(10);
       expect(b.address).to.equal(childAddress);
       const aSeen = await childSeen.first((e) => e.type === 'arrived' && e.name === 'disc-a', 15_000, 'disc-b seeing disc-a arrive');
       expect(aSeen.actors).to.deep.equal(['counter']);
