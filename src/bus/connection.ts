@@ -10,6 +10,7 @@
  * - A peer that sends nothing for 3 heartbeat periods is treated as gone.
  */
 import { PeerGoneError, ProtocolError, TransportError } from '../errors.js';
+import { BrokerQueueFullError } from '../errors.js';
 import type { CloseReason, Link } from '../transports/core/transport.js';
 import type { RefDecoder } from './codec.js';
 import { AddressBytes, EnvelopeReader, sendEnvelope, type SendLimits } from './envelope-frame.js';
@@ -137,6 +138,9 @@ export class Connection {
       try {
         this.sendRaw({ type: MsgType.ping, id: ++this.pingSeq, to: '', from: this.self, payload: null, hops: 0 });
       } catch (err) {
+        // The link holds all it may while its broker is away (nats): skip this ping; the
+        // silence check above, and the link's own failover wait, still bound the outage.
+        if (err instanceof BrokerQueueFullError) return;
         // A link that refuses even a ping (a user transport's own failure) ends this
         // connection; nothing may escape a timer.
         this.abort({ kind: 'error', error: err instanceof Error ? err : new Error(String(err)) });
