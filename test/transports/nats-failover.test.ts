@@ -217,13 +217,16 @@ describe('nats: a client with no server of its cluster left to reach', function 
   it('holds tells up to hold= bytes and refuses more with BrokerQueueFullError; an ask fails with PeerGoneError after failover=, not its own timeout', async function () {
     const [s0, s1] = cluster.servers;
     const b = await ActorSystem.start({ name: 'down-b' });
-    const a = await ActorSystem.start({ name: 'down-a' });
+    // Bus pings every 700 ms, so at least one goes out while the hold is full of tells and
+    // before the failover wait ends: it must not be refused (that would end the connection
+    // with an error, not one message). Missed pings would take 2.1 s, after the failover.
+    const a = await ActorSystem.start({ name: 'down-a', heartbeatMs: 700 });
     try {
       b.local(counter, { name: 'counter' });
       const l = await b.listen(`${s1!.url}/down?timeout=5000&failover=1500`);
       const name = new URL(l.address).pathname.split('/').pop()!;
       const link = asNatsLink(await connect(`nats://127.0.0.1:${s0!.port}/down/${name}?timeout=5000&failover=1500&hold=4096`));
-      await a.attach(link);
+      const remote = await a.attach(link);
       const ref = a.ref('down-b/counter');
       expect(await ref.ask('echo', 1)).to.equal(1);
       // A second link, with something sent, to be closed while no server is reachable.
@@ -249,6 +252,31 @@ describe('nats: a client with no server of its cluster left to reach', function 
       expect((refused as BrokerQueueFullError).limit).to.equal(4096);
       expect(held).to.be.within(1, 8);
       expect(link.bufferedAmount).to.be.at.most(4096);
+      // Small frames have a reserve of 64 KiB beyond the hold (for the bus's own control
+      // messages); tiny tells use it up too, and are then refused as well.
+      let small = 0;
+      for (let i = 0; i < 10_000; i++) {
+        try {
+          ref.tell('echo', 1);
+          small++;
+        } catch (err) {
+          expect(err).to.be.instanceOf(BrokerQueueFullError);
+          break;
+        }
+      }
+      expect(small).to.be.within(1, 9_999);
+      expect(link.bufferedAmount).to.be.at.most(4096 + 64 * 1024);
+      // The last few bytes of the reserve, with 1-byte frames straight on the link (they
+      // never arrive anywhere: both servers are gone), so not even a bus ping fits now.
+      for (;;) {
+        try {
+          link.send(new Uint8Array(1));
+        } catch (err) {
+          expect(err).to.be.instanceOf(BrokerQueueFullError);
+          break;
+        }
+      }
+      expect(link.bufferedAmount).to.equal(4096 + 64 * 1024);
       other.send(Buffer.from('held'));
       await withTimeout(other.close(), 15_000, 'closing a link while no server is reachable');
 
@@ -262,6 +290,7 @@ describe('nats: a client with no server of its cluster left to reach', function 
       }
       expect(error).to.be.instanceOf(PeerGoneError);
       expect((await link.closed).kind).to.equal('peer-gone');
+      expect((await remote.closed).kind, 'the bus connection ended by the failover wait, not by a refused ping').to.equal('peer-gone');
       await l.close();
       await plain.listener.close();
     } finally {

@@ -6,7 +6,8 @@
  *
  * Invariants:
  * - While the connection is down, send()/claim() take a frame only while the bytes waiting
- *   (`bufferedAmount`) stay within `holdBytes`; beyond that they throw BrokerQueueFullError
+ *   (`bufferedAmount`) stay within `holdBytes` (+ SMALL_RESERVE for frames of at most
+ *   SMALL_FRAME bytes); beyond that they throw BrokerQueueFullError
  *   and that one frame is refused (the bus's tell throws it, its ask rejects with it), never
  *   queued without limit. What is held goes out, in order, once the connection is back.
  * - A link ends as peer-gone (a) at once when the server goes and the connection knows no
@@ -19,6 +20,10 @@
 import { BrokerQueueFullError, PeerGoneError } from '../../errors.js';
 import { DatagramLink, type DatagramLinkInit } from '../datagram/datagram-link.js';
 import type { ConnectionWatcher, NatsConnectionHandle } from './nats-connection.js';
+
+/** Frames of at most this many bytes may use SMALL_RESERVE beyond the hold. */
+export const SMALL_FRAME = 512;
+export const SMALL_RESERVE = 64 * 1024;
 
 export interface NatsLinkInit extends DatagramLinkInit {
   conn: NatsConnectionHandle;
@@ -82,8 +87,10 @@ export class NatsLink extends DatagramLink implements ConnectionWatcher {
   }
 
   private checkHold(bytes: number): void {
-    if (!this.conn.connected && this.bufferedAmount + bytes > this.holdBytes) {
-      throw new BrokerQueueFullError(this.remote, this.holdBytes);
-    }
+    if (this.conn.connected) return;
+    // Small frames (the bus's own ping, pong and credit) may use a reserve beyond holdBytes:
+    // refusing a ping from its timer ends the whole connection, not one message.
+    const limit = bytes <= SMALL_FRAME ? this.holdBytes + SMALL_RESERVE : this.holdBytes;
+    if (this.bufferedAmount + bytes > limit) throw new BrokerQueueFullError(this.remote, this.holdBytes);
   }
 }
