@@ -55,57 +55,61 @@ describe('nats: a cluster whose server under one client is killed mid-stream', f
     await cluster?.stop();
   });
 
-  it('resumes the link through another server: frames in order, each received or counted lost, those sent while down held and delivered', async function () {
-    const [s0, s1] = cluster.servers;
-    const { listener, accepted } = await listenAt(s1!, 'fo', Q);
-    const name = listener.address.pathname.split('/').pop()!;
-    const link = asNatsLink(await connect(`nats://127.0.0.1:${s0!.port}/fo/${name}${Q}`));
-    const far = await accepted();
+  for (const side of ['client', 'listener'] as const) {
+    it(`resumes the link when the ${side}'s server dies: frames in order, each received or counted lost, those sent while down held and delivered`, async function () {
+      const [s0, s1] = cluster.servers;
+      const { listener, accepted } = await listenAt(s1!, 'fo', Q);
+      const name = listener.address.pathname.split('/').pop()!;
+      const link = asNatsLink(await connect(`nats://127.0.0.1:${s0!.port}/fo/${name}${Q}`));
+      const far = asNatsLink(await accepted());
+      // The side whose server is killed sends; the other receives.
+      const [sender, receiver, doomed] = side === 'client' ? [link, far, s0!] : [far, link, s1!];
 
-    const got: number[] = [];
-    far.onFrame((f) => void got.push(Buffer.from(f.buffer, f.byteOffset, f.byteLength).readUInt32BE(0)));
-    let seq = 0;
-    const sentWhileDown: number[] = [];
-    const send = (): void => {
-      const b = Buffer.alloc(64);
-      b.writeUInt32BE(seq, 0);
-      if (!link.brokerConnected) sentWhileDown.push(seq);
-      link.send(b);
-      seq++;
-    };
-    const timer = setInterval(() => {
-      for (let i = 0; i < 5; i++) send();
-    }, 2);
-    try {
-      await until(() => got.length >= 500, 15_000, '500 frames before the kill');
-      await s0!.kill();
-      await until(() => link.failovers === 1, 15_000, 'the client reaching another server');
-      const after = got.length;
-      await until(() => got.length >= after + 500, 15_000, '500 frames after the failover');
-    } finally {
-      clearInterval(timer);
-    }
-    // Every frame sent is now either delivered or counted lost by the receiver.
-    await until(() => far.stats!.received + far.stats!.lost === seq, 15_000, `received + lost = ${seq} sent`);
-    expect(link.stats!.sent).to.equal(seq);
-    expect(got.length).to.equal(far.stats!.received);
-    for (let i = 1; i < got.length; i++) {
-      if (got[i]! <= got[i - 1]!) expect.fail(`frame ${got[i]} after ${got[i - 1]}: out of order`);
-    }
-    const missing = seq - got.length;
-    expect(far.stats!.lost, 'frames missing at the receiver are exactly those it counted lost').to.equal(missing);
-    const received = new Set(got);
-    expect(sentWhileDown.filter((s) => !received.has(s)), 'frames sent while the client was reconnecting were held, then delivered').to.deep.equal([]);
-    expect(link.closed, 'the link still open').not.to.equal(undefined);
-    // And it still works both ways, on its new server.
-    const echoed = new Promise<string>((resolve) => link.onFrame((f) => resolve(Buffer.from(f).toString())));
-    far.onFrame((f) => far.send(f));
-    link.send(Buffer.from('after'));
-    expect(await withTimeout(echoed, 5_000, 'an echo after the failover')).to.equal('after');
-    await link.close();
-    await far.closed;
-    await listener.close();
-  });
+      const got: number[] = [];
+      receiver.onFrame((f) => void got.push(Buffer.from(f.buffer, f.byteOffset, f.byteLength).readUInt32BE(0)));
+      let seq = 0;
+      const sentWhileDown: number[] = [];
+      const send = (): void => {
+        const b = Buffer.alloc(64);
+        b.writeUInt32BE(seq, 0);
+        if (!sender.brokerConnected) sentWhileDown.push(seq);
+        sender.send(b);
+        seq++;
+      };
+      const timer = setInterval(() => {
+        for (let i = 0; i < 5; i++) send();
+      }, 2);
+      try {
+        await until(() => got.length >= 500, 15_000, '500 frames before the kill');
+        await doomed.kill();
+        await until(() => sender.failovers === 1, 15_000, `the ${side} reaching another server`);
+        const after = got.length;
+        await until(() => got.length >= after + 500, 15_000, '500 frames after the failover');
+      } finally {
+        clearInterval(timer);
+      }
+      expect(receiver.failovers, 'the other side saw no change').to.equal(0);
+      // Every frame sent is now either delivered or counted lost by the receiver.
+      await until(() => receiver.stats!.received + receiver.stats!.lost === seq, 15_000, `received + lost = ${seq} sent`);
+      expect(sender.stats!.sent).to.equal(seq);
+      expect(got.length).to.equal(receiver.stats!.received);
+      for (let i = 1; i < got.length; i++) {
+        if (got[i]! <= got[i - 1]!) expect.fail(`frame ${got[i]} after ${got[i - 1]}: out of order`);
+      }
+      const missing = seq - got.length;
+      expect(receiver.stats!.lost, 'frames missing at the receiver are exactly those it counted lost').to.equal(missing);
+      const received = new Set(got);
+      expect(sentWhileDown.filter((x) => !received.has(x)), 'frames sent while reconnecting were held, then delivered').to.deep.equal([]);
+      // And the link still works both ways, through the new server.
+      const echoed = new Promise<string>((resolve) => sender.onFrame((f) => resolve(Buffer.from(f).toString())));
+      receiver.onFrame((f) => receiver.send(f));
+      sender.send(Buffer.from('after'));
+      expect(await withTimeout(echoed, 5_000, 'an echo after the failover')).to.equal('after');
+      await link.close();
+      await far.closed;
+      await listener.close();
+    });
+  }
 
   it('keeps a bus stream flowing in order through the change, its gap counted as lost frames; asks in flight settle, and one after it is answered', async function () {
     const [s0, s1] = cluster.servers;
