@@ -1,6 +1,6 @@
 /**
  * nats-helpers.ts: what the nats test files share: reading a test server's monitoring
- * endpoints (/connz, /varz, /routez), waiting for the server's count of client connections,
+ * endpoints (/connz, /varz), waiting for the server's count of client connections,
  * and a listener whose accepted links a test awaits one at a time.
  */
 import { expect } from 'chai';
