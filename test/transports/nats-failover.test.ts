@@ -11,7 +11,7 @@
  */
 import { expect } from 'chai';
 import { interval, map, type Subscription } from 'rxjs';
-import { ActorSystem, AskTimeoutError, BrokerQueueFullError, connect, defineActor, PeerGoneError, type Link } from '../../src/index.js';
+import { ActorSystem, AskTimeoutError, BrokerQueueFullError, connect, defineActor, PeerGoneError, TransportError, type Link } from '../../src/index.js';
 import { NatsLink } from '../../src/transports/nats/nats-link.js';
 import { startNatsCluster, type NatsCluster } from '../fixtures/nats-server.js';
 import { withTimeout } from '../setup/timing.js';
@@ -44,6 +44,15 @@ const counter = defineActor({
 // the far side, whose own client is fine, must not give up on us meanwhile.
 const Q = '?timeout=5000&failover=5000';
 
+/**
+ * What a test opened, closed after it even when it failed: a listener or link left open keeps
+ * its connection retrying a dead cluster, and the test process alive.
+ */
+const opened: { close(): Promise<void> }[] = [];
+async function closeOpened(): Promise<void> {
+  await Promise.allSettled(opened.splice(0).map((x) => x.close()));
+}
+
 describe('nats: a cluster whose server under one client is killed mid-stream', function () {
   this.timeout(60_000);
   let cluster: NatsCluster;
@@ -52,6 +61,7 @@ describe('nats: a cluster whose server under one client is killed mid-stream', f
     cluster = await startNatsCluster(3);
   });
   afterEach(async function () {
+    await closeOpened();
     await cluster?.stop();
   });
 
@@ -60,8 +70,11 @@ describe('nats: a cluster whose server under one client is killed mid-stream', f
       const [s0, s1] = cluster.servers;
       const { listener, accepted } = await listenAt(s1!, 'fo', Q);
       const name = listener.address.pathname.split('/').pop()!;
+      opened.push(listener);
       const link = asNatsLink(await connect(`nats://127.0.0.1:${s0!.port}/fo/${name}${Q}`));
+      opened.push(link);
       const far = asNatsLink(await accepted());
+      opened.push(far);
       // The side whose server is killed sends; the other receives.
       const [sender, receiver, doomed] = side === 'client' ? [link, far, s0!] : [far, link, s1!];
 
@@ -121,6 +134,7 @@ describe('nats: a cluster whose server under one client is killed mid-stream', f
       const l = await b.listen(`${s1!.url}/bus${Q}`);
       const name = new URL(l.address).pathname.split('/').pop()!;
       const link = asNatsLink(await connect(`nats://127.0.0.1:${s0!.port}/bus/${name}${Q}`));
+      opened.push(link);
       await a.attach(link);
       const ref = a.ref('fo-b/counter');
       expect(await ref.ask('echo', 'before')).to.equal('before');
@@ -184,16 +198,19 @@ describe('nats: a cluster named in the address (?servers=)', function () {
     cluster = await startNatsCluster(3);
   });
   after(async function () {
+    await closeOpened();
     await cluster?.stop();
   });
 
   it('connects through the next server named when the first is down', async function () {
     const [s0, s1, s2] = cluster.servers;
     const { listener, accepted } = await listenAt(s1!, 'named');
+    opened.push(listener);
     const name = listener.address.pathname.split('/').pop()!;
     await s0!.kill();
     const address = `nats://127.0.0.1:${s0!.port}/named/${name}?servers=127.0.0.1:${s2!.port}`;
     const link = await connect(address);
+    opened.push(link);
     const far = await accepted();
     far.onFrame((f) => far.send(f));
     const echoed = new Promise<string>((resolve) => link.onFrame((f) => resolve(Buffer.from(f).toString())));
@@ -205,6 +222,18 @@ describe('nats: a cluster named in the address (?servers=)', function () {
     await far.closed;
     await listener.close();
   });
+
+  it('through a cluster, refuses a name nobody listens on (after the grace for interest to travel)', async function () {
+    const s2 = cluster.servers[2]!;
+    let error: unknown;
+    try {
+      await connect(`${s2.url}/named/nobody`, { timeoutMs: 5_000 });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).to.be.instanceOf(TransportError).with.property('code', 'ECONNREFUSED');
+    expect((error as Error).message).to.include('nobody listens on named.nobody.hello');
+  });
 });
 
 describe('nats: a client with no server of its cluster left to reach', function () {
@@ -215,6 +244,7 @@ describe('nats: a client with no server of its cluster left to reach', function 
     cluster = await startNatsCluster(2);
   });
   afterEach(async function () {
+    await closeOpened();
     await cluster?.stop();
   });
 
@@ -225,6 +255,7 @@ describe('nats: a client with no server of its cluster left to reach', function 
     // before the failover wait ends: it must not be refused (that would end the connection
     // with an error, not one message). Missed pings would take 2.1 s, after the failover.
     const a = await ActorSystem.start({ name: 'down-a', heartbeatMs: 700 });
+    let plain: Awaited<ReturnType<typeof listenAt>> | undefined;
     try {
       b.local(counter, { name: 'counter' });
       const l = await b.listen(`${s1!.url}/down?timeout=5000&failover=1500`);
@@ -234,9 +265,10 @@ describe('nats: a client with no server of its cluster left to reach', function 
       const ref = a.ref('down-b/counter');
       expect(await ref.ask('echo', 1)).to.equal(1);
       // A second link, with something sent, to be closed while no server is reachable.
-      const plain = await listenAt(s1!, 'plain', '?timeout=5000&failover=1500');
+      plain = await listenAt(s1!, 'plain', '?timeout=5000&failover=1500');
       const plainName = plain.listener.address.pathname.split('/').pop()!;
       const other = await connect(`nats://127.0.0.1:${s0!.port}/plain/${plainName}?timeout=5000&failover=60000`);
+      opened.push(other);
       await plain.accepted();
 
       await Promise.all([s0!.kill(), s1!.kill()]);
@@ -296,8 +328,9 @@ describe('nats: a client with no server of its cluster left to reach', function 
       expect((await link.closed).kind).to.equal('peer-gone');
       expect((await remote.closed).kind, 'the bus connection ended by the failover wait, not by a refused ping').to.equal('peer-gone');
       await l.close();
-      await plain.listener.close();
     } finally {
+      // A listener left open would keep its connection retrying, and the process alive.
+      await plain?.listener.close();
       await a.stop();
       await b.stop();
     }

@@ -55,6 +55,12 @@ const WINDOW_BYTES = 32 * 1024 * 1024;
 const MAX_DEFAULT_DATAGRAM = 8 * 1024 * 1024;
 /** How long one HELLO waits for its WELCOME before it is sent again. */
 const HELLO_RETRY_MS = 500;
+/**
+ * Through a cluster, how long "no responders" to a HELLO is taken as "not yet": interest
+ * travels between servers asynchronously (milliseconds when they are healthy).
+ */
+const CLUSTER_GRACE_MS = 500;
+const NO_RESPONDERS_RETRY_MS = 25;
 /** How long listen() asks whether a name is taken (the answer is usually immediate). */
 const PROBE_MS = 500;
 
@@ -274,6 +280,7 @@ export const natsTransport: Transport = {
 
 /** Sends the HELLO until a WELCOME answers; fails at once when nobody listens on `subject`. */
 async function sayHello(conn: NatsConnectionHandle, subject: string, hello: Buffer, address: string, deadline: number, timeoutMs: number): Promise<Hello> {
+  let refusedSince: number | undefined;
   for (;;) {
     const left = deadline - Date.now();
     if (left <= 0) {
@@ -289,6 +296,14 @@ async function sayHello(conn: NatsConnectionHandle, subject: string, hello: Buff
       // Loaded already: conn exists, so natsClient() resolved once before.
       const { NoRespondersError, RequestError, TimeoutError: NatsTimeoutError } = await natsClient();
       if (err instanceof NoRespondersError || (err instanceof RequestError && err.isNoResponders())) {
+        // In a cluster, a listener's subscription reaches the other servers a moment after its
+        // own: a client on another server may hear "no responders" for a just-made listener.
+        refusedSince ??= Date.now();
+        const wait = Math.min(CLUSTER_GRACE_MS - (Date.now() - refusedSince), deadline - Date.now());
+        if (conn.canFailOver && wait > 0) {
+          await new Promise((r) => setTimeout(r, Math.min(NO_RESPONDERS_RETRY_MS, wait)));
+          continue;
+        }
         throw new TransportError('ECONNREFUSED', `connect ${address}: nobody listens on ${subject}`, { address, syscall: 'connect', errno: 111, cause: err });
       }
       if (err instanceof NatsTimeoutError) continue; // the HELLO or the WELCOME was lost: again
