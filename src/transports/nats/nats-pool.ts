@@ -75,3 +75,14 @@ export async function acquireConnection(servers: readonly string[], address: str
     },
   };
 }
+
+/**
+ * Closes every pooled connection now (its links end as peer-gone). For a test run's last
+ * hook: a listener a failed test left open would otherwise keep reconnecting, and the
+ * process alive, after its server is gone.
+ */
+export async function closeAllConnections(): Promise<void> {
+  const entries = [...pool.values()];
+  pool.clear();
+  await Promise.allSettled(entries.map(async (e) => (await e.opening).close(false)));
+}
