@@ -113,8 +113,10 @@ export class NatsConnectionHandle {
       const { connect } = await natsClient();
       nc = await connect({
         servers: [...servers],
-        // The first server named is the one asked for; the others are for when it is down.
-        noRandomize: true,
+        // With ?servers=, the first named is the one asked for and the rest are tried in the
+        // order given; with one server, the cluster's others (from the INFO) are tried in a
+        // random order, so the clients of a dead server do not all move to the same one.
+        noRandomize: servers.length > 1,
         timeout: timeoutMs,
         name: `switchyard ${process.pid}`,
         // Links decide how long to wait for a reconnect (their `failover`); the connection
