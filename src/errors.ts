@@ -262,3 +262,19 @@ export class LimitError extends SwitchyardError {
     this.value = value;
   }
 }
+
+/**
+ * A send on a link whose broker connection is down (nats: the client lost its server and is
+ * reconnecting) found the link's hold queue full: `limit` bytes of frames already wait for the
+ * connection to come back (the address's `hold=`). Only this send fails; the link stays.
+ */
+export class BrokerQueueFullError extends SwitchyardError {
+  /** The link's remote address. */
+  readonly address: string;
+  readonly limit: number;
+  constructor(address: string, limit: number) {
+    super('ERR_BROKER_QUEUE_FULL', `${address}: the broker connection is down and the link already holds ${limit} bytes for it (hold=)`);
+    this.address = address;
+    this.limit = limit;
+  }
+}

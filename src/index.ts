@@ -38,6 +38,8 @@ export {
   MailboxFullError,
   LimitError,
 } from './errors.js';
+export { BrokerQueueFullError } from './errors.js';
+export type { Announcement, DiscoveryEvent, DiscoveryWatch } from './transports/core/transport.js';
 
 export { ActorSystem, type ActorSystemOptions, type LocalActorOptions, type RemoteSystem, type SystemListener } from './actors/system.js';
 export type { AttachOptions, ListenOptions } from './actors/system.js';

@@ -17,8 +17,9 @@ import { AskTimeoutError, InsecureListenError, LimitError, MailboxFullError, Pee
 import { secretBytes, type AuthConfig, type AuthRole } from '../bus/auth.js';
 import { isExposed } from './exposure.js';
 import { connect as connectLink, listen as listenLink } from '../transports/core/registry.js';
-import type { CloseReason, Link, LinkOptions, Listener } from '../transports/core/transport.js';
+import type { CloseReason, DiscoveryEvent, Link, LinkOptions, Listener } from '../transports/core/transport.js';
 import { LocalActor } from './actor.js';
+import { discoverAt } from './discover.js';
 import { isActorDefinition, type ActorDefinition, type AnyActorDefinition, type InitArgs } from './define.js';
 import { limitOption } from '../bus/limits.js';
 import { resolveLimits, type ResolvedLimits, type SystemLimits } from './limits.js';
@@ -254,6 +255,8 @@ export class ActorSystem implements RefHost {
       { ...this.linkOptions, ...linkOptions },
     );
     this.listeners.add(listener);
+    // Where the transport can announce (nats), say who we are and what we host.
+    listener.announce?.(() => ({ name: this.node, actors: [...this.actors.keys()] }));
     return {
       address: listener.address.href,
       close: async () => {
@@ -261,6 +264,15 @@ export class ActorSystem implements RefHost {
         await listener.close();
       },
     };
+  }
+
+  /**
+   * The systems that announce at `address` (nats://host:port/prefix: those listening under that
+   * prefix), as they arrive, change their actors and depart (bye, or missed heartbeats); each
+   * with its name, actors and the address to connect() to. Not this system itself.
+   */
+  discover(address: string): Observable<DiscoveryEvent> {
+    return discoverAt(address, this.node, this.connections$);
   }
 
   /** Connects to a system listening at `address`. */

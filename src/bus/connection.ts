@@ -13,7 +13,7 @@
  * - A peer that sends nothing for 3 heartbeat periods is treated as gone (not while we
  *   hold its reading paused: that silence is ours; see inflow.ts).
  */
-import { AuthError, PeerGoneError, ProtocolError, TransportError } from '../errors.js';
+import { AuthError, BrokerQueueFullError, PeerGoneError, ProtocolError, TransportError } from '../errors.js';
 import { AUTH_NONCE_BYTES, authProof, newNonce, proofMatches, type AuthConfig } from './auth.js';
 import type { CloseReason, Link } from '../transports/core/transport.js';
 import type { RefDecoder } from './codec.js';
@@ -171,6 +171,9 @@ export class Connection {
       try {
         this.sendRaw({ type: MsgType.ping, id: ++this.pingSeq, to: '', from: this.self, payload: null, hops: 0 });
       } catch (err) {
+        // The link holds all it may while its broker is away (nats): skip this ping; the
+        // silence check above, and the link's own failover wait, still bound the outage.
+        if (err instanceof BrokerQueueFullError) return;
         // A link that refuses even a ping (a user transport's own failure) ends this
         // connection; nothing may escape a timer.
         this.abort({ kind: 'error', error: err instanceof Error ? err : new Error(String(err)) });

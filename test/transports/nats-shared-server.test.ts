@@ -4,11 +4,15 @@
  * SWITCHYARD_NATS_URL. Root-level hooks: they run once around the whole mocha run, whichever
  * files are selected with it, and spawned peers inherit the variable.
  *
+ * A last root hook closes every NATS connection still open, so a failed test cannot keep the
+ * run from exiting.
+ *
  * Where nats-server is missing, the variable stays unset: every nats case then fails against
  * 127.0.0.1:4222 with the transport's own "is nats-server running there?" message, and the
  * case below fails with how to install it. Never a silent skip.
  */
 import { expect } from 'chai';
+import { closeAllConnections } from '../../src/transports/nats/nats-pool.js';
 import { startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
 
 let shared: NatsServer | undefined;
@@ -30,6 +34,12 @@ if (process.env.SWITCHYARD_NATS_URL === undefined) {
     await shared?.stop();
   });
 }
+
+// Whatever a failed test left open: its connection would keep reconnecting to a server that
+// is gone, and keep this process from exiting.
+after(async function () {
+  await closeAllConnections();
+});
 
 describe('nats: the shared test server', function () {
   it('is running for the conformance and bus suites', function () {

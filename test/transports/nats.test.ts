@@ -19,51 +19,12 @@ import { DATA_HEADER_BYTES, KIND_DATA } from '../../src/transports/datagram/data
 import { Fragmenter } from '../../src/transports/datagram/fragment.js';
 import { KIND_HELLO, KIND_WELCOME } from '../../src/transports/datagram/handshake-kinds.js';
 import { freePort, INSTALL_HINT, startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
+import { connectionsBecome, listenAt, monitor, type Connz, type Varz } from './nats-helpers.js';
 import { sendAll, sequencedFrames } from '../setup/frames.js';
 import { withTimeout } from '../setup/timing.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-interface Connz {
-  num_connections: number;
-  connections: { subscriptions: number; subscriptions_list?: string[] }[];
-}
-interface Varz {
-  max_payload: number;
-  slow_consumers: number;
-}
-
-async function monitor<T>(server: NatsServer, path: string): Promise<T> {
-  const res = await fetch(`${server.monitorUrl!}${path}`);
-  return (await res.json()) as T;
-}
-
-/** Waits (up to 2 s) until the server counts `n` client connections; fails naming the count it saw. */
-async function connectionsBecome(server: NatsServer, n: number): Promise<void> {
-  let seen = -1;
-  for (let i = 0; i < 100; i++) {
-    seen = (await monitor<Connz>(server, '/connz')).num_connections;
-    if (seen === n) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  expect(seen, 'client connections on the server').to.equal(n);
-}
-
-/** A listener at `prefix` on `server` whose accepted links are queued for accepted(). */
-async function listenAt(server: NatsServer, prefix: string, query = ''): Promise<{ listener: Listener; accepted: () => Promise<Link> }> {
-  const queue: Link[] = [];
-  let wake: (() => void) | undefined;
-  const listener = await listen(`${server.url}/${prefix}${query}`, (link) => {
-    queue.push(link);
-    wake?.();
-  });
-  const accepted = async (): Promise<Link> => {
-    while (queue.length === 0) await withTimeout(new Promise<void>((r) => (wake = r)), 5_000, 'an accepted link');
-    return queue.shift()!;
-  };
-  return { listener, accepted };
-}
 
 function frameOf(size: number, seed: number): Buffer {
   const b = Buffer.allocUnsafe(size);
@@ -249,7 +210,8 @@ describe('nats: addresses, sizes and resources', function () {
     const { listener, accepted } = await listenAt(server, 'res');
     const link = await connect(listener.address);
     const far = await accepted();
-    expect((await monitor<Connz>(server, '/connz')).num_connections).to.equal(2);
+    // One process, one server: the listener and the client share one connection.
+    expect((await monitor<Connz>(server, '/connz')).num_connections).to.equal(1);
 
     await listener.close();
     // Stops accepting at once ("nobody listens": the server's own answer)...
@@ -265,12 +227,12 @@ describe('nats: addresses, sizes and resources', function () {
     far.onFrame((f) => far.send(f));
     link.send(Buffer.from('after the listener closed'));
     expect(await withTimeout(echoed, 5_000, 'the echo')).to.equal('after the listener closed');
-    expect((await monitor<Connz>(server, '/connz')).num_connections).to.equal(2);
+    expect((await monitor<Connz>(server, '/connz')).num_connections).to.equal(1);
 
     await link.close();
     expect((await link.closed).kind).to.equal('closed');
     expect((await far.closed).kind).to.equal('peer-gone');
-    // Both connections are gone once the last link on each has closed.
+    // The shared connection is gone once the last link on it has closed.
     await connectionsBecome(server, 0);
   });
 

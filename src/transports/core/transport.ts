@@ -239,6 +239,37 @@ export interface Listener {
    * Links it already handed out stay open; close them yourself.
    */
   close(): Promise<void>;
+  /**
+   * Present where the transport has a place to announce on (nats: the broker): from now until
+   * close(), tells whoever watches that place (Transport.discover) that the owner described by
+   * `describe()` (asked again for every announcement) is reachable at `address`.
+   */
+  announce?(describe: () => Announcement): void;
+}
+
+/** What a listener announces about its owner (an actor system). */
+export interface Announcement {
+  /** The system's node id. */
+  readonly name: string;
+  /** The names of the actors it hosts. */
+  readonly actors: readonly string[];
+}
+
+/** A system that arrived, changed its actors, or departed, as seen where it announces. */
+export interface DiscoveryEvent {
+  readonly type: 'arrived' | 'updated' | 'departed';
+  /** The system's node id. */
+  readonly name: string;
+  readonly actors: readonly string[];
+  /** What to connect() to, to reach it. */
+  readonly address: string;
+  /** For `departed`: it said goodbye (`bye`), or its announcements stopped (`silent`). */
+  readonly reason?: 'bye' | 'silent';
+}
+
+/** A running Transport.discover(); close() stops watching. */
+export interface DiscoveryWatch {
+  close(): Promise<void>;
 }
 
 /** A transport, addressed by URL scheme. */
@@ -253,6 +284,12 @@ export interface Transport {
   connect(address: URL, options?: LinkOptions): Promise<Link>;
   /** Present on parent/child transports (pipe, socketpair): makes a connected pair. */
   pair?(options?: LinkOptions): Promise<LinkPair>;
+  /**
+   * Present where listeners can announce (nats): watches `address` (the place, e.g.
+   * `nats://host:port/prefix`) and reports every announcing system's arrival, change of
+   * actors and departure to `onEvent`, until the watch is closed.
+   */
+  discover?(address: URL, onEvent: (event: DiscoveryEvent) => void): Promise<DiscoveryWatch>;
 }
 
 /**

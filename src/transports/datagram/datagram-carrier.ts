@@ -82,6 +82,11 @@ export interface DatagramCarrierInit {
   heartbeatMs?: number;
   /** Silence after which the peer counts as gone (0: never). */
   peerTimeoutMs?: number;
+  /**
+   * While this says true, the peer's silence is not held against it (nats: our own client has
+   * lost its server, so nothing could reach us); the silence timeout starts over after.
+   */
+  silenceExcused?: () => boolean;
   /** Probed every `probeMs`: false means the peer is gone (e.g. its pid no longer exists). */
   isPeerAlive?: () => boolean;
   probeMs?: number;
@@ -179,6 +184,7 @@ export class DatagramCarrier implements Carrier {
     if (timeout > 0) {
       const period = Math.max(10, Math.min(heartbeat || timeout, timeout) / 2);
       let lastTick = Date.now();
+      const excused = init.silenceExcused;
       this.every(period, () => {
         const now = Date.now();
         const late = now - lastTick > 2 * period + 20;
@@ -186,6 +192,10 @@ export class DatagramCarrier implements Carrier {
         // If this process itself was stalled (GC, a long handler), the peer's datagrams are
         // still waiting in our socket: read them before judging the peer.
         if (late) return;
+        if (excused?.()) {
+          this.lastHeard = now;
+          return;
+        }
         if (now - this.lastHeard > timeout) {
           this.sink.peerGone(new PeerGoneError(`${this.scheme} peer ${this.remote} was silent for more than ${timeout} ms`));
         }

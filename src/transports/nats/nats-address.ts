@@ -11,6 +11,10 @@
  *   P.NAME.hello    a client's HELLO (a NATS request; the WELCOME is its reply)
  *   P.NAME.L.up     datagrams from the client to the listener
  *   P.NAME.L.down   datagrams from the listener to the client
+ *   P._sys.*        discovery (nats-announcement.ts); `_sys` is refused as a NAME
+ *
+ * `?servers=h2:p2,h3:p3` names more servers of the same cluster, tried when host:port is down
+ * (at connect or later); without it the client learns them from its server's INFO.
  *
  * Invariants: every token is [A-Za-z0-9_-]+, so no token can contain a dot or a wildcard and
  * no address can make us subscribe or publish outside P.NAME; the host defaults to 127.0.0.1
@@ -19,6 +23,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { badAddress } from '../core/address.js';
+import { MAX_PERIOD_MS, MIN_PERIOD_MS, SYS_TOKEN } from './nats-announcement.js';
 
 /** NATS's well-known client port. */
 export const NATS_DEFAULT_PORT = 4222;
@@ -34,11 +39,19 @@ export interface NatsOptions {
   window: number | undefined;
   heartbeatMs: number;
   timeoutMs: number;
+  /** How long a link waits for its connection to reach a server again after losing one. */
+  failoverMs: number;
+  /** Bytes of frames a link holds while its connection is down (beyond: BrokerQueueFullError). */
+  holdBytes: number;
+  /** A listener's discovery period (0: it does not announce). */
+  announceMs: number;
 }
 
 export interface NatsAddress {
   /** `host:port` for the NATS client. */
   server: string;
+  /** `server`, then the other servers of its cluster from `?servers=` (no duplicates). */
+  servers: string[];
   host: string;
   port: number;
   /** The path segments before the listener's name. */
@@ -48,7 +61,14 @@ export interface NatsAddress {
   options: NatsOptions;
 }
 
-const KNOWN = ['datagram', 'window', 'heartbeat', 'timeout', 'name'];
+const KNOWN = ['datagram', 'window', 'heartbeat', 'timeout', 'failover', 'hold', 'announce', 'servers', 'name'];
+/** At most this many servers in `?servers=`. */
+const MAX_SERVERS = 16;
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/;
+/** How often a listener announces its system (discovery), by default. */
+export const DEFAULT_ANNOUNCE_MS = 2000;
+/** What a link holds while its connection is down, by default. */
+export const DEFAULT_HOLD_BYTES = 1024 * 1024;
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host.startsWith('127.') || host === '::1';
@@ -76,6 +96,7 @@ export function parseNatsAddress(url: URL, forListen: boolean): NatsAddress {
     prefix = segments;
     const n = url.searchParams.get('name');
     if (n !== null && !TOKEN.test(n)) throw badAddress(url.href, `nats: name "${n}" must be 1-64 characters of A-Z a-z 0-9 _ -`);
+    if (n === SYS_TOKEN) throw badAddress(url.href, `nats: the name "${SYS_TOKEN}" is reserved for discovery`);
     name = n ?? undefined;
   } else {
     if (segments.length < 2) throw badAddress(url.href, "nats: needs a prefix and the listener's name, e.g. nats://127.0.0.1:4222/app/main");
@@ -95,8 +116,21 @@ export function parseNatsAddress(url: URL, forListen: boolean): NatsAddress {
   const loop = isLoopback(host);
   const heartbeatMs = num('heartbeat', loop ? 100 : 250, 10, 60_000)!;
   const timeoutMs = num('timeout', loop ? 600 : 3000, 3 * heartbeatMs, 3_600_000)!;
+  const server = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const servers = [server];
+  const more = url.searchParams.get('servers');
+  if (more !== null) {
+    for (const hp of more.split(',')) {
+      const m = HOST_PORT.exec(hp);
+      const p = m ? Number(m[2]) : 0;
+      if (!m || p < 1 || p > 65535) throw badAddress(url.href, `nats: servers must be host:port entries separated by commas, got "${hp}"`);
+      if (!servers.includes(hp)) servers.push(hp);
+    }
+    if (servers.length > MAX_SERVERS) throw badAddress(url.href, `nats: at most ${MAX_SERVERS} servers`);
+  }
   return {
-    server: `${host.includes(':') ? `[${host}]` : host}:${port}`,
+    server,
+    servers,
     host,
     port,
     prefix,
@@ -106,8 +140,23 @@ export function parseNatsAddress(url: URL, forListen: boolean): NatsAddress {
       window: num('window', undefined, 1, 65536),
       heartbeatMs,
       timeoutMs,
+      // A failover that takes longer than the peer's own silence timeout ends the link on the
+      // far side anyway: by default, wait as long as that.
+      failoverMs: num('failover', timeoutMs, 0, 3_600_000)!,
+      holdBytes: num('hold', DEFAULT_HOLD_BYTES, 0, 1024 * 1024 * 1024)!,
+      announceMs: announce(url),
     },
   };
+}
+
+function announce(url: URL): number {
+  const v = url.searchParams.get('announce');
+  if (v === null) return DEFAULT_ANNOUNCE_MS;
+  const n = Number(v);
+  if (!Number.isInteger(n) || (n !== 0 && (n < MIN_PERIOD_MS || n > MAX_PERIOD_MS))) {
+    throw badAddress(url.href, `nats: announce must be 0 (off) or an integer from ${MIN_PERIOD_MS} to ${MAX_PERIOD_MS} (ms)`);
+  }
+  return n;
 }
 
 /** A fresh random listener name (when listen() was given none, as port 0 is for tcp). */
@@ -147,6 +196,7 @@ export class Subjects {
 export function listenerAddress(a: NatsAddress, name: string, search: URLSearchParams): URL {
   const q = new URLSearchParams(search);
   q.delete('name');
+  q.delete('announce'); // the listener's own: a client has nothing to do with it
   const qs = q.toString();
   return new URL(`nats://${a.server}/${[...a.prefix, name].join('/')}${qs ? `?${qs}` : ''}`);
 }

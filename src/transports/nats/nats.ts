@@ -2,11 +2,14 @@
  * nats.ts: `nats://host:port/prefix`, links whose two directions are subjects on a NATS
  * server (docs/PROTOCOL.md §9), so that systems on many hosts reach each other through a
  * broker they already run. The subjects and the address grammar are nats-address.ts's;
- * fragmentation, credit, heartbeats and loss counting are DatagramLink's.
+ * fragmentation, credit, heartbeats and loss counting are DatagramLink's; living through a
+ * change of server is NatsLink's.
  *
- * A listener owns one NATS connection: it answers HELLO requests on `P.NAME.hello` and
+ * Every listener and link of this process that names one server shares one NATS connection
+ * (nats-pool.ts): a listener holds a lease on it for itself and the links it accepted, and
+ * a client link holds its own. A listener answers HELLO requests on `P.NAME.hello` and
  * subscribes `P.NAME.L.up` for each link it accepts.
- * A client owns its own connection: it subscribes `P.NAME.L.down` for a random link id L,
+ * A client subscribes `P.NAME.L.down` for a random link id L,
  * then sends its HELLO as a NATS request (so "nobody listens there" is the server's immediate
  * no-responders answer, not a timeout), repeating it until the WELCOME comes or timeoutMs ends.
  *
@@ -21,21 +24,25 @@
  * sides' (they may use different servers of one cluster). The window defaults to what keeps
  * 32 MiB in flight per direction, from 4 to 1024 datagrams (32 at the default 1 MiB).
  *
- * Invariants: a listener's connection closes once the listener and every link it accepted
- * are closed; a client's connection closes with its link. When a connection ends under us
- * (the server died or dropped us), every link on it ends as peer-gone at once. Nothing is
- * subscribed or published outside `P.NAME`.
+ * Invariants: a listener's lease is released once the listener and every link it accepted
+ * are closed; a client's with its link; the shared connection closes with its last lease, and
+ * what a listener or link subscribed is unsubscribed when it ends (or its connect fails).
+ * When the connection loses its server, links wait for it to reach another (NatsLink); when
+ * the connection ends for good, every link on it ends as peer-gone at once. Nothing is
+ * subscribed or published outside `P.NAME` and, for discovery (nats-discovery.ts), `P._sys`.
  */
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import { PeerGoneError, TransportError } from '../../errors.js';
 import { handOver } from '../core/hand-over.js';
 import { resolveLinkOptions, type ResolvedLinkOptions } from '../core/options.js';
-import type { CloseKind, Link, LinkOptions, Listener, Transport } from '../core/transport.js';
+import type { Announcement, CloseKind, DiscoveryEvent, DiscoveryWatch, Link, LinkOptions, Listener, Transport } from '../core/transport.js';
 import { DEFAULT_MAX_FRAME } from '../core/transport.js';
-import { DatagramLink } from '../datagram/datagram-link.js';
 import { listenerAddress, parseNatsAddress, randomLinkId, randomName, Subjects, type NatsAddress, type NatsOptions } from './nats-address.js';
-import { NatsConnectionHandle, natsClient } from './nats-connection.js';
+import { natsClient, type NatsConnectionHandle } from './nats-connection.js';
 import { decodeHello, decodeWelcome, encodeHello, encodeWelcome, type Hello } from './nats-handshake.js';
+import { acquireConnection } from './nats-pool.js';
+import { Announcer, watchDiscovery } from './nats-discovery.js';
+import { NatsLink } from './nats-link.js';
 import { natsPort } from './nats-port.js';
 
 const capabilities = { reliable: false, ordered: true, crossHost: true } as const;
@@ -48,6 +55,12 @@ const WINDOW_BYTES = 32 * 1024 * 1024;
 const MAX_DEFAULT_DATAGRAM = 8 * 1024 * 1024;
 /** How long one HELLO waits for its WELCOME before it is sent again. */
 const HELLO_RETRY_MS = 500;
+/**
+ * Through a cluster, how long "no responders" to a HELLO is taken as "not yet": interest
+ * travels between servers asynchronously (milliseconds when they are healthy).
+ */
+const CLUSTER_GRACE_MS = 500;
+const NO_RESPONDERS_RETRY_MS = 25;
 /** How long listen() asks whether a name is taken (the answer is usually immediate). */
 const PROBE_MS = 500;
 
@@ -62,8 +75,11 @@ function view(data: Uint8Array): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-function makeLink(remote: string, conn: NatsConnectionHandle, subject: string, release: (kind: CloseKind) => Promise<void>, resolved: ResolvedLinkOptions, own: Hello, peer: Hello): DatagramLink {
-  return new DatagramLink({
+function makeLink(remote: string, conn: NatsConnectionHandle, subject: string, release: (kind: CloseKind) => Promise<void>, resolved: ResolvedLinkOptions, options: NatsOptions, own: Hello, peer: Hello): NatsLink {
+  return new NatsLink({
+    conn,
+    holdBytes: options.holdBytes,
+    failoverMs: options.failoverMs,
     scheme: 'nats',
     remote,
     capabilities,
@@ -114,19 +130,20 @@ export const natsTransport: Transport = {
     const resolved = resolveLinkOptions(options);
     const a = parseNatsAddress(address, true);
     const deadline = Date.now() + resolved.timeoutMs;
-    const conn = await NatsConnectionHandle.open(a.server, address.href, resolved.timeoutMs);
+    const lease = await acquireConnection(a.servers, address.href, resolved.timeoutMs);
+    const conn = lease.conn;
     const name = a.name ?? randomName();
     const subjects = new Subjects(a.prefix, name);
     const own = ownHello(a.options, conn.maxPayload);
     const welcome = encodeWelcome(own);
     const reported = listenerAddress(a, name, address.searchParams);
-    const links = new Map<string, DatagramLink>();
+    const links = new Map<string, NatsLink>();
     const upSubs = new Map<string, Subscription>();
     let closing = false;
-    const maybeClose = (flush = true): Promise<void> => (closing && links.size === 0 ? conn.close(flush) : Promise.resolve());
+    const maybeClose = (flush = true): Promise<void> => (closing && links.size === 0 ? lease.release(flush) : Promise.resolve());
 
     if (a.name !== undefined && (await nameTaken(conn, subjects.hello, deadline))) {
-      await conn.close();
+      await lease.release();
       throw new TransportError('EADDRINUSE', `listen ${address.href}: a listener already answers on ${subjects.hello}`, { address: address.href, syscall: 'listen' });
     }
 
@@ -155,6 +172,7 @@ export const natsTransport: Transport = {
           await maybeClose(kind === 'closed');
         },
         resolved,
+        a.options,
         own,
         h.hello,
       );
@@ -168,14 +186,15 @@ export const natsTransport: Transport = {
       handOver(onLink, link);
     };
 
-    let helloSub: Subscription;
+    let helloSub: Subscription | undefined;
     try {
       helloSub = conn.nc.subscribe(subjects.hello, { callback: onHello });
       // The server must know our subscriptions before anyone is told the address, or a quick
       // client's HELLO would meet "no responders". A server that hangs now must not hang us.
       await beforeDeadline(conn.nc.flush(), deadline, () => new TransportError('ETIMEDOUT', `listen ${address.href}: the NATS server at ${a.server} did not confirm our subscriptions within ${resolved.timeoutMs} ms`, { address: address.href, syscall: 'listen', errno: 110 }));
     } catch (err) {
-      await conn.close(false);
+      if (helloSub && !conn.isClosed) helloSub.unsubscribe();
+      await lease.release(false);
       throw err instanceof TransportError ? err : TransportError.fromNode(err, address.href);
     }
     void conn.ended.then((error) => {
@@ -183,50 +202,66 @@ export const natsTransport: Transport = {
     });
 
     let closed: Promise<void> | undefined;
+    let announcer: Announcer | undefined;
     return {
       address: reported,
       close() {
         closed ??= (async () => {
           closing = true;
+          announcer?.stop(); // its `bye` leaves before the connection may close
           // New clients now get "no responders" at once; links already made keep their subjects.
-          if (!conn.isClosed) helloSub.unsubscribe();
+          if (!conn.isClosed) helloSub!.unsubscribe();
           await maybeClose();
         })();
         return closed;
       },
+      announce(describe: () => Announcement) {
+        if (closing || announcer || a.options.announceMs === 0 || conn.isClosed) return;
+        announcer = new Announcer(conn, a.prefix, reported.href, a.options.announceMs, describe);
+      },
     };
+  },
+
+  async discover(address: URL, onEvent: (event: DiscoveryEvent) => void): Promise<DiscoveryWatch> {
+    const a = parseNatsAddress(address, true);
+    const timeoutMs = resolveLinkOptions().timeoutMs;
+    const lease = await acquireConnection(a.servers, address.href, timeoutMs);
+    return watchDiscovery(lease, a.prefix, onEvent);
   },
 
   async connect(address: URL, options?: LinkOptions): Promise<Link> {
     const resolved = resolveLinkOptions(options);
     const a = parseNatsAddress(address, false);
     const deadline = Date.now() + resolved.timeoutMs;
-    const conn = await NatsConnectionHandle.open(a.server, address.href, resolved.timeoutMs);
+    const lease = await acquireConnection(a.servers, address.href, resolved.timeoutMs);
+    const conn = lease.conn;
+    let downSub: Subscription | undefined;
     try {
       const subjects = new Subjects(a.prefix, a.name!);
       const id = randomLinkId();
       const own = ownHello(a.options, conn.maxPayload);
-      let link: DatagramLink | undefined;
+      let link: NatsLink | undefined;
       const early: Buffer[] = [];
-      const downSub = conn.nc.subscribe(subjects.down(id), {
+      const sub = (downSub = conn.nc.subscribe(subjects.down(id), {
         callback: (err, msg) => {
           if (err) return;
           // DATA may overtake the WELCOME's reply on its way through our client's callbacks.
           if (link) link.receive(view(msg.data));
           else early.push(Buffer.from(msg.data));
         },
-      });
+      }));
       const peer = await sayHello(conn, subjects.hello, encodeHello(own, id), address.href, deadline, resolved.timeoutMs);
       link = makeLink(
         address.href.replace(/\?.*$/, ''),
         conn,
         subjects.up(id),
         async (kind) => {
-          if (!conn.isClosed) downSub.unsubscribe();
+          if (!conn.isClosed) sub.unsubscribe();
           // Only a clean close has a BYE worth waiting for; a gone peer or server has not.
-          await conn.close(kind === 'closed');
+          await lease.release(kind === 'closed');
         },
         resolved,
+        a.options,
         own,
         peer,
       );
@@ -235,7 +270,9 @@ export const natsTransport: Transport = {
       for (const d of early) l.receive(d);
       return l;
     } catch (err) {
-      await conn.close(false); // nothing of ours is worth flushing: the handshake failed
+      // The connection may be shared: give back what this attempt subscribed.
+      if (downSub && !conn.isClosed) downSub.unsubscribe();
+      await lease.release(false); // nothing of ours is worth flushing: the handshake failed
       throw err instanceof TransportError ? err : TransportError.fromNode(err, address.href);
     }
   },
@@ -243,6 +280,7 @@ export const natsTransport: Transport = {
 
 /** Sends the HELLO until a WELCOME answers; fails at once when nobody listens on `subject`. */
 async function sayHello(conn: NatsConnectionHandle, subject: string, hello: Buffer, address: string, deadline: number, timeoutMs: number): Promise<Hello> {
+  let refusedSince: number | undefined;
   for (;;) {
     const left = deadline - Date.now();
     if (left <= 0) {
@@ -258,6 +296,14 @@ async function sayHello(conn: NatsConnectionHandle, subject: string, hello: Buff
       // Loaded already: conn exists, so natsClient() resolved once before.
       const { NoRespondersError, RequestError, TimeoutError: NatsTimeoutError } = await natsClient();
       if (err instanceof NoRespondersError || (err instanceof RequestError && err.isNoResponders())) {
+        // In a cluster, a listener's subscription reaches the other servers a moment after its
+        // own: a client on another server may hear "no responders" for a just-made listener.
+        refusedSince ??= Date.now();
+        const wait = Math.min(CLUSTER_GRACE_MS - (Date.now() - refusedSince), deadline - Date.now());
+        if (conn.canFailOver && wait > 0) {
+          await new Promise((r) => setTimeout(r, Math.min(NO_RESPONDERS_RETRY_MS, wait)));
+          continue;
+        }
         throw new TransportError('ECONNREFUSED', `connect ${address}: nobody listens on ${subject}`, { address, syscall: 'connect', errno: 111, cause: err });
       }
       if (err instanceof NatsTimeoutError) continue; // the HELLO or the WELCOME was lost: again
