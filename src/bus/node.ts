@@ -754,6 +754,9 @@ export class BusNode {
         if (f.kind === 'sub') this.trySend(f.fwd, { type: MsgType.cancel, id: f.id, to: f.to, from: f.requester, hops: 1, payload: null });
       }
     }
+    // a peer that broke the protocol is worth a line in the operator's log (onError), not only
+    // a rejected promise on our side: the refusal is the listener's to report (B.9)
+    if (registered && reason.kind === 'protocol-error' && reason.error) this.host.reportError(reason.error, `connection to ${peer} closed`);
     if (registered) this.onDisconnect?.(conn, reason);
   }
 }

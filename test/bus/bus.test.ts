@@ -513,6 +513,8 @@ for (const transport of listTransports()) {
             expect(out.received.at(-1)?.payload?.code).to.equal(want.code);
           }
           expect(system.remotes.map((x) => x.node)).to.not.include(child.node);
+          await until(() => unhandled.some((u) => /^connection to \S+ closed: \w*Error: /.test(u)), 2000, 'the protocol error reported to onError');
+          unhandled.splice(0);
         });
       }
 
