@@ -6,7 +6,7 @@
  * Why: with a new malloc'ed Buffer per payload, the receiver of 64 KiB and 1 MiB tells spent
  * its time page-faulting fresh memory and zeroing it, not copying (profile in the commit).
  *
- * Invariants: copyOut's result is a Buffer of exactly `end - start` bytes with memory of its own
+ * Invariants: the result is a Buffer of exactly `end - start` bytes with memory of its own
  * (never shared with another result, never a view of the source), every byte copied from the
  * source. Below RECYCLED_FROM it is an ordinary unzeroed Buffer (a native call would cost more
  * than malloc saves there).
@@ -23,14 +23,6 @@ export function copyOut(src: Uint8Array, start: number, end: number): Buffer {
   const out = n >= RECYCLED_FROM && n <= RECYCLED_MAX ? native.recycledBuffer(n) : Buffer.allocUnsafeSlow(n);
   out.set(src.subarray(start, end));
   return out;
-}
-
-/**
- * `n` bytes of unzeroed memory of its own, recycled from RECYCLED_FROM on: room for a frame a
- * sender writes whole (every byte it hands on) when the link's own memory is full.
- */
-export function room(n: number): Buffer {
-  return n >= RECYCLED_FROM && n <= RECYCLED_MAX ? native.recycledBuffer(n) : Buffer.allocUnsafeSlow(n);
 }
 
 /** [bytes waiting for reuse, blocks reused so far] (for tests). */
