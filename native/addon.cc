@@ -5,7 +5,6 @@
 #include "fd.h"
 #include "fd_passing.h"
 #include "msg_queue.h"
-#include "recycled_buffers.h"
 #include "shm_link.h"
 
 namespace switchyard {
@@ -17,7 +16,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFdPassing(env, exports);
   InitMsgQueue(env, exports);
   InitShm(env, exports);
-  InitRecycledBuffers(env, exports);
   return exports;
 }
 

@@ -203,15 +203,6 @@ export interface NativeAddon {
    * (0 after stop(), EIDRM when the queue was removed).
    */
   MsgReceiver: new (msqid: number, mtype: number, maxSize: number, onBatch: (batch: Buffer) => void, onEnd: (errno: number) => void) => MsgReceiver;
-  /**
-   * An uninitialised Buffer of `length` bytes (1 to recycledMax) whose memory returns to a
-   * bounded free list, not to malloc, once the garbage collector frees it
-   * (native/recycled_buffers.cc).
-   */
-  recycledBuffer(length: number): Buffer;
-  /** [bytes on the free lists, blocks handed out again so far]. */
-  recycledStats(): [number, number];
-  readonly recycledMax: number;
   /** Registers the JS factory the addon uses for every error it throws. */
   setErrorFactory(factory: (errno: number, syscall: string, address: string) => Error): void;
 }

@@ -12,11 +12,12 @@
  * Invariants: only ever given bytes the scan (msgpack-scan.ts) passed, so every length is
  * known to fit; it produces exactly what msgpackr would with the bus's options: str as JS
  * strings (UTF-8), bin as a Buffer copy (never a view into the frame, which is only valid
- * during the link's callback), arrays as plain arrays; it has no side effects before it
- * gives up.
+ * during the link's callback; from 4 KiB a view into a shared arena of copies, as Node's
+ * pool gives small Buffers: copy-arena.ts), arrays as plain arrays; it has no side effects
+ * before it gives up.
  */
 
-import { copyOut } from '../transports/core/recycled.js';
+import { copyOut } from './copy-arena.js';
 
 /** Returned when the value is not in the plain subset; decode it another way. */
 export const NOT_PLAIN: unique symbol = Symbol('not plain');
@@ -117,17 +118,17 @@ function str(n: number, strings: ShortStrings): string {
 }
 
 /**
- * From this size a bin's copy is made in memory that is neither zeroed nor fresh (recycled.ts):
- * slice() zero-fills new memory, then copies over it, and the receiver's profile of 64 KiB
- * tells showed half its time in that Buffer constructor and most of the rest in page faults
- * inside the copy. Below it, slice() costs less than the call.
+ * From this size a bin's copy is carved from a shared arena (copy-arena.ts): the receiver's
+ * profile of 64 KiB tells showed half its time in slice()'s Buffer constructor (calloc) and
+ * most of the rest in page faults and per-buffer costs. Below it, slice() costs less, and a
+ * small bin kept for long does not keep an arena alive.
  */
 const COPY_OUT_FROM = 4096;
 
 function bin(n: number): Buffer {
   const at = pos;
   pos += n;
-  // its own memory (never a pooled slab or a view of the frame), every byte copied
+  // a copy (never a view of the frame), every byte written
   if (n >= COPY_OUT_FROM) return copyOut(src, at, pos);
   // the species of a Buffer is Buffer: a copy with its own memory, as msgpackr's copyBuffers
   return Uint8Array.prototype.slice.call(src, at, pos) as Buffer;
