@@ -130,16 +130,22 @@ function bin(n: number): Buffer {
   pos += n;
   // a copy (never a view of the frame), every byte written
   if (n >= COPY_OUT_FROM) return copyOut(src, at, pos);
-  // From Node's small-Buffer pool, as Buffer.from gives: slice() looked up the species and
-  // zero-filled a new ArrayBuffer of its own (12% of the receiver of 64 B tells).
+  // slice() looked up the species and zero-filled a new ArrayBuffer of its own (12% of the
+  // receiver of 64 B tells). Up to V8's on-heap size a Buffer of its own costs the collector
+  // nothing extra and a loop copies fastest; above it Node's small-Buffer pool serves, as
+  // Buffer.from does (one external ArrayBuffer per 8 KiB, not one per bin).
+  if (n <= ON_HEAP) {
+    const out = Buffer.allocUnsafeSlow(n);
+    for (let i = 0; i < n; i++) out[i] = src[at + i]!;
+    return out;
+  }
   const out = Buffer.allocUnsafe(n);
-  if (n <= SMALL_LOOP) for (let i = 0; i < n; i++) out[i] = src[at + i]!;
-  else src.copy(out, 0, at, pos);
+  src.copy(out, 0, at, pos);
   return out;
 }
 
-/** Up to this many bytes a loop copies faster than a call into Buffer.copy. */
-const SMALL_LOOP = 64;
+/** V8 keeps typed arrays of up to this many bytes on its heap (typed_array_max_size_in_heap). */
+const ON_HEAP = 64;
 
 function array(n: number, strings: ShortStrings): unknown[] | typeof NOT_PLAIN {
   const out = new Array<unknown>(n);
