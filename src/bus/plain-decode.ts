@@ -12,9 +12,12 @@
  * Invariants: only ever given bytes the scan (msgpack-scan.ts) passed, so every length is
  * known to fit; it produces exactly what msgpackr would with the bus's options: str as JS
  * strings (UTF-8), bin as a Buffer copy (never a view into the frame, which is only valid
- * during the link's callback), arrays as plain arrays; it has no side effects before it
- * gives up.
+ * during the link's callback; below 4 KiB from Node's small-Buffer pool, from 4 KiB a view
+ * into a shared arena of copies: copy-arena.ts), arrays as plain arrays; it has no side effects
+ * before it gives up.
  */
+
+import { copyOut } from './copy-arena.js';
 
 /** Returned when the value is not in the plain subset; decode it another way. */
 export const NOT_PLAIN: unique symbol = Symbol('not plain');
@@ -114,12 +117,35 @@ function str(n: number, strings: ShortStrings): string {
   return n <= ShortStrings.MAX ? strings.read(src, at, pos) : src.toString('utf8', at, pos);
 }
 
+/**
+ * From this size a bin's copy is carved from a shared arena (copy-arena.ts): the receiver's
+ * profile of 64 KiB tells showed half its time in slice()'s Buffer constructor (calloc) and
+ * most of the rest in page faults and per-buffer costs. Below it, Node's own pool serves, and
+ * a small bin kept for long does not keep an arena alive.
+ */
+const COPY_OUT_FROM = 4096;
+
 function bin(n: number): Buffer {
   const at = pos;
   pos += n;
-  // the species of a Buffer is Buffer: a copy with its own memory, as msgpackr's copyBuffers
-  return Uint8Array.prototype.slice.call(src, at, pos) as Buffer;
+  // a copy (never a view of the frame), every byte written
+  if (n >= COPY_OUT_FROM) return copyOut(src, at, pos);
+  // slice() looked up the species and zero-filled a new ArrayBuffer of its own (12% of the
+  // receiver of 64 B tells). Up to V8's on-heap size a Buffer of its own costs the collector
+  // nothing extra and a loop copies fastest; above it Node's small-Buffer pool serves, as
+  // Buffer.from does (one external ArrayBuffer per 8 KiB, not one per bin).
+  if (n <= ON_HEAP) {
+    const out = Buffer.allocUnsafeSlow(n);
+    for (let i = 0; i < n; i++) out[i] = src[at + i]!;
+    return out;
+  }
+  const out = Buffer.allocUnsafe(n);
+  src.copy(out, 0, at, pos);
+  return out;
 }
+
+/** V8 keeps typed arrays of up to this many bytes on its heap (typed_array_max_size_in_heap). */
+const ON_HEAP = 64;
 
 function array(n: number, strings: ShortStrings): unknown[] | typeof NOT_PLAIN {
   const out = new Array<unknown>(n);

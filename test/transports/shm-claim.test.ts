@@ -39,11 +39,18 @@ describe('shm claim/commit and batch records', function () {
     await Promise.all([a.close(), b.close()]);
   });
 
-  it('claim() on a full ring returns null; commit() without a claim, a bad length, and a second claim are typed errors', async function () {
+  it('claim() on a full ring and a full spill returns null; commit() without a claim, a bad length, and a second claim are typed errors', async function () {
     const [a, b] = localShmPair(RING);
-    // b never reads: fill a's send ring until frames queue.
+    // b never reads: fill a's send ring until frames queue; claims then go to the spill
+    // (shm-spill.test.ts) until it is full too.
     while (a.send(Buffer.alloc(1000, 1)));
-    expect(a.claim!(64)).to.equal(null);
+    let spilled = 0;
+    for (let v = a.claim!(1000); v !== null; v = a.claim!(1000)) {
+      a.commit!(1000);
+      spilled++;
+    }
+    expect(spilled, 'the spill took claims').to.be.greaterThan(0);
+    expect(a.claim!(1000)).to.equal(null);
 
     let error: unknown;
     try {

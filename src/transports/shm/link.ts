@@ -11,7 +11,10 @@
  * Invariants:
  * - Sending: write() copies a frame into the open region when nothing is queued and it fits
  *   (claiming a new region, up to an eighth of the ring, when the open one is used up); else
- *   it queues. flush() (once per tick, from LinkCore) commits the open region, then writes the
+ *   it queues. A Link-level claim() goes into the open region the same way; when the ring is
+ *   full (or frames are queued) it goes into the spill, memory of ours reused in turn, and
+ *   is queued from there on commit: without it, a bus sender meeting a full ring wrote each
+ *   frame into a new Buffer first (a fresh 1 MiB allocation per 1 MiB tell). flush() (once per tick, from LinkCore) commits the open region, then writes the
  *   queue as far as the ring allows; when full, the waiter reports eventSpace once the
  *   consumer moves past the position the failed claim saw, which flushes again.
  * - A record never exceeds an eighth of the ring unless one frame needs more (up to half:
@@ -44,6 +47,7 @@ import type { Carrier, CarrierSink, CloseKind } from '../core/transport.js';
 import { FRAGMENT_HEADER_BYTES, Fragmenter, Reassembler } from '../datagram/fragment.js';
 import { HEADER_BYTES as PREFIX } from '../stream/framing.js';
 import { BATCH_MALFORMED, RecordBatch } from './batch.js';
+import { Spill } from './spill.js';
 import { WAITER_SPIN_NS } from './settings.js';
 
 const L = native.shmLayout;
@@ -85,7 +89,8 @@ export class ShmLink extends LinkCore {
 }
 
 class ShmCarrier implements Carrier {
-  readonly memory: Uint8Array;
+  /** The whole mapping. */
+  private readonly ring: Uint8Array;
   private readonly mapping: ArrayBuffer;
   private readonly view: DataView;
   private readonly ep: ShmEndpoint;
@@ -113,6 +118,11 @@ class ShmCarrier implements Carrier {
   /** A Link-level claim() is open: its prefix goes at claimAt. */
   private userClaim = false;
   private claimAt = 0;
+  /** The open claim is in the spill (its frame is queued on commit). */
+  private spillClaim = false;
+  private spill: Spill | undefined;
+  /** Where the last claim() is: LinkCore reads `memory` right after claim() returns. */
+  private claimMemory: Uint8Array;
   private queue: Uint8Array[] = [];
   private queueFlags: number[] = [];
   private queueHead = 0;
@@ -158,7 +168,7 @@ class ShmCarrier implements Carrier {
     this.ep = new native.ShmEndpoint(init.fd, init.side, init.capacity, init.spinNs > 0 ? 0 : WAITER_SPIN_NS, (events) => this.onEvents(events));
     this.io = this.ep.io;
     this.mapping = this.ep.memory;
-    this.memory = new Uint8Array(this.mapping);
+    this.ring = this.claimMemory = new Uint8Array(this.mapping);
     this.view = new DataView(this.mapping);
     this.cap = this.ep.capacity;
     this.rxOffset = this.ep.receiveOffset;
@@ -176,6 +186,11 @@ class ShmCarrier implements Carrier {
 
   get bufferedAmount(): number {
     return this.queuedBytes;
+  }
+
+  /** The memory claim() offsets are in: the mapping, or the spill while a spill claim is open. */
+  get memory(): Uint8Array {
+    return this.claimMemory;
   }
 
   get holding(): boolean {
@@ -199,7 +214,7 @@ class ShmCarrier implements Carrier {
       }
       this.view.setUint32(at, len);
       // A frame received on this link is a view into the other ring: copying it here is safe.
-      if (len !== 0) this.memory.set(frame, at + PREFIX);
+      if (len !== 0) this.ring.set(frame, at + PREFIX);
       this.cursor = at + PREFIX + len;
       return;
     }
@@ -226,20 +241,40 @@ class ShmCarrier implements Carrier {
   }
 
   claim(maxBytes: number): number {
-    // Behind queued frames (order), or too large for one record: send() queues it instead.
-    if (this.queueHead !== this.queue.length || maxBytes > this.maxWhole) return -1;
-    let at = this.cursor;
-    if (this.regionEnd - at < PREFIX + maxBytes) {
-      if (!this.openRegion(PREFIX + maxBytes)) return -1;
-      at = this.cursor;
+    // Too large for one record: send() fragments it instead.
+    if (maxBytes > this.maxWhole) return -1;
+    if (this.queueHead === this.queue.length) {
+      let at = this.cursor;
+      if (this.regionEnd - at < PREFIX + maxBytes && !this.openRegion(PREFIX + maxBytes)) at = -1;
+      else at = this.cursor;
+      if (at >= 0) {
+        this.userClaim = true;
+        this.claimAt = at;
+        this.claimMemory = this.ring;
+        return at + PREFIX;
+      }
+      if (this.done) return -1;
     }
-    this.userClaim = true;
+    // The ring is full, or frames wait (order): the spill, written to the ring by flush().
+    this.spill ??= new Spill(this.cap / 2);
+    const at = this.spill.take(maxBytes);
+    if (at < 0) return -1;
+    this.userClaim = this.spillClaim = true;
     this.claimAt = at;
-    return at + PREFIX;
+    this.claimMemory = this.spill.bytes;
+    return at;
   }
 
   commit(length: number): void {
     this.userClaim = false;
+    this.claimMemory = this.ring;
+    if (this.spillClaim) {
+      this.spillClaim = false;
+      this.queue.push(this.spill!.committed(this.claimAt, length));
+      this.queueFlags.push(FLAG_DATA);
+      this.queuedBytes += length;
+      return;
+    }
     this.view.setUint32(this.claimAt, length);
     this.cursor = this.claimAt + PREFIX + length;
   }
@@ -273,7 +308,8 @@ class ShmCarrier implements Carrier {
     if (this.queueHead === this.queue.length) return;
     const q = this.queue;
     const flags = this.queueFlags;
-    const memory = this.memory;
+    const memory = this.ring;
+    const spill = this.spill;
     let head = this.queueHead;
     let written = 0;
     while (head < q.length) {
@@ -300,6 +336,7 @@ class ShmCarrier implements Carrier {
         this.view.setUint32(at, len);
         if (len !== 0) memory.set(f, at + PREFIX);
         this.cursor = at + PREFIX + len;
+        if (spill !== undefined && spill.isSpilled(f)) spill.written(f);
       }
       written += len;
       q[head++] = undefined as unknown as Uint8Array;
@@ -548,7 +585,8 @@ class ShmCarrier implements Carrier {
   // ---- ending -------------------------------------------------------------------------------
 
   linger(deadline: number): Promise<void> {
-    this.userClaim = false; // LinkCore dropped an open claim: its bytes are not a frame
+    this.userClaim = this.spillClaim = false; // LinkCore dropped an open claim: its bytes are not a frame
+    this.claimMemory = this.ring;
     this.flush();
     this.drainReceived(); // from now on, what arrives is read and dropped
     if (this.done || this.peerGoneSeen || this.queueHead === this.queue.length) return Promise.resolve();
@@ -570,6 +608,7 @@ class ShmCarrier implements Carrier {
     this.queueFlags = [];
     this.queueHead = 0;
     this.queuedBytes = 0;
+    this.spill = undefined;
     this.batch.count = 0;
     this.heldAt = this.heldEnd = 0;
     this.reassembler = undefined;
