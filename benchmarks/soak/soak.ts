@@ -60,6 +60,8 @@ class Soak {
   private killTimer: NodeJS.Timeout | undefined;
   private readonly started = Date.now();
   private stopEarly: (() => void) | undefined;
+  /** A signal ended the traffic early: no more waiting, and no growth verdict on a cut run. */
+  interrupted = false;
 
   constructor(
     readonly system: ActorSystem,
@@ -89,7 +91,7 @@ class Soak {
     this.scheduleKill();
     const totalMs = this.options.seconds * 1000;
     await this.sleepUnlessStopped(Math.max(totalMs / 4, WARM_UP_MIN_MS));
-    const warm = await this.checkpoint('warm-up (25%)');
+    const warm = this.interrupted ? undefined : await this.checkpoint('warm-up (25%)');
     await this.sleepUnlessStopped(this.started + totalMs - Date.now());
     this.killing = false;
     clearTimeout(this.killTimer);
@@ -99,16 +101,17 @@ class Soak {
     if ((await within(loops, QUIESCE_MS)) === 'timeout') {
       for (const d of this.drivers) for (const what of d.unsettled()) d.ledger.unsettled(what);
     }
-    if (warm && end) this.compare(warm, end);
+    if (warm && end && !this.interrupted) this.compare(warm, end);
   }
 
   /** Ends the traffic phase now (a signal); the stop, the report and the cleanup still run. */
   interrupt(): void {
+    this.interrupted = true;
     this.stopEarly?.();
   }
 
   private async sleepUnlessStopped(ms: number): Promise<void> {
-    if (ms <= 0) return;
+    if (ms <= 0 || this.interrupted) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, ms);
       this.stopEarly = () => {
@@ -250,7 +253,7 @@ export async function soakCommand(argv: readonly string[]): Promise<number> {
   for (const l of ledgers) if (l.broken > l.violations.length) broken.push(`${l.transport}: ${l.broken - l.violations.length} more broken promise(s)`);
   if (left.length === 0) process.stdout.write('soak: nothing of this run left in ipcs -q, /dev/shm or its temp dir\n');
   if (broken.length === 0) {
-    process.stdout.write('soak: PASS: every promise kept; resources flat after warm-up\n');
+    process.stdout.write(soak.interrupted ? `soak: interrupted by ${signalled}: every promise kept so far; growth not judged on a cut run\n` : 'soak: PASS: every promise kept; resources flat after warm-up\n');
     return signalled ? 128 + (osConstants.signals[signalled] ?? 0) : 0;
   }
   process.stdout.write(`soak: FAIL: ${broken.length} broken promise(s):\n${broken.map((b) => `  - ${b}`).join('\n')}\n`);
