@@ -35,6 +35,8 @@ const ASK_TIMEOUT_MS = 20_000;
  * generation under load for the first seconds, which is sizing, not a leak.
  */
 const WARM_UP_MIN_MS = 5000;
+/** How long a child may take to run the first time. */
+const START_DEADLINE_MS = 30_000;
 /** How long a quiesce may wait for loops to park and children to run again. */
 const QUIESCE_MS = ASK_TIMEOUT_MS + 20_000;
 
@@ -73,9 +75,16 @@ class Soak {
     for (const transport of transports) {
       const ledger = new Ledger(transport, getTransport(transport).capabilities.reliable);
       try {
-        const sup = await this.system.supervise([{ module, name: `soak-${transport}`, transport, execArgv: ['--expose-gc'], backoff: { initialMs: 50, maxMs: 1000 } }], {
+        const starting = this.system.supervise([{ module, name: `soak-${transport}`, transport, execArgv: ['--expose-gc'], backoff: { initialMs: 50, maxMs: 1000 } }], {
           intensity: { maxRestarts: 1_000_000, periodMs: 1000 },
         });
+        // with restarts never refused, a child that cannot link would be retried for ever: give
+        // up on it here (system.stop() ends its supervisor) and run the others
+        const sup = await within(starting, START_DEADLINE_MS);
+        if (sup === 'timeout') {
+          this.problems.push(`${transport}: the child did not run within ${START_DEADLINE_MS} ms`);
+          continue;
+        }
         this.drivers.push(new TransportDriver(transport, sup.children[0] as SupervisedRef, ledger));
         void sup.failed.then((e) => ledger.violation(`the supervisor gave up: ${e.message}`));
       } catch (err) {
@@ -207,11 +216,17 @@ export async function soakCommand(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const notes: string[] = [];
+  const unreachable: string[] = [];
   let transports = options.transports;
   if (!transports) {
     const reachable = await reachableTransports(known);
     transports = reachable.schemes;
     notes.push(...reachable.notes.map((n) => n.replace('nats left out', 'nats not run')));
+  } else {
+    // asked for by name: a missing server is a failure of the run, said before anything starts
+    const reachable = await reachableTransports(transports);
+    transports = reachable.schemes;
+    unreachable.push(...reachable.notes.map((n) => n.replace(/^nats left out: (no NATS server at \S+).*/, 'nats: asked for, but $1: not run')));
   }
 
   const runDir = mkdtempSync(join(tmpdir(), 'switchyard-soak-'));
@@ -219,6 +234,7 @@ export async function soakCommand(argv: readonly string[]): Promise<number> {
   const before = snapshot();
   const system = await ActorSystem.start({ name: `soak-${process.pid}`, askTimeoutMs: ASK_TIMEOUT_MS, onError: () => {} });
   const soak = new Soak(system, options);
+  soak.problems.push(...unreachable);
   let signalled: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (signalled) process.exit(128 + (osConstants.signals[signal] ?? 0));
