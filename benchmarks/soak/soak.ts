@@ -64,6 +64,7 @@ class Soak {
   private stopEarly: (() => void) | undefined;
   /** A signal ended the traffic early: no more waiting, and no growth verdict on a cut run. */
   interrupted = false;
+  private trafficStarted = false;
 
   constructor(
     readonly system: ActorSystem,
@@ -73,6 +74,7 @@ class Soak {
   async spawn(transports: readonly string[]): Promise<void> {
     const module = new URL('./soak-actor.js', import.meta.url);
     for (const transport of transports) {
+      if (this.interrupted) break;
       const ledger = new Ledger(transport, getTransport(transport).capabilities.reliable);
       try {
         const starting = this.system.supervise([{ module, name: `soak-${transport}`, transport, execArgv: ['--expose-gc'], backoff: { initialMs: 50, maxMs: 1000 } }], {
@@ -94,6 +96,7 @@ class Soak {
   }
 
   async run(): Promise<void> {
+    this.trafficStarted = true;
     const loops = Promise.all(this.drivers.map((d) => d.run(this.gate)));
     const sampler = setInterval(() => this.sampleLine(), this.options.sampleEvery * 1000);
     this.killing = this.options.killEveryMs > 0;
@@ -117,6 +120,8 @@ class Soak {
   interrupt(): void {
     this.interrupted = true;
     this.stopEarly?.();
+    // still starting children: stopping the system ends a supervise() that waits for a child
+    if (!this.trafficStarted) void this.system.stop().catch(() => {});
   }
 
   private async sleepUnlessStopped(ms: number): Promise<void> {
@@ -237,7 +242,18 @@ export async function soakCommand(argv: readonly string[]): Promise<number> {
   soak.problems.push(...unreachable);
   let signalled: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (signalled) process.exit(128 + (osConstants.signals[signal] ?? 0));
+    if (signalled) {
+      // the impatient second signal: the transports' exit handlers remove their objects, then
+      // (registered after them, so run after them) our temp dir goes if they left it empty
+      process.on('exit', () => {
+        try {
+          rmdirSync(runDir);
+        } catch {
+          // not empty: a leftover, not ours to hide
+        }
+      });
+      process.exit(128 + (osConstants.signals[signal] ?? 0));
+    }
     signalled = signal;
     process.stderr.write(`soak: ${signal}: ending the run early\n`);
     soak.interrupt();
@@ -248,7 +264,7 @@ export async function soakCommand(argv: readonly string[]): Promise<number> {
   process.stdout.write(`soak: ${options.seconds} s over ${transports.join(', ')}; a SIGKILL every ~${options.killEveryMs} ms; resources as RSS/threads/fds\n`);
   for (const n of notes) process.stdout.write(`soak: ${n}\n`);
   await soak.spawn(transports);
-  if (soak.drivers.length) await soak.run();
+  if (soak.drivers.length && !soak.interrupted) await soak.run();
 
   const pids = new Set<number>([process.pid]);
   for (const d of soak.drivers) for (const p of d.pids) pids.add(p);
