@@ -60,7 +60,8 @@ class Soak {
   private readonly gate = new Gate();
   private killing = false;
   private killTimer: NodeJS.Timeout | undefined;
-  private readonly started = Date.now();
+  /** When the traffic began: the run's N seconds and the resource lines count from here. */
+  private started = Date.now();
   private stopEarly: (() => void) | undefined;
   /** A signal ended the traffic early: no more waiting, and no growth verdict on a cut run. */
   interrupted = false;
@@ -97,6 +98,7 @@ class Soak {
 
   async run(): Promise<void> {
     this.trafficStarted = true;
+    this.started = Date.now();
     const loops = Promise.all(this.drivers.map((d) => d.run(this.gate)));
     const sampler = setInterval(() => this.sampleLine(), this.options.sampleEvery * 1000);
     this.killing = this.options.killEveryMs > 0;
