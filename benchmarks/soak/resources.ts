@@ -45,8 +45,8 @@ export function formatUsage(u: Usage | undefined): string {
 /** Why `end` is not flat against `warm` (empty if it is). */
 export function growthProblems(who: string, warm: Usage, end: Usage): string[] {
   const problems: string[] = [];
-  if (end.rssKb > warm.rssKb * (1 + RSS_GROWTH)) {
-    problems.push(`${who}: RSS grew ${(((end.rssKb - warm.rssKb) / warm.rssKb) * 100).toFixed(0)}% after warm-up (${warm.rssKb} kB -> ${end.rssKb} kB; bound ${RSS_GROWTH * 100}%)`);
+  if (end.rssKb >= warm.rssKb * (1 + RSS_GROWTH)) {
+    problems.push(`${who}: RSS grew ${(((end.rssKb - warm.rssKb) / warm.rssKb) * 100).toFixed(0)}% after warm-up (${warm.rssKb} kB -> ${end.rssKb} kB; it must stay under ${RSS_GROWTH * 100}%)`);
   }
   if (end.threads !== warm.threads) problems.push(`${who}: threads ${warm.threads} after warm-up, ${end.threads} at the end`);
   if (end.fds !== warm.fds) problems.push(`${who}: open fds ${warm.fds} after warm-up, ${end.fds} at the end`);

@@ -38,10 +38,13 @@ export default defineActor({
       return { pid: process.pid, seqs };
     },
     echo: (_s: State, x: unknown) => x,
-    /** A full collection before a resource checkpoint (the child runs with --expose-gc), so RSS compares like with like. */
+    /**
+     * A full collection before a resource checkpoint (the child runs with --expose-gc), so RSS
+     * compares like with like; answers the live JS heap after it, to tell heap from native growth.
+     */
     gc: () => {
       (globalThis as { gc?: () => void }).gc?.();
-      return process.pid;
+      return process.memoryUsage().heapUsed;
     },
   },
   streams: {

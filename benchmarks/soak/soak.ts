@@ -182,13 +182,17 @@ class Soak {
         this.problems.push(`at the ${name} checkpoint, ${down.map((d) => d.transport).join(', ')} did not run again within ${QUIESCE_MS} ms`);
         return undefined;
       }
-      await Promise.allSettled(this.drivers.map((d) => d.ref.ask('gc')));
+      const heaps = await Promise.allSettled(this.drivers.map((d) => d.ref.ask('gc')));
+      const heapOf = (i: number): string => {
+        const h = heaps[i]!;
+        return h.status === 'fulfilled' && typeof h.value === 'number' ? ` heap ${(h.value / 2 ** 20).toFixed(1)}MB` : '';
+      };
       (globalThis as { gc?: () => void }).gc?.();
       await sleep(300);
       const parent = readUsage('self')!;
       const children = new Map(this.drivers.map((d) => [d.transport, d.ref.pid === undefined ? undefined : readUsage(d.ref.pid)] as const));
       const heapMb = (process.memoryUsage().heapUsed / 2 ** 20).toFixed(1);
-      process.stdout.write(`checkpoint ${name}: parent ${formatUsage(parent)} (heap ${heapMb}MB after GC) | ${this.drivers.map((d) => `${d.transport}[${children.get(d.transport)?.pid ?? '-'}] ${formatUsage(children.get(d.transport))}`).join(' | ')}\n`);
+      process.stdout.write(`checkpoint ${name}: parent ${formatUsage(parent)} (heap ${heapMb}MB after GC) | ${this.drivers.map((d, i) => `${d.transport}[${children.get(d.transport)?.pid ?? '-'}] ${formatUsage(children.get(d.transport))}${heapOf(i)}`).join(' | ')}\n`);
       return { parent, children };
     } finally {
       this.gate.resume();
