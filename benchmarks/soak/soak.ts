@@ -267,7 +267,7 @@ export async function soakCommand(argv: readonly string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  process.stdout.write(`soak: ${options.seconds} s over ${transports.join(', ')}; a SIGKILL every ~${options.killEveryMs} ms; resources as RSS/threads/fds\n`);
+  process.stdout.write(`soak: ${options.seconds} s over ${transports.join(', ')}; ${options.killEveryMs > 0 ? `a SIGKILL every ~${options.killEveryMs} ms` : 'no SIGKILLs'}; resources as RSS/threads/fds\n`);
   for (const n of notes) process.stdout.write(`soak: ${n}\n`);
   await soak.spawn(transports);
   if (soak.drivers.length && !soak.interrupted) await soak.run();
