@@ -230,15 +230,20 @@ class ShmEndpoint : public Napi::ObjectWrap<ShmEndpoint> {
   bool hooked_ = false;
 };
 
-// shmMemfd(bytes) -> fd: an anonymous segment (nothing in /dev/shm), O_CLOEXEC, sealed
-// against resizing: a peer that could shrink it would turn our next ring access into SIGBUS.
+// shmMemfd(bytes) -> fd: an anonymous segment (nothing in /dev/shm), O_CLOEXEC, mode 0600,
+// sealed against resizing: a peer that could shrink it would turn our next ring access into
+// SIGBUS. memfd_create makes its inode 0777; it has no name, but the rule is 0600 for every
+// object we create, so it is narrowed before anyone else can hold it.
 Napi::Value ShmMemfd(const Napi::CallbackInfo& info) {
   off_t bytes = static_cast<off_t>(info[0].As<Napi::Number>().DoubleValue());
   int fd = memfd_create("switchyard-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) ThrowErrno(info.Env(), errno, "memfd_create");
   const char* step = "ftruncate";
   int err = 0;
-  if (ftruncate(fd, bytes) != 0) {
+  if (fchmod(fd, 0600) != 0) {
+    err = errno;
+    step = "fchmod";
+  } else if (ftruncate(fd, bytes) != 0) {
     err = errno;
   } else if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
     err = errno;

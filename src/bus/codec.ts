@@ -402,7 +402,9 @@ export function packWithRoom(prepared: unknown, room: number): Uint8Array {
  * later pack (ours or another library's) writes into memory the link now owns.
  */
 export function packInto(prepared: unknown, room: number, target: Uint8Array): Uint8Array {
-  packr.useBuffer(target);
+  // msgpackr writes long strings with Buffer#utf8Write: a claim that is a plain Uint8Array
+  // (the shm ring's) goes in as a Buffer over the same memory, or such a string throws
+  packr.useBuffer(Buffer.isBuffer(target) ? target : Buffer.from(target.buffer, target.byteOffset, target.byteLength));
   try {
     return packr.pack(prepared, RESERVE_START_SPACE | room);
   } finally {

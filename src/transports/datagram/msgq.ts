@@ -512,7 +512,10 @@ export const msgqTransport: Transport = {
       const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), resolved.timeoutMs)));
       m = await Promise.race([answered, replies.ended.then(() => undefined), timeout]);
     } catch (err) {
-      throw TransportError.fromNode(err, href);
+      const e = TransportError.fromNode(err, href);
+      // msgget() finds another uid's queue; only the send is refused: name the queue and why
+      if (e.code === 'EACCES') throw new TransportError('EACCES', `connect ${href}: permission denied: the queue belongs to another user (mode 0600)`, { address: href, syscall: 'msgsnd', errno: 13, cause: err });
+      throw e;
     } finally {
       clearTimeout(timer);
       await replies.stop();

@@ -1,5 +1,5 @@
 /**
- * unix-permissions.test.ts: a unix:// listener's socket is never reachable by another uid,
+ * unix-bind-window.test.ts: a unix:// listener's socket is never reachable by another uid,
  * even under umask 000 and for the instant between bind() and any chmod: the socket is born
  * 0600. An attacker process of uid 65534 (setpriv) hammers connect() while we listen and
  * close again and again in a world-traversable directory; a 0666 socket beside ours proves
