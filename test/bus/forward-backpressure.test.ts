@@ -9,18 +9,7 @@ import { expect } from 'chai';
 import { ActorSystem, connect, defineActor, listen, type ActorRef, type Link, type Listener } from '../../src/index.js';
 import { privateAddress } from '../../src/transports/core/private-address.js';
 import { makeTempDir } from '../setup/tmp.js';
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function until(what: string, ms: number, cond: () => boolean): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(20);
-  }
-}
+import { sleep, until } from '../setup/timing.js';
 
 describe('hostile: limits: a tell flood through a forwarding node (unix)', function () {
   this.timeout(120_000);

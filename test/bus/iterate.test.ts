@@ -14,20 +14,9 @@ import { makeTempDir } from '../setup/tmp.js';
 import { runChild } from './child-lines.js';
 import type worker from '../fixtures/supervised-worker.js';
 import { WORKER } from '../supervision/helpers.js';
+import { sleep, until } from '../setup/timing.js';
 
 const PRODUCER = fileURLToPath(new URL('../fixtures/producer.js', import.meta.url));
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function until(what: string, ms: number, cond: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(20);
-  }
-}
 
 const PREFETCH = 16;
 

@@ -14,22 +14,10 @@ import { fileURLToPath } from 'node:url';
 import { ActorSystem, defineActor, type SystemListener } from '../../src/index.js';
 import { privateAddress } from '../../src/transports/core/private-address.js';
 import { makeTempDir } from '../setup/tmp.js';
-import { withTimeout } from '../setup/timing.js';
+import { sleep, until, withTimeout } from '../setup/timing.js';
 import { runChild } from './child-lines.js';
 
 const FLOODER = fileURLToPath(new URL('../fixtures/flooder.js', import.meta.url));
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function until(what: string, ms: number, cond: () => boolean): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(20);
-  }
-}
 
 const LIMIT = 2000;
 const COUNT = 40_000;

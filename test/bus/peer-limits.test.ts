@@ -13,20 +13,9 @@ import { privateAddress } from '../../src/transports/core/private-address.js';
 import { rejection } from '../setup/outcomes.js';
 import { makeTempDir } from '../setup/tmp.js';
 import { runChild } from './child-lines.js';
+import { sleep, until } from '../setup/timing.js';
 
 const FLOODER = fileURLToPath(new URL('../fixtures/flooder.js', import.meta.url));
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function until(what: string, ms: number, cond: () => boolean): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(20);
-  }
-}
 
 describe('hostile: limits: what one peer may make a system hold (unix)', function () {
   this.timeout(60_000);

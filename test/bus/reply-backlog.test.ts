@@ -10,12 +10,9 @@ import { ActorSystem, defineActor, type SystemListener } from '../../src/index.j
 import { privateAddress } from '../../src/transports/core/private-address.js';
 import { makeTempDir } from '../setup/tmp.js';
 import { runChild } from './child-lines.js';
+import { sleep } from '../setup/timing.js';
 
 const FLOODER = fileURLToPath(new URL('../fixtures/flooder.js', import.meta.url));
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 const echo = defineActor({
   init: () => ({}),
