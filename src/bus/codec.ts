@@ -467,8 +467,11 @@ const REFUSED_TAGS: ReadonlySet<number> = new Set([0x65]);
 
 /** A fresh record for scanFrame()'s refusals. */
 export function newRefusals(): Refusals {
-  return { first: undefined, knownTags: REFUSED_TAGS };
+  return { first: undefined, knownTags: REFUSED_TAGS, plain: false };
 }
+
+/** valueEnd()'s record, reused: a forwarded message is read once per hop, not one record per message. */
+const VALUE_END_REFUSALS = newRefusals();
 
 /** What every undecodable message from a peer is: ProtocolError ERR_BAD_MESSAGE, quoting why. */
 export function badMessage(err: unknown): ProtocolError {
@@ -494,7 +497,9 @@ export function scanFrame(bytes: Uint8Array, start: number, end: number, maxDept
 /** Where the value at `start` ends, in bytes scanFrame() already checked. */
 export function valueEnd(bytes: Uint8Array, start: number, end: number): number {
   try {
-    return scanValue(bytes, ACCEPTED, Number.MAX_SAFE_INTEGER, start, end, newRefusals());
+    // the bytes were scanned already: a refused extension is skipped, not noted again
+    VALUE_END_REFUSALS.first = undefined;
+    return scanValue(bytes, ACCEPTED, Number.MAX_SAFE_INTEGER, start, end, VALUE_END_REFUSALS);
   } catch (err) {
     throw badMessage(err);
   }

@@ -313,11 +313,12 @@ export class EnvelopeReader {
       if (hops < 0 || this.at !== end) return undefined;
       if (hops > MAX_HOPS) throw new ProtocolError(`hop count must be an integer 0..${MAX_HOPS}`, 'ERR_BAD_MESSAGE');
     }
-    const refused = this.refusals.first;
+    const { first: refused, plain } = this.refusals;
     let payload: unknown;
     if (refused === undefined) {
-      // the plain subset by hand; maps, extensions and the rest by msgpackr
-      payload = decodePlain(src, p, payloadEnd, this.payloadStrings);
+      // the plain subset by hand; maps, extensions and the rest by msgpackr. The scan said
+      // which it is, so a payload holding a map is decoded once, not tried and then decoded.
+      payload = plain ? decodePlain(src, p, payloadEnd, this.payloadStrings) : NOT_PLAIN;
       if (payload === NOT_PLAIN) payload = decodeScanned(src, p, payloadEnd, this.refs);
     }
     return { type: type as MsgType, id, to, from, payload, hops, refused };

@@ -38,6 +38,12 @@ export interface Refusals {
   first: string | undefined;
   /** Extension types laid out as tags that are refused (skipped with the value they wrap). */
   readonly knownTags: ReadonlySet<number>;
+  /**
+   * Set by each scan: true if every value scanned was in the subset plain-decode.ts reads (no
+   * map, extension, float 32 or 64-bit integer), so a reader can skip straight to the general
+   * decoder when it is false instead of trying the plain one first and decoding twice.
+   */
+  plain: boolean;
 }
 
 /**
@@ -106,6 +112,7 @@ class Scanner {
     this.depth = 0;
     const remaining = this.remaining;
     remaining[0] = 1;
+    let plain = true;
     while (this.depth >= 0) {
       if (remaining[this.depth] === 0) {
         this.depth--;
@@ -116,6 +123,7 @@ class Scanner {
       const t = buf[this.pos++]!;
       if (t <= 0x7f || t >= 0xe0) continue; // fixints
       if (t <= 0x8f) {
+        plain = false;
         this.open((t - 0x80) * 2);
         continue;
       }
@@ -152,7 +160,11 @@ class Scanner {
         case 0xdf: this.open(this.u32() * 2); break;
         default: throw new ScanError(`invalid MessagePack byte 0x${t.toString(16)} at offset ${this.pos - 1 - this.start}`);
       }
+      // what the switch let through beyond the plain subset (nil, bool, int 8..32, float 64, str, bin, array)
+      if (t >= 0xc7 && t <= 0xca) plain = false;
+      else if (t === 0xcf || t === 0xd3 || (t >= 0xd4 && t <= 0xd8) || t >= 0xde) plain = false;
     }
+    if (refusals !== undefined) refusals.plain = plain;
     return this.pos;
   }
 
