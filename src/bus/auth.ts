@@ -14,8 +14,6 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Bytes of each side's hello nonce. */
 export const AUTH_NONCE_BYTES = 32;
-/** Bytes of a proof (HMAC-SHA256). */
-export const AUTH_PROOF_BYTES = 32;
 /** Shortest secret accepted: a secret an attacker can guess offline from one captured handshake is no secret. */
 export const MIN_SECRET_BYTES = 16;
 /** First bytes of every proof's input: the protocol and the purpose, so the MAC is good for nothing else. */

@@ -16,7 +16,7 @@
 import { AuthError, BrokerQueueFullError, PeerGoneError, ProtocolError, TransportError } from '../errors.js';
 import { AUTH_NONCE_BYTES, authProof, newNonce, proofMatches, type AuthConfig } from './auth.js';
 import type { CloseReason, Link } from '../transports/core/transport.js';
-import type { RefDecoder } from './codec.js';
+import { badMessage, type RefDecoder } from './codec.js';
 import { AddressBytes, EnvelopeReader, sendEnvelope, type SendLimits } from './envelope-frame.js';
 import { MSG_NAMES, MsgType, PROTOCOL_VERSIONS, type Envelope } from './envelope.js';
 import { Inflow } from './inflow.js';
@@ -279,7 +279,7 @@ export class Connection {
     try {
       env = this.reader.read(src, start, end);
     } catch (err) {
-      this.fail(err instanceof ProtocolError ? err : new ProtocolError(String(err), 'ERR_BAD_MESSAGE', { cause: err }));
+      this.fail(err instanceof ProtocolError ? err : badMessage(err));
       return;
     }
     if (env.type === MsgType.hello || env.type === MsgType.ping || env.type === MsgType.pong || env.type === MsgType.bye || env.type === MsgType.auth) {

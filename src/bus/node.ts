@@ -555,7 +555,8 @@ export class BusNode {
     if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'string' || !Array.isArray(p[1])) {
       throw new ProtocolError('tell/ask payload must be [message, args[]]', 'ERR_BAD_MESSAGE');
     }
-    return [p[0], p[1] as unknown[]];
+    // checked to be exactly [message, args[]]: handed on as it is, no new pair per message
+    return p as [string, unknown[]];
   }
 
   private subRequest(env: Envelope): SubRequest {
