@@ -31,7 +31,7 @@
  *   goes out of band unless ours is already on the wire or the peer is gone without saying
  *   BYE, then the port is released.
  */
-import { PeerGoneError, ProtocolError } from '../../errors.js';
+import { PeerGoneError, ProtocolError, TransportError } from '../../errors.js';
 import type { Carrier, CarrierSink, CloseKind, LinkStats } from '../core/transport.js';
 import {
   DATA_HEADER_BYTES,
@@ -379,7 +379,7 @@ export class DatagramCarrier implements Carrier {
     if (e?.code === 'EIDRM' || e?.code === 'EINVAL' || e?.code === 'ECONNREFUSED') {
       this.sink.peerGone(new PeerGoneError(`${this.scheme} peer ${this.remote} is gone: ${e.code}`, { cause: err }));
     } else {
-      this.sink.fail('error', err instanceof Error ? err : new Error(String(err)));
+      this.sink.fail('error', TransportError.fromNode(err, this.remote));
     }
   }
 
@@ -463,7 +463,7 @@ export class DatagramCarrier implements Carrier {
         }
         const dseq = d.readUInt32BE(1);
         const lostBefore = this.reassembler.stats.lost;
-        this.reassembler.push(d.subarray(DATA_HEADER_BYTES));
+        this.reassembler.push(d.subarray(DATA_HEADER_BYTES), this.lastHeard);
         if (this.released) return; // the handler threw, or closed the link and it is over
         this.advanceConsumed((dseq + 1) % U32);
         if (this.reliable && this.reassembler.stats.lost !== lostBefore) {

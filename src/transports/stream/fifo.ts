@@ -35,7 +35,7 @@ import { randomBytes } from 'node:crypto';
 import { TransportError } from '../../errors.js';
 import { native } from '../../native.js';
 import { pathOf } from '../core/address.js';
-import { atExit, ownName, removeNowOrAtExit, unlinkQuiet } from '../core/cleanup.js';
+import { ownName, removeNowOrAtExit, unlinkQuiet } from '../core/cleanup.js';
 import { handOver } from '../core/hand-over.js';
 import { existingName, nameInUse, type NameKind } from '../core/stale-name.js';
 import { pidAlive } from '../core/pid-alive.js';
@@ -285,8 +285,8 @@ export const fifoTransport: Transport = {
     const base = `${path}.${id}`;
     let down: number | undefined;
     let up: number | undefined;
-    let made = 0;
-    const forget = atExit(() => {
+    // the pair is only needed for the handshake: removed when it ends, or at exit if it never does
+    const removePair = removeNowOrAtExit(() => {
       removeQuiet(`${base}.up`);
       removeQuiet(`${base}.down`);
     });
@@ -304,9 +304,7 @@ export const fifoTransport: Transport = {
         });
       }
       native.mkfifo(`${base}.up`, MODE);
-      made++;
       native.mkfifo(`${base}.down`, MODE);
-      made++;
       down = openSync(`${base}.down`, O_RDONLY | O_NONBLOCK | O_NOFOLLOW);
       checkFifo(down, `${base}.down`, href);
       const request = await retry(deadline, undefined, () => tryOpen(path, O_WRONLY, href, ['ENXIO']), () =>
@@ -331,9 +329,7 @@ export const fifoTransport: Transport = {
       closeQuiet(down);
       throw TransportError.fromNode(err, href); // a TransportError passes through unchanged
     } finally {
-      if (made > 0) removeQuiet(`${base}.up`);
-      if (made > 1) removeQuiet(`${base}.down`);
-      forget();
+      removePair();
     }
     return fdLink('fifo', capabilities, resolved, href, down, up);
   },

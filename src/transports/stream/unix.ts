@@ -88,6 +88,9 @@ export const unixTransport: Transport = {
     let n = 0;
     // bound here, not by libuv: see the header (a path libuv bound is unlinked on close)
     const fd = bindPrivately(() => native.listenUnix(path, 511));
+    // ours from the bind on: removed on close, on a failure below, or at exit, and never a
+    // file that a newer listener has put at the same path
+    const removeName = removeNowOrAtExit(ownName(path));
     let server;
     try {
       server = await serve((s) => s.listen({ fd }), address.href, (socket) => {
@@ -95,7 +98,7 @@ export const unixTransport: Transport = {
       });
     } catch (err) {
       // the failed server closed the fd with its handle; the name we bound is still ours
-      unlinkQuiet(path);
+      removeName();
       throw err;
     }
     // Already 0600 where bindPrivately() could set the umask; in a worker thread (which may not
@@ -104,10 +107,9 @@ export const unixTransport: Transport = {
       chmodSync(path, 0o600);
     } catch (err) {
       server.close();
-      unlinkQuiet(path);
+      removeName();
       throw TransportError.fromNode(err, address.href);
     }
-    const removeName = removeNowOrAtExit(ownName(path));
     let closing: Promise<void> | undefined;
     return {
       address: new URL(`unix://${path}`),
