@@ -12,16 +12,18 @@
  * closed. (On tcp/udp another local user could connect in the short window the listener is
  * open; the hello check stops it from becoming the child, but it is attached until then.)
  *
- * Owns: the listener and the temp dir (removed by dispose(), which is idempotent).
+ * Owns: the listener and the temp dir (removed by dispose(), which is idempotent, or at exit
+ * if this process ends before the child links back).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PeerGoneError, TransportError } from '../../errors.js';
 import { spawnWithLink } from '../../transports/core/child.js';
 import { privateAddress } from '../../transports/core/private-address.js';
+import { removeNowOrAtExit } from '../../transports/core/cleanup.js';
 import { getTransport, listen } from '../../transports/core/registry.js';
 import type { Link, LinkOptions, Listener } from '../../transports/core/transport.js';
 import type { RemoteSystem } from '../system.js';
@@ -113,16 +115,14 @@ export async function launch(spec: LaunchSpec, attach: (link: Link) => Promise<R
     listener = undefined;
     await l?.close();
   };
+  // Removed by dispose(), or at exit if we die before the child links back; recursively, since
+  // what a transport left in it is ours alone.
+  const removeDir = removeNowOrAtExit(() => rmSync(dir, { recursive: true, force: true }));
   let disposed: Promise<void> | undefined;
   const dispose = (): Promise<void> =>
     (disposed ??= (async () => {
       await closeListener();
-      try {
-        rmdirSync(dir);
-      } catch {
-        // A transport left something in our private dir: remove it anyway (it is ours alone).
-        rmSync(dir, { recursive: true, force: true });
-      }
+      removeDir();
     })());
   try {
     listener = await listen(
