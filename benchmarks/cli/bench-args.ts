@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_LEVEL, isLevelChoice, LEVEL_CHOICES, type LevelChoice } from '../levels.js';
 import type { Tuning } from '../run.js';
 import { MIN_SIZE } from '../wire.js';
+import { wholeNumber } from '../../src/cli/command-args.js';
 import { UsageError } from '../../src/cli/usage-error.js';
 
 export const DEFAULT_SIZES = [64, 1024, 65536, 1048576];
@@ -75,12 +76,6 @@ function list(option: string, value: string): string[] {
   const items = value.split(',').map((s) => s.trim());
   if (items.some((s) => s === '')) throw new UsageError(`--${option} takes a comma-separated list without empty items, got "${value}"`);
   return items;
-}
-
-function positiveInt(option: string, value: string, max: number): number {
-  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new UsageError(`--${option} takes a whole number from 1 to ${max}, got "${value}"`);
-  return n;
 }
 
 export interface BenchChoices {
@@ -156,10 +151,10 @@ export function parseBenchArgs(argv: readonly string[], choices: BenchChoices): 
   const base = values.quick ? QUICK : FULL;
   const tuning: Tuning = { ...base, warmup: { ...base.warmup }, rtt: { ...base.rtt } };
   let mode: BenchOptions['mode'] = values.quick ? 'quick' : 'full';
-  if (values['round-trips'] !== undefined) tuning.rtt.count = positiveInt('round-trips', values['round-trips'], 10_000_000);
-  if (values['rtt-ms'] !== undefined) tuning.rtt.maxMs = positiveInt('rtt-ms', values['rtt-ms'], 3_600_000);
-  if (values.warmup !== undefined) tuning.warmup.count = positiveInt('warmup', values.warmup, 10_000_000);
-  if (values['duration-ms'] !== undefined) tuning.throughputMs = positiveInt('duration-ms', values['duration-ms'], 3_600_000);
+  if (values['round-trips'] !== undefined) tuning.rtt.count = wholeNumber('round-trips', values['round-trips'], 1, 10_000_000);
+  if (values['rtt-ms'] !== undefined) tuning.rtt.maxMs = wholeNumber('rtt-ms', values['rtt-ms'], 1, 3_600_000);
+  if (values.warmup !== undefined) tuning.warmup.count = wholeNumber('warmup', values.warmup, 1, 10_000_000);
+  if (values['duration-ms'] !== undefined) tuning.throughputMs = wholeNumber('duration-ms', values['duration-ms'], 1, 3_600_000);
   if (['round-trips', 'rtt-ms', 'warmup', 'duration-ms'].some((k) => values[k as keyof typeof values] !== undefined)) mode = 'custom';
 
   let cpu: BenchOptions['cpu'];

@@ -14,7 +14,6 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { getTransport, type Transport } from '../../src/index.js';
-import { procState } from '../supervision/helpers.js';
 
 /**
  * Every transport the matrix covers, by the label its cases carry: shm twice, as a
@@ -93,24 +92,6 @@ export function exited(proc: ChildProcess): Promise<{ code: number | null; signa
   });
 }
 
-/** Whether `pid` is a live process (a zombie is not). */
-export function running(pid: number): boolean {
-  const s = procState(pid);
-  return s !== undefined && s !== 'Z';
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Polls `cond` every 20 ms until it holds, or throws naming `what` after `ms`. */
-export async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(20);
-  }
-}
 
 /**
  * What a stream of 0, 1, 2, ... may look like on arrival over `transport`: on a reliable,

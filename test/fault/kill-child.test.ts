@@ -18,8 +18,8 @@ import { expect } from 'chai';
 import { basename } from 'node:path';
 import { ActorSystem, PeerGoneError } from '../../src/index.js';
 import { Bench } from '../bus/peers.js';
-import { withTimeout } from '../setup/timing.js';
-import { exited, expectNothingLeft, expectSequence, FAULT_TRANSPORTS, transportOf, until } from './helpers.js';
+import { until, withTimeout } from '../setup/timing.js';
+import { exited, expectNothingLeft, expectSequence, FAULT_TRANSPORTS, transportOf } from './helpers.js';
 
 /** A bound for a hang, not a timing claim: detection is usually well under a second. */
 const DETECT_MS = 10_000;
@@ -46,7 +46,7 @@ describe('fault: SIGKILL of the child mid-stream', function () {
           .stream('ticks', 5)
           .subscribe({ next: (v) => values.push(v as number), error: resolve, complete: () => resolve('completed') });
       });
-      await until(() => values.length >= 5, 15_000, 'five values from the stream');
+      await until('five values from the stream', 15_000, () => values.length >= 5);
       const ask = peer.remote
         .ref('echo')
         .ask('slow', 60_000)

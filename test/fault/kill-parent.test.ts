@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listen } from '../../src/index.js';
 import { makeTempDir } from '../setup/tmp.js';
-import { cmdline, gone } from '../supervision/helpers.js';
-import { devShmOf, exited, expectNothingLeft, FAULT_TRANSPORTS, running, sysvOf } from './helpers.js';
+import { alive, cmdline, gone } from '../supervision/helpers.js';
+import { devShmOf, exited, expectNothingLeft, FAULT_TRANSPORTS, sysvOf } from './helpers.js';
 
 const PARENT = fileURLToPath(new URL('../fixtures/fault-parent.js', import.meta.url));
 
@@ -51,7 +51,7 @@ describe('fault: SIGKILL of the parent mid-stream', function () {
     for (const pid of orphans.splice(0)) {
       // only if it is still our bus-peer (a pid that went may have been reused by anyone)
       try {
-        if (running(pid) && cmdline(pid).some((a) => a.endsWith('bus-peer.js'))) process.kill(pid, 'SIGKILL');
+        if (alive(pid) && cmdline(pid).some((a) => a.endsWith('bus-peer.js'))) process.kill(pid, 'SIGKILL');
       } catch {
         // it went between the two looks
       }

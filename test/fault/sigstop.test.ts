@@ -15,8 +15,8 @@ import { expect } from 'chai';
 import { basename } from 'node:path';
 import { ActorSystem, PeerGoneError, ProtocolError } from '../../src/index.js';
 import { Bench } from '../bus/peers.js';
-import { withTimeout } from '../setup/timing.js';
-import { exited, expectNothingLeft, expectSequence, FAULT_TRANSPORTS, sleep, transportOf, until } from './helpers.js';
+import { sleep, until, withTimeout } from '../setup/timing.js';
+import { exited, expectNothingLeft, expectSequence, FAULT_TRANSPORTS, transportOf } from './helpers.js';
 
 /** Ours: a peer is gone after 3 x 400 ms of silence (short, but not so short that a loaded machine fakes it). */
 const HEARTBEAT_MS = 400;
@@ -53,7 +53,7 @@ describe('fault: SIGSTOP of the child past the heartbeat', function () {
             complete: () => resolve('completed'),
           });
       });
-      await until(() => values.length >= 5, 15_000, 'five values from the stream');
+      await until('five values from the stream', 15_000, () => values.length >= 5);
       const ask = peer.remote
         .ref('echo')
         .ask('slow', 60_000)

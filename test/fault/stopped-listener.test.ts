@@ -25,8 +25,8 @@ import { ActorSystem } from '../../src/index.js';
 import { privateAddress } from '../../src/transports/core/private-address.js';
 import { Bench } from '../bus/peers.js';
 import { rejection } from '../setup/outcomes.js';
-import { withTimeout } from '../setup/timing.js';
-import { exited, expectNothingLeft, FAULT_TRANSPORTS, sleep, transportOf } from './helpers.js';
+import { sleep, withTimeout } from '../setup/timing.js';
+import { exited, expectNothingLeft, FAULT_TRANSPORTS, transportOf } from './helpers.js';
 
 const CONNECTOR = fileURLToPath(new URL('../fixtures/fault-connector.js', import.meta.url));
 
