@@ -10,6 +10,7 @@
 import { constants as osConstants } from 'node:os';
 import { ActorSystem, connect, type RemoteSystem } from '../index.js';
 import { CliError, describeError } from './cli-error.js';
+import { onStopSignals } from './stop-signals.js';
 
 export interface ClientOptions {
   command: string;
@@ -45,9 +46,7 @@ export async function withRemote(options: ClientOptions, body: (remote: RemoteSy
     abort.abort(why);
   };
   const onSignal = (signal: NodeJS.Signals): void => stop(new CliError(`interrupted by ${signal}`, 128 + (osConstants.signals[signal] ?? 0)));
-  // on(), not once(): see serve.ts.
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stopHearing = onStopSignals(onSignal);
   const timer = timeoutMs === undefined ? undefined : setTimeout(() => stop(new CliError(`${options.waitingFor} from ${address} within ${timeoutMs} ms (--timeout)`)), timeoutMs);
   const aborted = new Promise<never>((_, reject) => abort.signal.addEventListener('abort', () => reject(abort.signal.reason as Error), { once: true }));
   aborted.catch(() => {});
@@ -80,7 +79,6 @@ export async function withRemote(options: ClientOptions, body: (remote: RemoteSy
   } finally {
     clearTimeout(timer);
     await system.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopHearing();
   }
 }

@@ -20,6 +20,7 @@ import { constants as osConstants } from 'node:os';
 import { retry, timer, type Subscription } from 'rxjs';
 import { ActorSystem, type SupervisedRef } from '../index.js';
 import { formatRate, formatUs } from './format.js';
+import { onStopSignals } from './stop-signals.js';
 import { describeError } from './cli-error.js';
 import { parseCommandArgs, wholeNumber } from './command-args.js';
 import { UsageError } from './usage-error.js';
@@ -91,8 +92,7 @@ export async function demo(argv: readonly string[]): Promise<number> {
     interrupted ??= signal;
     wake();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stopHearing = onStopSignals(onSignal);
 
   // Events and errors go above the live table, whole: the table is redrawn under them.
   let tableLines = 0;
@@ -228,8 +228,7 @@ export async function demo(argv: readonly string[]): Promise<number> {
     for (const w of workers) w.subscription?.unsubscribe();
     tableLines = 0;
     await system.stop(); // drains and stops every worker (SIGTERM, then SIGKILL), reaps it, removes its files
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopHearing();
     const how = interrupted ? `interrupted by ${interrupted}` : 'done';
     const which = pids.size ? ` (pids ${[...pids].join(', ')})` : '';
     process.stdout.write(`switchyard demo: ${how}; ${workers.length} worker(s) stopped${which}\n`);

@@ -10,6 +10,7 @@
 import { ActorSystem } from '../index.js';
 import { BUILTIN_ACTORS } from './serve/builtin-actors.js';
 import { CliError, describeError } from './cli-error.js';
+import { onStopSignals } from './stop-signals.js';
 import { parseCommandArgs } from './command-args.js';
 import { checkAddress } from './address-arg.js';
 import { readSecret, refuseSecretOnArgv, SECRET_USAGE } from './secret-arg.js';
@@ -47,10 +48,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
 
   let stopSignal!: (signal: NodeJS.Signals) => void;
   const signalled = new Promise<NodeJS.Signals>((resolve) => (stopSignal = resolve));
-  // on(), not once(): a once() wrapper is gone by the time the transports' cleanup handler
-  // looks for an application handler, and it would then re-raise the signal and kill us.
-  process.on('SIGINT', stopSignal);
-  process.on('SIGTERM', stopSignal);
+  const stopHearing = onStopSignals(stopSignal);
   const system = await ActorSystem.start({
     name,
     ...(secret !== undefined ? { secret } : {}),
@@ -76,7 +74,6 @@ export async function serve(argv: readonly string[]): Promise<number> {
     return 0;
   } finally {
     await system.stop();
-    process.off('SIGINT', stopSignal);
-    process.off('SIGTERM', stopSignal);
+    stopHearing();
   }
 }
