@@ -344,8 +344,9 @@ class ShmCarrier implements Carrier {
     if (this.regionOpen) this.closeRegion();
     this.queuedBytes -= written;
     if (head === q.length) {
-      this.queue = [];
-      this.queueFlags = [];
+      // emptied in place: a ring that fills often does not allocate two arrays each time
+      q.length = 0;
+      flags.length = 0;
       this.queueHead = 0;
       this.lingerDone?.();
     } else {
