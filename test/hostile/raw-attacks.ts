@@ -322,13 +322,13 @@ export async function natsAttacker(server: string): Promise<{ attack: (address: 
     const linkId = randomBytes(16).toString('hex');
     const hello = Buffer.alloc(18 + 32);
     hello[0] = 0x10;
-    hello[1] = c.kind % 3 === 1 ? 2 + (b[0] ?? 0) % 9 : 1; // another version (ignored), or ours
+    hello[1] = c.kind % 3 === 1 ? 3 + (b[0] ?? 0) % 9 : 2; // another version (ignored), or ours
     hello.writeUInt32BE(8, 2);
     hello.writeUInt32BE(65536, 6);
     hello.writeUInt32BE(100, 10);
     hello.writeUInt32BE(600, 14);
     hello.write(linkId, 18, 'latin1');
-    if (hello[1] !== 1) {
+    if (hello[1] !== 2) {
       nc.publish(`${subject}.hello`, hello, { reply: `${subject}.nobody` });
       return;
     }

@@ -148,7 +148,7 @@ describe('nats: addresses, sizes and resources', function () {
     const base = listener.address.pathname.slice(1).replace(/\//g, '.');
     const good = Buffer.alloc(50);
     good[0] = KIND_HELLO;
-    good[1] = 1;
+    good[1] = 2;
     good.writeUInt32BE(64, 2);
     good.writeUInt32BE(4096, 6);
     good.writeUInt32BE(100, 10);
@@ -157,8 +157,11 @@ describe('nats: addresses, sizes and resources', function () {
     const variants: Buffer[] = [
       Buffer.from('hello?'),
       good.subarray(0, 49), // truncated
-      Buffer.concat([good, Buffer.of(0)]), // too long
-      Buffer.from(good).fill(2, 1, 2), // version 2
+      Buffer.concat([good, Buffer.of(0)]), // an extension cut short (1 byte of its 3-byte head)
+      Buffer.concat([good, Buffer.of(9, 0, 2, 1)]), // an extension longer than what follows
+      Buffer.concat([good, Buffer.of(9, 0, 0, 9, 0, 0)]), // the same extension twice
+      Buffer.from(good).fill(1, 1, 2), // version 1
+      Buffer.from(good).fill(3, 1, 2), // version 3
       Buffer.from(good).fill(0, 2, 6), // window 0
       Buffer.from(good).fill(0, 6, 10), // datagram 0
       Buffer.from(good).fill(0x2e, 18, 19), // a dot in the link id
@@ -247,14 +250,15 @@ describe('nats: addresses, sizes and resources', function () {
     const datagram = 4096;
     const hello = Buffer.alloc(18 + 32);
     hello[0] = KIND_HELLO;
-    hello[1] = 1;
+    hello[1] = 2;
     hello.writeUInt32BE(64, 2);
     hello.writeUInt32BE(datagram, 6);
     hello.writeUInt32BE(100, 10);
     hello.writeUInt32BE(600, 14);
     hello.write(id, 18, 'latin1');
     const base = listener.address.pathname.slice(1).replace(/\//g, '.');
-    const welcome = await observer.request(`${base}.hello`, hello, { timeout: 2_000 });
+    // An extension of a tag no side knows (200) is skipped, not a reason to ignore the HELLO.
+    const welcome = await observer.request(`${base}.hello`, Buffer.concat([hello, Buffer.of(200, 0, 2, 7, 7)]), { timeout: 2_000 });
     expect(welcome.data[0]).to.equal(KIND_WELCOME);
     const far = await accepted();
     const got: string[] = [];
