@@ -45,6 +45,8 @@ export interface NatsOptions {
   holdBytes: number;
   /** A listener's discovery period (0: it does not announce). */
   announceMs: number;
+  /** Offer / accept the same-host upgrade to a local socket (upgrading-link.ts); `?upgrade=0` turns it off. */
+  upgrade: boolean;
 }
 
 export interface NatsAddress {
@@ -61,7 +63,7 @@ export interface NatsAddress {
   options: NatsOptions;
 }
 
-const KNOWN = ['datagram', 'window', 'heartbeat', 'timeout', 'failover', 'hold', 'announce', 'servers', 'name'];
+const KNOWN = ['datagram', 'window', 'heartbeat', 'timeout', 'failover', 'hold', 'announce', 'servers', 'name', 'upgrade'];
 /** At most this many servers in `?servers=`. */
 const MAX_SERVERS = 16;
 const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/;
@@ -145,6 +147,7 @@ export function parseNatsAddress(url: URL, forListen: boolean): NatsAddress {
       failoverMs: num('failover', timeoutMs, 0, 3_600_000)!,
       holdBytes: num('hold', DEFAULT_HOLD_BYTES, 0, 1024 * 1024 * 1024)!,
       announceMs: announce(url),
+      upgrade: num('upgrade', 1, 0, 1) === 1,
     },
   };
 }

@@ -39,11 +39,13 @@ import type { Announcement, CloseKind, DiscoveryEvent, DiscoveryWatch, Link, Lin
 import { DEFAULT_MAX_FRAME } from '../core/transport.js';
 import { listenerAddress, parseNatsAddress, randomLinkId, randomName, Subjects, type NatsAddress, type NatsOptions } from './nats-address.js';
 import { natsClient, type NatsConnectionHandle } from './nats-connection.js';
-import { decodeHello, decodeWelcome, encodeHello, encodeWelcome, type Hello } from './nats-handshake.js';
+import { decodeHello, decodeWelcome, encodeHello, encodeWelcome, Extension, type Hello } from './nats-handshake.js';
 import { acquireConnection } from './nats-pool.js';
 import { Announcer, watchDiscovery } from './nats-discovery.js';
 import { NatsLink } from './nats-link.js';
 import { natsPort } from './nats-port.js';
+import { decodeUpgradeWelcome, encodeUpgradeHello, sameHost } from './upgrade-offer.js';
+import { UpgradingLink } from './upgrading-link.js';
 
 const capabilities = { reliable: false, ordered: true, crossHost: true } as const;
 /** Bytes of DATA one direction of a link may have in flight, by default. */
@@ -138,6 +140,8 @@ export const natsTransport: Transport = {
     const welcome = encodeWelcome(own);
     const reported = listenerAddress(a, name, address.searchParams);
     const links = new Map<string, NatsLink>();
+    /** Each link's WELCOME (a same-host offer makes it the link's own), for a repeated HELLO. */
+    const welcomes = new Map<string, Buffer>();
     const upSubs = new Map<string, Subscription>();
     let closing = false;
     const maybeClose = (flush = true): Promise<void> => (closing && links.size === 0 ? lease.release(flush) : Promise.resolve());
@@ -156,22 +160,28 @@ export const natsTransport: Transport = {
       const h = decodeHello(msg.data);
       if (h === null) return; // junk on a shared subject: ignored
       if (links.has(h.linkId)) {
-        msg.respond(welcome); // our WELCOME was lost, or the HELLO was repeated: same answer
+        // Our WELCOME was lost, or the HELLO was repeated: same answer (none yet while an
+        // upgrade offer is being made: the client asks again).
+        const w = welcomes.get(h.linkId);
+        if (w) msg.respond(w);
         return;
       }
       if (closing) return;
       const id = h.linkId;
+      // Same host and uid (a hint, never trusted): offer the local socket (upgrading-link.ts).
+      const upgrade = a.options.upgrade && sameHost(h.hello.extensions?.get(Extension.upgrade));
       const link = makeLink(
         `nats://${a.server}/${[...a.prefix, name].join('/')} (link ${id.slice(0, 8)})`,
         conn,
         subjects.down(id),
         async (kind) => {
           links.delete(id);
+          welcomes.delete(id);
           if (!conn.isClosed) upSubs.get(id)?.unsubscribe();
           upSubs.delete(id);
           await maybeClose(kind === 'closed');
         },
-        resolved,
+        upgrade ? { ...resolved, maxFrame: resolved.maxFrame + 1 } : resolved, // + the prefix byte
         a.options,
         own,
         h.hello,
@@ -182,6 +192,24 @@ export const natsTransport: Transport = {
       const upSub = conn.nc.subscribe(subjects.up(id), { callback: (e, m) => void (e || link.receive(view(m.data))) });
       upSubs.set(id, upSub);
       links.set(id, link);
+      if (upgrade) {
+        UpgradingLink.offer(link, id, resolved.maxFrame, resolved.timeoutMs).then(
+          ({ link: up, extension }) => {
+            const w = encodeWelcome({ ...own, extensions: new Map([[Extension.upgrade, extension]]) });
+            welcomes.set(id, w);
+            msg.respond(w);
+            handOver(onLink, up);
+          },
+          () => {
+            // No local socket to offer (a temp dir we cannot make): a plain link, on NATS.
+            welcomes.set(id, welcome);
+            msg.respond(welcome);
+            handOver(onLink, link);
+          },
+        );
+        return;
+      }
+      welcomes.set(id, welcome);
       msg.respond(welcome);
       handOver(onLink, link);
     };
@@ -250,7 +278,11 @@ export const natsTransport: Transport = {
           else early.push(Buffer.from(msg.data));
         },
       }));
-      const peer = await sayHello(conn, subjects.hello, encodeHello(own, id), address.href, deadline, resolved.timeoutMs);
+      const offered = a.options.upgrade ? { ...own, extensions: new Map([[Extension.upgrade, encodeUpgradeHello()]]) } : own;
+      const peer = await sayHello(conn, subjects.hello, encodeHello(offered, id), address.href, deadline, resolved.timeoutMs);
+      // A WELCOME with an offer makes the link an upgrading one (each frame then has its prefix
+      // byte on NATS), even when the offer itself is unusable here (then it stays on NATS).
+      const entry = a.options.upgrade ? peer.extensions?.get(Extension.upgrade) : undefined;
       link = makeLink(
         address.href.replace(/\?.*$/, ''),
         conn,
@@ -260,7 +292,7 @@ export const natsTransport: Transport = {
           // Only a clean close has a BYE worth waiting for; a gone peer or server has not.
           await lease.release(kind === 'closed');
         },
-        resolved,
+        entry ? { ...resolved, maxFrame: resolved.maxFrame + 1 } : resolved,
         a.options,
         own,
         peer,
@@ -268,7 +300,7 @@ export const natsTransport: Transport = {
       const l = link;
       void conn.ended.then((error) => l.peerGone(serverGone(a, error)));
       for (const d of early) l.receive(d);
-      return l;
+      return entry ? UpgradingLink.dial(l, id, decodeUpgradeWelcome(entry), resolved.maxFrame, resolved.timeoutMs) : l;
     } catch (err) {
       // The connection may be shared: give back what this attempt subscribed.
       if (downSub && !conn.isClosed) downSub.unsubscribe();
