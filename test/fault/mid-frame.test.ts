@@ -44,7 +44,10 @@ async function openSender(label: string, dir: string, mode: 'kill' | 'close'): P
   }
   let accepted!: (l: Link) => void;
   const link = new Promise<Link>((r) => (accepted = r));
-  const listener = await listen(privateAddress(t.scheme, dir, 'mid'), (l) => accepted(l));
+  // nats on one host would move to a local unix socket (same-host upgrade): these cases are
+  // about a frame cut among NATS datagrams, and unix has its own.
+  const address = privateAddress(t.scheme, dir, 'mid') + (t.scheme === 'nats' ? '?upgrade=0' : '');
+  const listener = await listen(address, (l) => accepted(l));
   const child = spawn(process.execPath, [SENDER, listener.address.href, String(FRAME), mode], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     return { link: await withTimeout(link, 15_000, `the ${label} sender connects`), child, listener };
