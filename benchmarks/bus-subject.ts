@@ -27,6 +27,25 @@ import type { Probe, Reply } from './wire.js';
 
 const PEER = peerScript('bus-peer');
 
+/** A second bus row of one transport: another address query (nats: `?upgrade=0`). */
+export interface BusVariant {
+  /** Appended to the scheme for the row's name ('' for the transport's own row). */
+  suffix: string;
+  /** Appended to the listen address (the peer connects to what the listener reports). */
+  query: string;
+  note: string;
+}
+
+/** How long a same-host nats link may take to settle its upgrade before it is measured. */
+const UPGRADE_SETTLE_MS = 5000;
+
+/** Waits until a link that may move to a local socket (nats, same host) has settled where it runs. */
+async function settled(link: Link): Promise<void> {
+  const l = link as Link & { upgradeSettled?: boolean };
+  const deadline = Date.now() + UPGRADE_SETTLE_MS;
+  while (l.upgradeSettled === false && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+}
+
 /** Room left in a link's maxFrame for the envelope around a payload. */
 const ENVELOPE_ROOM = 4096;
 
@@ -99,13 +118,14 @@ class BusChannel implements Channel {
   }
 }
 
-export function busSubject(transport: Transport): Subject {
+export function busSubject(transport: Transport, variant?: BusVariant): Subject {
   const scheme = transport.scheme;
+  const note = variant?.note ?? (transport.capabilities.reliable ? undefined : 'best-effort: loss counted');
   return {
-    name: scheme,
+    name: scheme + (variant?.suffix ?? ''),
     kind: 'transport',
     level: 'bus',
-    ...(transport.capabilities.reliable ? {} : { note: 'best-effort: loss counted' }),
+    ...(note ? { note } : {}),
     async open(ctx: OpenContext): Promise<Channel> {
       const system = await ActorSystem.start({
         name: `bench-${process.pid}`,
@@ -113,7 +133,8 @@ export function busSubject(transport: Transport): Subject {
       });
       try {
         // The bus handshake is the peer's "ready": it hosts the actor before it attaches.
-        const { link, child, cleanup, ready: remote } = await openPeerLink(transport, PEER, ctx, (link) => system.attach(link));
+        const { link, child, cleanup, ready: remote } = await openPeerLink(transport, PEER, ctx, (link) => system.attach(link), {}, variant?.query);
+        await settled(link); // a row measures one path, not the switch
         // Best-effort links lose asks now and then; measure.ts re-sends after its own
         // timeout, so a lost one must not linger for long here either.
         return new BusChannel(system, remote, link, child, cleanup, link.capabilities.reliable ? 30_000 : 2000);

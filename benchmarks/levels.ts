@@ -7,7 +7,7 @@
  */
 import { listTransports, type Transport } from '../src/index.js';
 import type { Baseline } from './baselines/registry.js';
-import { busSubject } from './bus-subject.js';
+import { busSubject, type BusVariant } from './bus-subject.js';
 import { linkSubject, type LinkVariant } from './link-subject.js';
 import type { BenchLevel } from './result.js';
 import type { Subject } from './subject.js';
@@ -42,13 +42,26 @@ const LINK_VARIANTS: Record<string, LinkVariant[]> = {
   shm: [{ suffix: ' (spin 50us)', options: { spinUs: 50 }, note: 'spin mode: a core at 100% per side' }],
 };
 
+/**
+ * Bus rows per transport where one is not enough: nats between two processes of one host
+ * moves to a local socket (the same-host upgrade); `?upgrade=0` keeps it on the broker, so
+ * the two read side by side.
+ */
+const BUS_ROWS: Record<string, BusVariant[]> = {
+  nats: [
+    { suffix: '', query: '', note: 'same host: upgraded to a local socket' },
+    { suffix: ' (upgrade=0)', query: '?upgrade=0', note: 'through the broker (upgrade off); best-effort: loss counted' },
+  ],
+};
+
 export function subjectsFor(choice: MatrixLevel, { transports, baselines }: LevelSelection): Subject[] {
   const chosen = listTransports().filter((t) => transports.includes(t.scheme));
   const link = (t: Transport): Subject[] => [linkSubject(t), ...(LINK_VARIANTS[t.scheme] ?? []).map((v) => linkSubject(t, v))];
+  const bus = (t: Transport): Subject[] => (BUS_ROWS[t.scheme] ?? [undefined]).map((v) => busSubject(t, v));
   const perTransport = chosen.flatMap((t) => {
-    if (choice === 'bus') return [busSubject(t)];
+    if (choice === 'bus') return bus(t);
     if (choice === 'link') return link(t);
-    return [busSubject(t), ...link(t)];
+    return [...bus(t), ...link(t)];
   });
   return [...perTransport, ...baselines.map((b) => b.subject)];
 }

@@ -24,7 +24,8 @@ export interface PeerLink {
 
 /**
  * Spawns `script` as the peer of a `transport` link and waits until `ready(link, child)`
- * resolves. `options` go to both ends (pair transports pass them to the child's end too).
+ * resolves. `options` go to both ends (pair transports pass them to the child's end too);
+ * `query` is appended to an addressed transport's listen address (which the child is given).
  */
 export async function openPeerLink<T>(
   transport: Transport,
@@ -32,6 +33,7 @@ export async function openPeerLink<T>(
   ctx: OpenContext,
   ready: (link: Link, child: ChildProcess) => Promise<T>,
   options: Record<string, unknown> = {},
+  query = '',
 ): Promise<PeerLink & { ready: T }> {
   const scheme = transport.scheme;
   let link: Link | undefined;
@@ -50,7 +52,7 @@ export async function openPeerLink<T>(
       dir = makeTempDirSync();
       let accepted!: (l: Link) => void;
       const got = new Promise<Link>((r) => (accepted = r));
-      listener = await listen(privateAddress(scheme, dir, 'bench'), (l) => accepted(l), options);
+      listener = await listen(privateAddress(scheme, dir, 'bench') + query, (l) => accepted(l), options);
       child = spawnPeer(script, [listener.address.href]);
       await ctx.onPeerProcess(child.pid!);
       link = await unlessExits(child, got, scheme);
