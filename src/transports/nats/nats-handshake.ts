@@ -31,7 +31,7 @@ export const MAX_EXTENSION = 0xffff;
 export const Extension = {
   /** Reserved: per-process liveness instead of per-link heartbeats. */
   liveness: 1,
-  /** Reserved: the same-host upgrade offer. */
+  /** The same-host upgrade offer (upgrade-offer.ts, upgrading-link.ts). */
   upgrade: 2,
 } as const;
 

@@ -13,6 +13,10 @@
  * then sends its HELLO as a NATS request (so "nobody listens there" is the server's immediate
  * no-responders answer, not a timeout), repeating it until the WELCOME comes or timeoutMs ends.
  *
+ * Two ends of two processes on one host (and uid) get an UpgradingLink instead, which moves
+ * to a local unix socket (upgrade-offer.ts decides, upgrading-link.ts moves; `?upgrade=0`
+ * keeps a plain NatsLink): the offer rides in the handshake's `Extension.upgrade` entry.
+ *
  * NATS core is at-most-once: `capabilities.reliable` is false. A lost piece is counted in
  * `link.stats` (the frame is lost, never delivered partly); credit bounds what one link puts
  * on the server, so a fast sender cannot make the server drop a slow reader as a slow
