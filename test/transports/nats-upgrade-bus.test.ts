@@ -5,13 +5,17 @@
  * local socket (and the server's /varz shows the stream's messages leaving it) while a bus
  * stream keeps every value in order, with nothing lost across the switch; asks are answered
  * before and after. Then the local socket is dropped under the running stream: values keep
- * coming over NATS, in order, any missing one counted lost.
+ * coming over NATS, in order, any missing one counted lost. A listener process that gets
+ * SIGTERM while its offer is open leaves neither the socket nor its directory behind.
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Subscription } from 'rxjs';
 import { ActorSystem, connect } from '../../src/index.js';
+import { upgradeTuning } from '../../src/transports/nats/upgrade-offer.js';
 import { UpgradingLink } from '../../src/transports/nats/upgrading-link.js';
 import { startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
 import { until, withTimeout } from '../setup/timing.js';
@@ -41,6 +45,7 @@ describe('nats: the same-host upgrade between two processes (bus level)', functi
     await server?.stop();
   });
   afterEach(async function () {
+    upgradeTuning.wrongNonce = false;
     if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child!.once('exit', r));
       child.stdin!.end();
@@ -113,6 +118,27 @@ describe('nats: the same-host upgrade between two processes (bus level)', functi
     } finally {
       sub?.unsubscribe();
       await a.stop();
+    }
+  });
+
+  it('nats upgrade: a listener process stopped by SIGTERM with an offer open removes its local socket and directory', async function () {
+    const address = await peerAddress();
+    // A client whose proof is refused: the child's offer stays open (until its timeout).
+    upgradeTuning.wrongNonce = true;
+    const link = await connect(address);
+    try {
+      expect(link, 'a same-host nats link').to.be.instanceOf(UpgradingLink);
+      const up = link as UpgradingLink;
+      await until('the refused client gives up', 5_000, () => up.upgradeSettled);
+      const path = up.rendezvousPath!;
+      expect(statSync(path).isSocket(), 'the offered socket while the offer is open').to.equal(true);
+      const exited = new Promise<NodeJS.Signals | null>((r) => child!.once('exit', (_code, signal) => r(signal)));
+      child!.kill('SIGTERM');
+      expect(await withTimeout(exited, 10_000, 'the peer dying of SIGTERM')).to.equal('SIGTERM');
+      expect(existsSync(path), 'socket after SIGTERM').to.equal(false);
+      expect(existsSync(dirname(path)), 'directory after SIGTERM').to.equal(false);
+    } finally {
+      await link.close();
     }
   });
 });
