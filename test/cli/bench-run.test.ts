@@ -74,6 +74,8 @@ describe('cli: switchyard bench, a real tiny run', function () {
     const expected = [
       ...listTransports().flatMap((t) => [
         { name: t.scheme, kind: 'transport', level: 'bus' },
+        // nats is also measured through the broker (its default row, same host, is upgraded)
+        ...(t.scheme === 'nats' ? [{ name: 'nats (upgrade=0)', kind: 'transport', level: 'bus' }] : []),
         { name: t.scheme, kind: 'transport', level: 'link' },
         // shm is also measured in spin mode, as its own row
         ...(t.scheme === 'shm' ? [{ name: 'shm (spin 50us)', kind: 'transport', level: 'link' }] : []),
