@@ -39,7 +39,8 @@ import type { Announcement, CloseKind, DiscoveryEvent, DiscoveryWatch, Link, Lin
 import { DEFAULT_MAX_FRAME } from '../core/transport.js';
 import { listenerAddress, parseNatsAddress, randomLinkId, randomName, Subjects, type NatsAddress, type NatsOptions } from './nats-address.js';
 import { natsClient, type NatsConnectionHandle } from './nats-connection.js';
-import { decodeHello, decodeWelcome, encodeHello, encodeWelcome, type Hello } from './nats-handshake.js';
+import { decodeHello, decodeWelcome, encodeHello, encodeWelcome, Extension, type Hello } from './nats-handshake.js';
+import { attachLiveness, livenessPublisher, offeredLiveness, type LivenessPublisher } from './nats-liveness.js';
 import { acquireConnection } from './nats-pool.js';
 import { Announcer, watchDiscovery } from './nats-discovery.js';
 import { NatsLink } from './nats-link.js';
@@ -64,19 +65,22 @@ const NO_RESPONDERS_RETRY_MS = 25;
 /** How long listen() asks whether a name is taken (the answer is usually immediate). */
 const PROBE_MS = 500;
 
-/** This side's handshake values, with the server's max_payload applied. */
-function ownHello(o: NatsOptions, maxPayload: number): Hello {
+/** This side's handshake values, with the server's max_payload applied, and where our liveness is published. */
+function ownHello(o: NatsOptions, maxPayload: number, liveness: LivenessPublisher): Hello {
   const datagram = Math.min(o.datagram ?? MAX_DEFAULT_DATAGRAM, maxPayload);
   const window = o.window ?? Math.min(1024, Math.max(4, Math.floor(WINDOW_BYTES / datagram)));
-  return { window, datagram, heartbeatMs: o.heartbeatMs, timeoutMs: o.timeoutMs };
+  return { window, datagram, heartbeatMs: o.heartbeatMs, timeoutMs: o.timeoutMs, extensions: new Map([[Extension.liveness, liveness.id]]) };
 }
 
 function view(data: Uint8Array): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-function makeLink(remote: string, conn: NatsConnectionHandle, subject: string, release: (kind: CloseKind) => Promise<void>, resolved: ResolvedLinkOptions, options: NatsOptions, own: Hello, peer: Hello): NatsLink {
-  return new NatsLink({
+function makeLink(remote: string, conn: NatsConnectionHandle, subject: string, release: (kind: CloseKind) => Promise<void>, resolved: ResolvedLinkOptions, options: NatsOptions, own: Hello, peer: Hello, prefix: readonly string[], liveness: LivenessPublisher): NatsLink {
+  // A peer that offered no liveness (an older one) gets per-link heartbeats, as before.
+  const peerLiveness = offeredLiveness(peer.extensions, Extension.liveness);
+  const peerPeriodMs = Math.min(Math.max(peer.heartbeatMs, 10), 60_000);
+  const link = new NatsLink({
     conn,
     holdBytes: options.holdBytes,
     failoverMs: options.failoverMs,
@@ -91,8 +95,11 @@ function makeLink(remote: string, conn: NatsConnectionHandle, subject: string, r
     heartbeatMs: own.heartbeatMs,
     // Never declare the peer gone faster than three of its own heartbeats (clamped: a HELLO
     // announcing 2^32 ms must not keep a silent link open for months).
-    peerTimeoutMs: Math.max(own.timeoutMs, 3 * Math.min(Math.max(peer.heartbeatMs, 10), 60_000)),
+    peerTimeoutMs: Math.max(own.timeoutMs, 3 * peerPeriodMs),
+    liveness: peerLiveness !== undefined,
   });
+  if (peerLiveness !== undefined) attachLiveness(link, conn, prefix, liveness, peerLiveness, peerPeriodMs, subject);
+  return link;
 }
 
 function serverGone(a: NatsAddress, error: Error | undefined): PeerGoneError {
@@ -134,7 +141,8 @@ export const natsTransport: Transport = {
     const conn = lease.conn;
     const name = a.name ?? randomName();
     const subjects = new Subjects(a.prefix, name);
-    const own = ownHello(a.options, conn.maxPayload);
+    const liveness = livenessPublisher(conn, a.prefix, a.options.heartbeatMs);
+    const own = ownHello(a.options, conn.maxPayload, liveness);
     const welcome = encodeWelcome(own);
     const reported = listenerAddress(a, name, address.searchParams);
     const links = new Map<string, NatsLink>();
@@ -175,6 +183,8 @@ export const natsTransport: Transport = {
         a.options,
         own,
         h.hello,
+        a.prefix,
+        liveness,
       );
       // One subscription per link, made before the WELCOME leaves on the same connection (so
       // the server has it before the client can send DATA): each datagram goes straight to
@@ -236,10 +246,11 @@ export const natsTransport: Transport = {
     const lease = await acquireConnection(a.servers, address.href, resolved.timeoutMs);
     const conn = lease.conn;
     let downSub: Subscription | undefined;
+    const liveness = livenessPublisher(conn, a.prefix, a.options.heartbeatMs);
     try {
       const subjects = new Subjects(a.prefix, a.name!);
       const id = randomLinkId();
-      const own = ownHello(a.options, conn.maxPayload);
+      const own = ownHello(a.options, conn.maxPayload, liveness);
       let link: NatsLink | undefined;
       const early: Buffer[] = [];
       const sub = (downSub = conn.nc.subscribe(subjects.down(id), {
@@ -264,6 +275,8 @@ export const natsTransport: Transport = {
         a.options,
         own,
         peer,
+        a.prefix,
+        liveness,
       );
       const l = link;
       void conn.ended.then((error) => l.peerGone(serverGone(a, error)));
@@ -272,6 +285,9 @@ export const natsTransport: Transport = {
     } catch (err) {
       // The connection may be shared: give back what this attempt subscribed.
       if (downSub && !conn.isClosed) downSub.unsubscribe();
+      // A listener may have made its end of this link from a HELLO we sent: its link to us
+      // probes again when it sees our count of ended links change.
+      liveness.linkEnded();
       await lease.release(false); // nothing of ours is worth flushing: the handshake failed
       throw err instanceof TransportError ? err : TransportError.fromNode(err, address.href);
     }
