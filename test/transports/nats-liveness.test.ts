@@ -24,6 +24,8 @@ import { sleep, until, withTimeout } from '../setup/timing.js';
 const PEER = fileURLToPath(new URL('../fixtures/peer.js', import.meta.url));
 const KIND_PING = 0x04;
 const KIND_BYE = 0x03;
+const KIND_DATA = 0x01;
+const KIND_CREDIT = 0x02;
 
 /** Every message on `pattern` (e.g. `prefix.>`) from now on, by subject. */
 function record(nc: NatsConnection, pattern: string): { subjects: string[]; kinds: number[]; reset(): void } {
@@ -197,6 +199,70 @@ describe('nats: per-process liveness', function () {
       if (child.exitCode === null) child.kill('SIGKILL');
       await listener.close();
     }
+  });
+
+  it('a quiet nats link still repairs credit: it PINGs while it waits for credit, answers a PING with its grant, counts DATA a PING says was lost as consumed, and goes silent after', async function () {
+    // A hand-made peer that offers liveness (so the link is quiet) and loses what we say.
+    const { listener, accepted } = await listenAt(server, 'repair', '?window=4&timeout=10000');
+    observer = await natsConnect({ servers: `127.0.0.1:${server.port}` });
+    const id = 'cd'.repeat(16);
+    const hello = Buffer.alloc(18 + 32);
+    hello[0] = KIND_HELLO;
+    hello[1] = 2;
+    hello.writeUInt32BE(2, 2); // the link may have 2 DATA in flight to us
+    hello.writeUInt32BE(4096, 6);
+    hello.writeUInt32BE(100, 10);
+    hello.writeUInt32BE(10_000, 14);
+    hello.write(id, 18, 'latin1');
+    const base = listener.address.pathname.slice(1).replace(/\//g, '.');
+    const got: Buffer[] = [];
+    observer.subscribe(`${base}.${id}.down`, { callback: (_e, m) => void got.push(Buffer.from(m.data)) });
+    await observer.flush();
+    const liveness = Buffer.concat([Buffer.of(1, 0, 16), Buffer.alloc(16, 0x5a)]);
+    const welcome = await observer.request(`${base}.hello`, Buffer.concat([hello, liveness]), { timeout: 2_000 });
+    expect(welcome.data[0]).to.equal(KIND_WELCOME);
+    const far = await accepted();
+    expect(far.ownLiveness).to.equal(true);
+    far.onFrame(() => {});
+    const up = (d: Buffer): void => observer!.publish(`${base}.${id}.up`, d);
+    const ping = (next: number, grant: number): Buffer => {
+      const b = Buffer.alloc(9);
+      b[0] = KIND_PING;
+      b.writeUInt32BE(next, 1);
+      b.writeUInt32BE(grant, 5);
+      return b;
+    };
+    const of = (kind: number): Buffer[] => got.filter((d) => d[0] === kind);
+
+    // Sender side: 5 frames against a grant of 2, and the peer's CREDIT never comes (lost).
+    for (let i = 0; i < 5; i++) far.send(Buffer.from(`frame ${i}`));
+    await until('two DATA', 2_000, () => of(KIND_DATA).length === 2);
+    await sleep(900);
+    // After DATA moved, 3 PINGs (that period's and two more); more only because it waits.
+    const stuck = of(KIND_PING).filter((d) => d.readUInt32BE(1) === 2);
+    expect(stuck.length, 'PINGs saying "next is dseq 2" while waiting for credit').to.be.at.least(6);
+    up(Buffer.of(KIND_CREDIT, 0, 0, 0, 100)); // the peer grants up to 100
+    await until('all five DATA', 2_000, () => of(KIND_DATA).length === 5);
+
+    // Receiver side: the peer says (in a PING) that it sent 3 DATA, all lost: the link counts
+    // them as consumed and grants 3 + 4, where without the PING it would stay at 4.
+    got.length = 0;
+    up(ping(3, 100));
+    await until('a CREDIT', 2_000, () => of(KIND_CREDIT).length > 0);
+    expect(Math.max(...of(KIND_CREDIT).map((d) => d.readUInt32BE(1))), 'the grant after the lost DATA').to.equal(7);
+    // Then, idle: nothing at all on the link's subject.
+    await sleep(400);
+    got.length = 0;
+    await sleep(600);
+    expect(got.map((d) => d[0]), 'datagrams on an idle quiet link').to.deep.equal([]);
+    // A PING that repairs nothing is answered with the grant (our last CREDIT may have been
+    // lost, and the peer may be stuck behind it), once: a CREDIT starts no PINGs.
+    up(ping(3, 100));
+    await until('the grant again', 2_000, () => of(KIND_CREDIT).length > 0);
+    await sleep(400);
+    expect(got.map((d) => [d[0], d.readUInt32BE(1)]), 'the answer, and nothing after it').to.deep.equal([[KIND_CREDIT, 7]]);
+    await far.close();
+    await listener.close();
   });
 
   it('a nats peer that offers no liveness in its HELLO gets per-link PINGs, and its link does not claim liveness', async function () {
