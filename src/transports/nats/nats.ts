@@ -16,8 +16,10 @@
  * NATS core is at-most-once: `capabilities.reliable` is false. A lost piece is counted in
  * `link.stats` (the frame is lost, never delivered partly); credit bounds what one link puts
  * on the server, so a fast sender cannot make the server drop a slow reader as a slow
- * consumer; heartbeats (PING) and the peer's silence timeout are how a link learns that a
- * peer died, since the server says nothing when a subscriber goes.
+ * consumer; the peer's silence timeout is how a link learns that a peer died, since the
+ * server says nothing when a subscriber goes. What breaks the silence is the peer process's
+ * ALIVE (nats-liveness.ts, one per process and period, not per link) when both sides offer
+ * liveness in the handshake, else per-link heartbeats (PING).
  *
  * Sizes: a datagram is at most the server's max_payload (from its INFO), or the address's
  * `datagram=` if smaller, and by default at most 8 MiB; a link uses the smaller of its two
@@ -29,7 +31,8 @@
  * what a listener or link subscribed is unsubscribed when it ends (or its connect fails).
  * When the connection loses its server, links wait for it to reach another (NatsLink); when
  * the connection ends for good, every link on it ends as peer-gone at once. Nothing is
- * subscribed or published outside `P.NAME` and, for discovery (nats-discovery.ts), `P._sys`.
+ * subscribed or published outside `P.NAME` and, for discovery (nats-discovery.ts) and
+ * liveness (nats-liveness.ts), `P._sys`.
  */
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import { PeerGoneError, TransportError } from '../../errors.js';
