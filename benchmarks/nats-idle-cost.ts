@@ -1,57 +1,108 @@
 /**
  * nats-idle-cost.ts: what idle switchyard nodes cost a NATS server, read from the server's
- * own /varz (in_msgs, in_bytes, out_msgs, out_bytes) over a window, for docs/PROTOCOL.md §9.
+ * own monitoring (per client connection in /connz: in_msgs, in_bytes, out_msgs, out_bytes)
+ * over a window, for docs/PROTOCOL.md §9.
  *
- *   node dist/benchmarks/nats-idle-cost.js [seconds=20] [nodes=3]
+ *   node dist/benchmarks/nats-idle-cost.js [seconds=10] [sizes=1,3,8]
  *
- * Starts its own nats-server (monitoring on), then, each for the window: `nodes` systems that
- * only listen (announcing at the default period) and one that also watches (discover()); the
- * same with every node linked to every other (the per-link PINGs of §9 on top). Prints
- * per-node figures. Stops everything it started.
+ * Starts its own nats-server (monitoring on). For each size n: n nodes, each a process of its
+ * own (nats-idle-node.ts: one NATS connection each), that listen and announce at the default
+ * period, every one linked to every other (a full mesh); then one hub linked to n peers that
+ * are not linked to each other (a star). Prints, per second, what one node costs: the mean
+ * over the mesh's nodes, and the hub's own. In = what the node publishes, out = what the
+ * server delivers to it; bytes are payload bytes. Stops everything it started.
  */
-import { ActorSystem } from '../src/index.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface, type Interface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { startNatsServer, type NatsServer } from '../test/fixtures/nats-server.js';
 
-interface Varz {
+interface ConnStats {
+  cid: number;
+  name?: string;
   in_msgs: number;
   in_bytes: number;
   out_msgs: number;
   out_bytes: number;
 }
 
-const seconds = Number(process.argv[2] ?? 20);
-const nodes = Number(process.argv[3] ?? 3);
+const seconds = Number(process.argv[2] ?? 10);
+const sizes = (process.argv[3] ?? '1,3,8').split(',').map(Number);
+const nodeScript = fileURLToPath(new URL('./nats-idle-node.js', import.meta.url));
 
-async function varz(s: NatsServer): Promise<Varz> {
-  return (await (await fetch(`${s.monitorUrl!}/varz`)).json()) as Varz;
+class Node {
+  private readonly lines: Interface;
+  private readonly waiting: ((line: string) => void)[] = [];
+  constructor(readonly child: ChildProcess) {
+    this.lines = createInterface({ input: child.stdout! });
+    this.lines.on('line', (l) => this.waiting.shift()?.(l));
+  }
+  next(): Promise<string> {
+    return new Promise((r) => this.waiting.push(r));
+  }
+  async link(address: string): Promise<void> {
+    const ok = this.next();
+    this.child.stdin!.write(`${address}\n`);
+    if ((await ok) !== 'linked') throw new Error('a node failed to link');
+  }
 }
 
-async function window(s: NatsServer, label: string, perNode: number): Promise<void> {
-  await new Promise((r) => setTimeout(r, 2500)); // past the arrivals and handshakes
-  const a = await varz(s);
+async function connz(s: NatsServer): Promise<Map<string, ConnStats>> {
+  const body = (await (await fetch(`${s.monitorUrl!}/connz?limit=1000`)).json()) as { connections: ConnStats[] };
+  return new Map(body.connections.map((c) => [c.name ?? String(c.cid), c]));
+}
+
+async function startNodes(place: string, n: number): Promise<{ nodes: Node[]; addresses: string[] }> {
+  const nodes: Node[] = [];
+  const addresses: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const node = new Node(spawn(process.execPath, [nodeScript, place, `idle-${i}`], { stdio: ['pipe', 'pipe', 'inherit'] }));
+    nodes.push(node);
+    addresses.push(await node.next());
+  }
+  return { nodes, addresses };
+}
+
+async function stopNodes(nodes: Node[]): Promise<void> {
+  await Promise.all(
+    nodes.map(async (n) => {
+      n.child.stdin!.write('stop\n');
+      if (n.child.exitCode === null) await once(n.child, 'exit');
+    }),
+  );
+}
+
+/** Per second, summed over the connections of `of` (client names `switchyard <pid>`). */
+async function measure(s: NatsServer, of: Node[]): Promise<{ inMsgs: number; inBytes: number; outMsgs: number; outBytes: number }> {
+  await new Promise((r) => setTimeout(r, 2500)); // past the arrivals, handshakes and first probes
+  const names = of.map((n) => `switchyard ${n.child.pid}`);
+  const a = await connz(s);
   await new Promise((r) => setTimeout(r, seconds * 1000));
-  const b = await varz(s);
-  const rate = (k: keyof Varz): string => ((b[k] - a[k]) / seconds / perNode).toFixed(2);
-  console.log(`${label}: per node per second: in ${rate('in_msgs')} msgs / ${rate('in_bytes')} B, out ${rate('out_msgs')} msgs / ${rate('out_bytes')} B`);
+  const b = await connz(s);
+  const sum = (k: keyof ConnStats): number => names.reduce((t, name) => t + (b.get(name)![k] as number) - (a.get(name)![k] as number), 0) / seconds / of.length;
+  return { inMsgs: sum('in_msgs'), inBytes: sum('in_bytes'), outMsgs: sum('out_msgs'), outBytes: sum('out_bytes') };
+}
+
+function print(label: string, r: { inMsgs: number; inBytes: number; outMsgs: number; outBytes: number }): void {
+  console.log(`${label.padEnd(44)} in ${r.inMsgs.toFixed(2).padStart(6)} msg/s ${r.inBytes.toFixed(0).padStart(6)} B/s   out ${r.outMsgs.toFixed(2).padStart(6)} msg/s ${r.outBytes.toFixed(0).padStart(6)} B/s`);
 }
 
 const server = await startNatsServer({ monitor: true });
 try {
-  const place = `${server.url}/idle`;
-  const systems: ActorSystem[] = [];
-  const addresses: string[] = [];
-  for (let i = 0; i < nodes; i++) {
-    const s = await ActorSystem.start({ name: `idle-${i}`, onError: () => {} });
-    addresses.push((await s.listen(place)).address);
-    systems.push(s);
+  console.log(`per node per second, over ${seconds} s (in: what it publishes; out: what it is sent)`);
+  for (const n of sizes) {
+    const { nodes, addresses } = await startNodes(`${server.url}/idle${n}`, n);
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) await nodes[i]!.link(addresses[j]!);
+    print(`mesh of ${n} (${(n * (n - 1)) / 2} links), mean node`, await measure(server, nodes));
+    await stopNodes(nodes);
   }
-  await window(server, `${nodes} nodes announcing, nobody watching`, nodes);
-  const watcher = systems[0]!.discover(place).subscribe();
-  await window(server, `${nodes} nodes announcing, node 0 watching`, nodes);
-  watcher.unsubscribe();
-  for (let i = 0; i < nodes; i++) for (let j = i + 1; j < nodes; j++) await systems[i]!.connect(addresses[j]!);
-  await window(server, `${nodes} nodes announcing, each linked to every other (${(nodes * (nodes - 1)) / 2} links)`, nodes);
-  for (const s of systems) await s.stop();
+  for (const n of sizes) {
+    const { nodes, addresses } = await startNodes(`${server.url}/star${n}`, n + 1);
+    for (let j = 1; j <= n; j++) await nodes[0]!.link(addresses[j]!);
+    print(`hub linked to ${n} peers, the hub`, await measure(server, nodes.slice(0, 1)));
+    await stopNodes(nodes);
+  }
 } finally {
   await server.stop();
 }

@@ -11,7 +11,8 @@
  *   once both sides proved it; a side without one never talks to a side that has one.
  * - `closed` resolves once, with the reason the connection ended (never rejects).
  * - A peer that sends nothing for 3 heartbeat periods is treated as gone (not while we
- *   hold its reading paused: that silence is ours; see inflow.ts).
+ *   hold its reading paused: that silence is ours; see inflow.ts). Over a link with its own
+ *   liveness (`link.ownLiveness`, both ends say the same) neither side pings: the link ends.
  */
 import { AuthError, BrokerQueueFullError, PeerGoneError, ProtocolError, TransportError } from '../errors.js';
 import { AUTH_NONCE_BYTES, authProof, newNonce, proofMatches, type AuthConfig } from './auth.js';
@@ -162,7 +163,9 @@ export class Connection {
 
   /** Starts pings once the connection is in use. */
   startHeartbeat(): void {
-    if (this.options.heartbeatMs <= 0 || this.ended) return;
+    // A link with liveness of its own (nats: one message per process, not per link) tells us
+    // of a gone peer itself; pinging over it would put traffic on every idle link.
+    if (this.options.heartbeatMs <= 0 || this.ended || this.link.ownLiveness === true) return;
     this.heartbeat = setInterval(() => {
       if (!this.inflow.held && Date.now() - this.lastRx > 3 * this.options.heartbeatMs) {
         this.abort({ kind: 'peer-gone', error: new PeerGoneError(`no message from ${this.peer} for ${3 * this.options.heartbeatMs} ms (missed heartbeats)`) });

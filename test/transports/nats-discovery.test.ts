@@ -117,10 +117,11 @@ describe('nats: discovery', function () {
       sub?.unsubscribe();
       await a.stop();
     }
-    // Discovery used its own subjects; the data subjects were those of the one link.
+    // Discovery used its own subjects, and the link's processes their liveness; the data
+    // subjects were those of the one link.
     const sys = [...subjects].filter((s) => s.includes('._sys.'));
-    expect(sys.sort()).to.deep.equal(['disc._sys.announce', 'disc._sys.query']);
-    for (const s of subjects) expect(s, 'a subject under the prefix').to.match(/^disc\.(_sys\.(announce|query)|l[0-9a-f]{16}\.(hello|L\.(up|down)))$/);
+    expect(sys.sort()).to.deep.equal(['disc._sys.alive.L', 'disc._sys.announce', 'disc._sys.query']);
+    for (const s of subjects) expect(s, 'a subject under the prefix').to.match(/^disc\.(_sys\.(announce|query|alive\.L)|l[0-9a-f]{16}\.(hello|L\.(up|down)))$/);
   });
 
   it('reports a system that stops as departed at once, with reason bye', async function () {

@@ -188,6 +188,36 @@ describe('nats: a cluster whose server under one client is killed mid-stream', f
       await b.stop();
     }
   });
+
+  it('keeps an idle nats link through the change: each process\'s liveness flows again after it (nothing else could keep the link open)', async function () {
+    const [s0, s1] = cluster.servers;
+    // The far side must outlast the reconnect; after it, only liveness keeps the link open.
+    const q = '?timeout=2000&failover=5000';
+    const { listener, accepted } = await listenAt(s1!, 'idlefo', q);
+    opened.push(listener);
+    const name = listener.address.pathname.split('/').pop()!;
+    const link = asNatsLink(await connect(`nats://127.0.0.1:${s0!.port}/idlefo/${name}${q}`));
+    opened.push(link);
+    const far = asNatsLink(await accepted());
+    opened.push(far);
+    expect(link.ownLiveness && far.ownLiveness, 'links with per-process liveness (no PINGs while idle)').to.equal(true);
+    let ended: string | undefined;
+    void link.closed.then((r) => (ended ??= `the client's link: ${r.kind} ${r.error?.message ?? ''}`));
+    void far.closed.then((r) => (ended ??= `the listener's link: ${r.kind} ${r.error?.message ?? ''}`));
+    await s0!.kill();
+    await until(() => link.failovers === 1 || ended !== undefined, 15_000, 'the client reaching another server');
+    // Two and a half silence timeouts, idle: the client's watch of the listener's liveness
+    // must be subscribed again on its new server, and its own ALIVEs published from there.
+    await sleep(5_000);
+    expect(ended, 'a link ended').to.equal(undefined);
+    const echoed = new Promise<string>((resolve) => link.onFrame((f) => resolve(Buffer.from(f).toString())));
+    far.onFrame((f) => far.send(f));
+    link.send(Buffer.from('still linked'));
+    expect(await withTimeout(echoed, 5_000, 'an echo after the change')).to.equal('still linked');
+    await link.close();
+    await far.closed;
+    await listener.close();
+  });
 });
 
 describe('nats: a cluster named in the address (?servers=)', function () {

@@ -56,7 +56,9 @@ describe('nats: one connection per server per process', function () {
     expect((await monitor<Connz>(server, '/connz')).num_connections).to.equal(1);
     expect(await roundTrip(links[0]!, 'the last one')).to.equal('the last one');
     const left = (await monitor<Connz>(server, '/connz?subs=1')).connections[0]!.subscriptions_list ?? [];
-    expect(left.filter((s) => s.startsWith('shared.')), 'what the closed links and the listener subscribed is given back').to.have.length(2);
+    expect(left.filter((s) => s.startsWith('shared.') && !s.startsWith('shared._sys.')), 'what the closed links and the listener subscribed is given back').to.have.length(2);
+    // Both ends are in this process: one liveness subscription, to its own, while a link is left.
+    expect(left.filter((s) => /^shared\._sys\.alive\.[0-9a-f]{32}$/.test(s)), 'the liveness watch').to.have.length(1);
 
     // ...and closing the last closes it.
     await links[0]!.close();

@@ -121,6 +121,13 @@ export interface Link {
   readonly closed: Promise<CloseReason>;
   /** Frame counters, on transports that fragment (udp, msgq); absent on byte streams. */
   readonly stats?: LinkStats;
+  /**
+   * True when the link itself notices, within its transport's timeout, a peer that died or
+   * ended the link without a word, with no traffic of its own while idle (nats with
+   * per-process liveness, docs/PROTOCOL.md §9): the bus then sends no ping over it. Both ends
+   * of a link say the same. Absent means false.
+   */
+  readonly ownLiveness?: boolean;
 }
 
 /**

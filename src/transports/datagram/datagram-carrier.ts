@@ -19,6 +19,12 @@
  * - On a lossy transport a lost DATA would shrink the window forever; a PING carries the
  *   sender's next dseq, so the receiver counts everything before it as consumed (when it holds
  *   nothing), and a lost CREDIT is repeated by the next PING.
+ * - With `pingOnlyWhenBusy` (nats, whose liveness is per process: nats-liveness.ts) PINGs go
+ *   only while they can repair something: every period in which DATA was sent or received,
+ *   twice more after the last such period, and every period while DATA waits for credit;
+ *   a received PING is answered with a CREDIT (at most one per period), so a sender stuck
+ *   behind a lost CREDIT is granted again. Loss still never shrinks the window for good:
+ *   what the last PINGs fail to repair is repaired by the next DATA's, or while stuck.
  * - Control datagrams (CREDIT, PING) overtake queued DATA (they need no credit; DATA waiting
  *   for credit must never hold back the credit of the other direction). BYE queues behind DATA.
  * - `bufferedAmount` counts frame payload bytes not yet handed to the port.
@@ -80,6 +86,11 @@ export interface DatagramCarrierInit {
   peerWindow: number;
   /** Heartbeat interval (0: no heartbeats). */
   heartbeatMs?: number;
+  /**
+   * PINGs only while DATA moves or waits for credit, not while idle (the transport's own
+   * liveness, fed through heard(), keeps the silence timer). Default false: every period.
+   */
+  pingOnlyWhenBusy?: boolean;
   /** Silence after which the peer counts as gone (0: never). */
   peerTimeoutMs?: number;
   /**
@@ -138,6 +149,16 @@ export class DatagramCarrier implements Carrier {
   private granted: number;
   private lastHeard = Date.now();
 
+  // PINGs with pingOnlyWhenBusy (see the header).
+  private readonly pingOnlyWhenBusy: boolean;
+  private readonly heartbeatMs: number;
+  /** DATA was sent or received since the last heartbeat tick. */
+  private busy = false;
+  /** PINGs still owed after the last busy period. */
+  private pingsOwed = 0;
+  /** When our grant last left, in a CREDIT or a PING. */
+  private grantSentAt = 0;
+
   // Ending.
   private byeReceived = false;
   /** Our BYE has been handed to the port (not merely queued). */
@@ -156,6 +177,8 @@ export class DatagramCarrier implements Carrier {
     this.window = init.window;
     this.grant = init.peerWindow;
     this.granted = init.window;
+    this.pingOnlyWhenBusy = init.pingOnlyWhenBusy ?? false;
+    this.heartbeatMs = init.heartbeatMs ?? 0;
     this.fragmenter = new Fragmenter(init.maxDatagram - DATA_HEADER_BYTES);
     this.reassembler = new Reassembler(
       {
@@ -287,7 +310,35 @@ export class DatagramCarrier implements Carrier {
 
   private ping(): void {
     if (this.released) return;
+    if (this.pingOnlyWhenBusy) {
+      if (this.busy) {
+        this.busy = false;
+        this.pingsOwed = 2;
+      } else if (this.pingsOwed > 0) {
+        this.pingsOwed--;
+      } else if (!this.waitingForCredit()) {
+        return; // idle: nothing for a PING to repair
+      }
+    }
+    this.grantSentAt = Date.now();
     this.sendControl(encodePing(this.nextDseqSent(), this.granted));
+  }
+
+  /** DATA is queued that the peer's grant does not cover yet. */
+  private waitingForCredit(): boolean {
+    for (let i = this.dataHead; i < this.data.length; i++) {
+      const d = this.data[i]!.dseq;
+      if (d >= 0) return d >= this.grant;
+    }
+    return false;
+  }
+
+  /**
+   * A sign of the peer's life from outside this link (nats: its process's liveness message):
+   * the silence timeout starts over.
+   */
+  heard(): void {
+    this.lastHeard = Date.now();
   }
 
   /** The dseq of the first DATA not yet handed to the port. */
@@ -360,6 +411,7 @@ export class DatagramCarrier implements Carrier {
   /** The first `n` queued DATA/BYE datagrams are on the wire. */
   private takeData(n: number): void {
     if (n <= 0) return;
+    this.busy = true;
     while (n-- > 0) {
       const o = this.data[this.dataHead]!;
       this.data[this.dataHead++] = undefined as unknown as Outgoing;
@@ -405,6 +457,7 @@ export class DatagramCarrier implements Carrier {
           }
           return; // best-effort: dropped, and the reassembler counts the frame lost
         }
+        this.busy = true;
         this.held.push(datagram);
         this.processHeld();
         return;
@@ -417,6 +470,12 @@ export class DatagramCarrier implements Carrier {
         this.onGrant(datagram.readUInt32BE(5));
         // Everything before the peer's next dseq that we do not hold was lost on the way.
         if (this.reading() && !this.holding) this.advanceConsumed(datagram.readUInt32BE(1));
+        // A peer that pings only when busy may be stuck behind a CREDIT of ours that was lost:
+        // our grant again, unless it left within the last period anyway.
+        if (this.pingOnlyWhenBusy && Date.now() - this.grantSentAt >= this.heartbeatMs) {
+          this.grantSentAt = Date.now();
+          this.sendControl(encodeCredit(this.granted));
+        }
         return;
       default:
         this.sink.fail('protocol-error', new ProtocolError(`${this.scheme}: unknown datagram kind 0x${(kind ?? 0).toString(16)} from ${this.remote}`, 'ERR_PROTOCOL'));
@@ -483,6 +542,7 @@ export class DatagramCarrier implements Carrier {
     const grant = this.consumed + this.window;
     if (grant - this.granted >= Math.max(1, this.window >> 2)) {
       this.granted = grant;
+      this.grantSentAt = Date.now();
       this.sendControl(encodeCredit(grant));
     }
   }

@@ -59,6 +59,14 @@ export class DatagramLink extends LinkCore {
   }
 
   /**
+   * A sign of the peer's life from outside the link (nats: its process's liveness message):
+   * the silence timeout starts over.
+   */
+  heard(): void {
+    this.datagrams.heard();
+  }
+
+  /**
    * The peer went away: the transport saw it (queue removed, ICMP unreachable, a restarted
    * peer) or the carrier did (pid probe, silence, its BYE). A dead peer's datagrams still held
    * behind a pause are dropped and the link ends now; a BYE comes in order, after every

@@ -11,7 +11,7 @@
  *   P.NAME.hello    a client's HELLO (a NATS request; the WELCOME is its reply)
  *   P.NAME.L.up     datagrams from the client to the listener
  *   P.NAME.L.down   datagrams from the listener to the client
- *   P._sys.*        discovery (nats-announcement.ts); `_sys` is refused as a NAME
+ *   P._sys.*        discovery (nats-announcement.ts), liveness (nats-liveness.ts); `_sys` is refused as a NAME
  *
  * `?servers=h2:p2,h3:p3` names more servers of the same cluster, tried when host:port is down
  * (at connect or later); without it the client learns them from its server's INFO.

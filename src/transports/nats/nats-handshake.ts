@@ -29,7 +29,7 @@ export const MAX_EXTENSION = 0xffff;
 
 /** Extension tags, each owned by one feature (tags are reserved here before the feature lands). */
 export const Extension = {
-  /** Reserved: per-process liveness instead of per-link heartbeats. */
+  /** Per-process liveness instead of per-link heartbeats: the side's publisher id (nats-liveness.ts). */
   liveness: 1,
   /** The same-host upgrade offer (upgrade-offer.ts, upgrading-link.ts). */
   upgrade: 2,

@@ -16,6 +16,9 @@
  *   change is the bus's to time out; every lost frame is counted in `stats.lost` by the side
  *   that expected it (DATA sequence numbers), never silently dropped.
  * - The watcher is removed when the link is closed.
+ * - With `liveness` (both sides offered it in the handshake: nats-liveness.ts), the peer's
+ *   process liveness feeds the silence timer (heard()), PINGs go only while busy, an empty
+ *   message (a peer's probe) is ignored, and `ownLiveness` tells the bus it need not ping.
  */
 import { BrokerQueueFullError, PeerGoneError } from '../../errors.js';
 import { DatagramLink, type DatagramLinkInit } from '../datagram/datagram-link.js';
@@ -31,6 +34,8 @@ export interface NatsLinkInit extends DatagramLinkInit {
   holdBytes: number;
   /** How long the link waits for its connection to reach a server again. */
   failoverMs: number;
+  /** Per-process liveness instead of per-link heartbeats (nats-liveness.ts). */
+  liveness?: boolean;
 }
 
 export class NatsLink extends DatagramLink implements ConnectionWatcher {
@@ -40,10 +45,13 @@ export class NatsLink extends DatagramLink implements ConnectionWatcher {
   private outage: NodeJS.Timeout | undefined;
   /** Server changes this link lived through. */
   failovers = 0;
+  /** The link notices a dead or departed peer without traffic of its own (Link.ownLiveness). */
+  readonly ownLiveness: boolean;
 
   constructor(init: NatsLinkInit) {
     const conn = init.conn;
-    super({ ...init, silenceExcused: () => !conn.connected });
+    super({ ...init, pingOnlyWhenBusy: init.liveness === true, silenceExcused: () => !conn.connected });
+    this.ownLiveness = init.liveness === true;
     this.conn = conn;
     this.holdBytes = init.holdBytes;
     this.failoverMs = init.failoverMs;
@@ -74,6 +82,13 @@ export class NatsLink extends DatagramLink implements ConnectionWatcher {
     clearTimeout(this.outage);
     this.outage = undefined;
     this.failovers++;
+  }
+
+  override receive(datagram: Buffer): void {
+    // An empty message is a peer's liveness probe (nats-liveness.ts): it asks the server
+    // whether anyone subscribes here, and needs nothing from us.
+    if (datagram.length === 0) return;
+    super.receive(datagram);
   }
 
   override send(frame: Uint8Array): boolean {

@@ -20,8 +20,10 @@
  * NATS core is at-most-once: `capabilities.reliable` is false. A lost piece is counted in
  * `link.stats` (the frame is lost, never delivered partly); credit bounds what one link puts
  * on the server, so a fast sender cannot make the server drop a slow reader as a slow
- * consumer; heartbeats (PING) and the peer's silence timeout are how a link learns that a
- * peer died, since the server says nothing when a subscriber goes.
+ * consumer; the peer's silence timeout is how a link learns that a peer died, since the
+ * server says nothing when a subscriber goes. What breaks the silence is the peer process's
+ * ALIVE (nats-liveness.ts, one per process and period, not per link) when both sides offer
+ * liveness in the handshake, else per-link heartbeats (PING).
  *
  * Sizes: a datagram is at most the server's max_payload (from its INFO), or the address's
  * `datagram=` if smaller, and by default at most 8 MiB; a link uses the smaller of its two
@@ -33,7 +35,8 @@
  * what a listener or link subscribed is unsubscribed when it ends (or its connect fails).
  * When the connection loses its server, links wait for it to reach another (NatsLink); when
  * the connection ends for good, every link on it ends as peer-gone at once. Nothing is
- * subscribed or published outside `P.NAME` and, for discovery (nats-discovery.ts), `P._sys`.
+ * subscribed or published outside `P.NAME` and, for discovery (nats-discovery.ts) and
+ * liveness (nats-liveness.ts), `P._sys`.
  */
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import { PeerGoneError, TransportError } from '../../errors.js';
@@ -44,6 +47,7 @@ import { DEFAULT_MAX_FRAME } from '../core/transport.js';
 import { listenerAddress, parseNatsAddress, randomLinkId, randomName, Subjects, type NatsAddress, type NatsOptions } from './nats-address.js';
 import { natsClient, type NatsConnectionHandle } from './nats-connection.js';
 import { decodeHello, decodeWelcome, encodeHello, encodeWelcome, Extension, type Hello } from './nats-handshake.js';
+import { attachLiveness, livenessPublisher, offeredLiveness, type LivenessPublisher } from './nats-liveness.js';
 import { acquireConnection } from './nats-pool.js';
 import { Announcer, watchDiscovery } from './nats-discovery.js';
 import { NatsLink } from './nats-link.js';
@@ -70,19 +74,22 @@ const NO_RESPONDERS_RETRY_MS = 25;
 /** How long listen() asks whether a name is taken (the answer is usually immediate). */
 const PROBE_MS = 500;
 
-/** This side's handshake values, with the server's max_payload applied. */
-function ownHello(o: NatsOptions, maxPayload: number): Hello {
+/** This side's handshake values, with the server's max_payload applied, and where our liveness is published. */
+function ownHello(o: NatsOptions, maxPayload: number, liveness: LivenessPublisher): Hello {
   const datagram = Math.min(o.datagram ?? MAX_DEFAULT_DATAGRAM, maxPayload);
   const window = o.window ?? Math.min(1024, Math.max(4, Math.floor(WINDOW_BYTES / datagram)));
-  return { window, datagram, heartbeatMs: o.heartbeatMs, timeoutMs: o.timeoutMs };
+  return { window, datagram, heartbeatMs: o.heartbeatMs, timeoutMs: o.timeoutMs, extensions: new Map([[Extension.liveness, liveness.id]]) };
 }
 
 function view(data: Uint8Array): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-function makeLink(remote: string, conn: NatsConnectionHandle, subject: string, release: (kind: CloseKind) => Promise<void>, resolved: ResolvedLinkOptions, options: NatsOptions, own: Hello, peer: Hello): NatsLink {
-  return new NatsLink({
+function makeLink(remote: string, conn: NatsConnectionHandle, subject: string, release: (kind: CloseKind) => Promise<void>, resolved: ResolvedLinkOptions, options: NatsOptions, own: Hello, peer: Hello, prefix: readonly string[], liveness: LivenessPublisher): NatsLink {
+  // A peer that offered no liveness (an older one) gets per-link heartbeats, as before.
+  const peerLiveness = offeredLiveness(peer.extensions, Extension.liveness);
+  const peerPeriodMs = Math.min(Math.max(peer.heartbeatMs, 10), 60_000);
+  const link = new NatsLink({
     conn,
     holdBytes: options.holdBytes,
     failoverMs: options.failoverMs,
@@ -97,8 +104,11 @@ function makeLink(remote: string, conn: NatsConnectionHandle, subject: string, r
     heartbeatMs: own.heartbeatMs,
     // Never declare the peer gone faster than three of its own heartbeats (clamped: a HELLO
     // announcing 2^32 ms must not keep a silent link open for months).
-    peerTimeoutMs: Math.max(own.timeoutMs, 3 * Math.min(Math.max(peer.heartbeatMs, 10), 60_000)),
+    peerTimeoutMs: Math.max(own.timeoutMs, 3 * peerPeriodMs),
+    liveness: peerLiveness !== undefined,
   });
+  if (peerLiveness !== undefined) attachLiveness(link, conn, prefix, liveness, peerLiveness, peerPeriodMs, subject);
+  return link;
 }
 
 function serverGone(a: NatsAddress, error: Error | undefined): PeerGoneError {
@@ -140,7 +150,8 @@ export const natsTransport: Transport = {
     const conn = lease.conn;
     const name = a.name ?? randomName();
     const subjects = new Subjects(a.prefix, name);
-    const own = ownHello(a.options, conn.maxPayload);
+    const liveness = livenessPublisher(conn, a.prefix, a.options.heartbeatMs);
+    const own = ownHello(a.options, conn.maxPayload, liveness);
     const welcome = encodeWelcome(own);
     const reported = listenerAddress(a, name, address.searchParams);
     const links = new Map<string, NatsLink>();
@@ -189,6 +200,8 @@ export const natsTransport: Transport = {
         a.options,
         own,
         h.hello,
+        a.prefix,
+        liveness,
       );
       // One subscription per link, made before the WELCOME leaves on the same connection (so
       // the server has it before the client can send DATA): each datagram goes straight to
@@ -268,10 +281,11 @@ export const natsTransport: Transport = {
     const lease = await acquireConnection(a.servers, address.href, resolved.timeoutMs);
     const conn = lease.conn;
     let downSub: Subscription | undefined;
+    const liveness = livenessPublisher(conn, a.prefix, a.options.heartbeatMs);
     try {
       const subjects = new Subjects(a.prefix, a.name!);
       const id = randomLinkId();
-      const own = ownHello(a.options, conn.maxPayload);
+      const own = ownHello(a.options, conn.maxPayload, liveness);
       let link: NatsLink | undefined;
       const early: Buffer[] = [];
       const sub = (downSub = conn.nc.subscribe(subjects.down(id), {
@@ -300,6 +314,8 @@ export const natsTransport: Transport = {
         a.options,
         own,
         peer,
+        a.prefix,
+        liveness,
       );
       const l = link;
       void conn.ended.then((error) => l.peerGone(serverGone(a, error)));
@@ -308,6 +324,9 @@ export const natsTransport: Transport = {
     } catch (err) {
       // The connection may be shared: give back what this attempt subscribed.
       if (downSub && !conn.isClosed) downSub.unsubscribe();
+      // A listener may have made its end of this link from a HELLO we sent: its link to us
+      // probes again when it sees our count of ended links change.
+      liveness.linkEnded();
       await lease.release(false); // nothing of ours is worth flushing: the handshake failed
       throw err instanceof TransportError ? err : TransportError.fromNode(err, address.href);
     }

@@ -183,6 +183,11 @@ export class UpgradingLink implements Link {
   }
 
   /** Where this end sends now: 'local' once upgraded (and not fallen back). */
+  /** The NatsLink's: its liveness goes on over NATS whichever path the data takes. */
+  get ownLiveness(): boolean {
+    return this.nats.ownLiveness;
+  }
+
   get path(): LinkPath {
     return this.sendOn === 'local' ? 'local' : 'nats';
   }
