@@ -138,7 +138,8 @@ describe('nats: per-process liveness', function () {
     let listener: Listener | undefined;
     const children: ReturnType<typeof spawn>[] = [];
     try {
-      const at = await listenAt(server, 'nobye', '?timeout=10000');
+      // upgrade=0: the child is another process of this host, and this case is about the NATS link itself.
+      const at = await listenAt(server, 'nobye', '?timeout=10000&upgrade=0');
       listener = at.listener;
       observer = await natsConnect({ servers: `127.0.0.1:${server.port}` });
       // Only the child's direction: a subscriber on the link's `up` subject would be someone

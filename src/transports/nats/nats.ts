@@ -85,6 +85,11 @@ function view(data: Uint8Array): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
+/** `h` with one more extension entry, beside those it has (liveness, upgrade: both may be offered). */
+function withExtension(h: Hello, tag: number, value: Uint8Array): Hello {
+  return { ...h, extensions: new Map([...(h.extensions ?? []), [tag, value]]) };
+}
+
 function makeLink(remote: string, conn: NatsConnectionHandle, subject: string, release: (kind: CloseKind) => Promise<void>, resolved: ResolvedLinkOptions, options: NatsOptions, own: Hello, peer: Hello, prefix: readonly string[], liveness: LivenessPublisher): NatsLink {
   // A peer that offered no liveness (an older one) gets per-link heartbeats, as before.
   const peerLiveness = offeredLiveness(peer.extensions, Extension.liveness);
@@ -212,7 +217,7 @@ export const natsTransport: Transport = {
       if (upgrade) {
         UpgradingLink.offer(link, id, resolved.maxFrame, resolved.timeoutMs).then(
           ({ link: up, extension }) => {
-            const w = encodeWelcome({ ...own, extensions: new Map([[Extension.upgrade, extension]]) });
+            const w = encodeWelcome(withExtension(own, Extension.upgrade, extension));
             welcomes.set(id, w);
             msg.respond(w);
             handOver(onLink, up);
@@ -296,7 +301,7 @@ export const natsTransport: Transport = {
           else early.push(Buffer.from(msg.data));
         },
       }));
-      const offered = a.options.upgrade ? { ...own, extensions: new Map([[Extension.upgrade, encodeUpgradeHello()]]) } : own;
+      const offered = a.options.upgrade ? withExtension(own, Extension.upgrade, encodeUpgradeHello()) : own;
       const peer = await sayHello(conn, subjects.hello, encodeHello(offered, id), address.href, deadline, resolved.timeoutMs);
       // A WELCOME with an offer makes the link an upgrading one (each frame then has its prefix
       // byte on NATS), even when the offer itself is unusable here (then it stays on NATS).
