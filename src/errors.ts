@@ -278,3 +278,25 @@ export class BrokerQueueFullError extends SwitchyardError {
     this.limit = limit;
   }
 }
+
+/**
+ * A best-effort link (udp, nats, msgq's pieces) counted frames from the peer that will never
+ * arrive (`link.stats.lost` grew): what they carried (tells, asks, answers, stream items) is
+ * gone. Reported to the system's `onError`, at most once a second per connection, with the
+ * frames lost since the last report; the connection stays open. An ask among them is
+ * answered by its timeout; a stream among them may have a gap or wait for credit.
+ */
+export class FramesLostError extends SwitchyardError {
+  /** The peer's node id. */
+  readonly peer: string;
+  /** Frames lost since the last report. */
+  readonly lost: number;
+  /** Frames lost on this connection's link so far. */
+  readonly total: number;
+  constructor(peer: string, remote: string, lost: number, total: number) {
+    super('ERR_FRAMES_LOST', `${lost} frame(s) from ${peer} were lost on the way (${remote}; ${total} on this link so far): what they carried will not arrive`);
+    this.peer = peer;
+    this.lost = lost;
+    this.total = total;
+  }
+}

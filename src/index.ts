@@ -38,7 +38,7 @@ export {
   MailboxFullError,
   LimitError,
 } from './errors.js';
-export { BrokerQueueFullError } from './errors.js';
+export { BrokerQueueFullError, FramesLostError } from './errors.js';
 export type { Announcement, DiscoveryEvent, DiscoveryWatch } from './transports/core/transport.js';
 
 export { ActorSystem, type ActorSystemOptions, type LocalActorOptions, type RemoteSystem, type SystemListener } from './actors/system.js';

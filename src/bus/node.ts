@@ -27,6 +27,7 @@ import { Observable } from 'rxjs';
 import { AskTimeoutError, FrameTooLargeError, LimitError, PeerGoneError, ProtocolError } from '../errors.js';
 import type { CloseReason, Link } from '../transports/core/transport.js';
 import type { AuthConfig } from './auth.js';
+import { watchLoss } from './loss-watch.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import { InboundStream } from './consuming.js';
 import type { Demand } from './demand.js';
@@ -162,6 +163,7 @@ export class BusNode {
       throw err;
     }
     conn.startHeartbeat();
+    watchLoss(conn, (err) => this.host.reportError(err, `connection to ${conn.peer}`));
     this.onConnection?.(conn);
     return conn;
   }
