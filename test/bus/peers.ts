@@ -64,6 +64,8 @@ export class Bench {
     readonly system: ActorSystem,
     private readonly tag = 'bus',
     private readonly linkMaxFrame?: number,
+    /** Appended to the listen address (nats: `?upgrade=0` keeps the links on the broker). */
+    private readonly query = '',
   ) {
     this.scheme = transport.scheme;
     this.dir = makeTempDir();
@@ -81,7 +83,7 @@ export class Bench {
   async start(): Promise<void> {
     if (this.isPair) return;
     const opts = this.linkMaxFrame ? { maxFrame: this.linkMaxFrame } : {};
-    this.listener = await this.system.listen(privateAddress(this.scheme, this.dir, this.tag), opts);
+    this.listener = await this.system.listen(privateAddress(this.scheme, this.dir, this.tag) + this.query, opts);
   }
 
   /** Spawns a bus-peer child and resolves once its system is connected to ours. */
