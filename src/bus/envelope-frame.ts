@@ -314,15 +314,34 @@ export class EnvelopeReader {
     if (end - start < 5) return undefined;
     const b0 = src[start];
     if (b0 !== 0x95 && b0 !== 0x96) return undefined;
-    const type = src[start + 1]!;
-    if (type >= MSG_NAMES.length) return undefined;
-    this.at = start + 2;
-    const id = this.uint(src, end);
-    if (id < 0) return undefined;
-    const to = this.str(src, end);
-    if (to === undefined) return undefined;
-    const from = this.str(src, end);
-    if (from === undefined || this.at >= end) return undefined;
+    let type: number;
+    let id: number;
+    let to: string | undefined;
+    let from: string | undefined;
+    const head = this.head;
+    const n = this.headLength;
+    let same = n > 0 && n < end - start;
+    for (let i = 1; same && i < n; i++) same = src[start + i] === head[i];
+    if (same) {
+      // the bytes of the last tell's header: the same values (b0 is checked above, the
+      // array's length, not the header's)
+      type = MsgType.tell;
+      id = 0;
+      to = this.headTo;
+      from = this.headFrom;
+      this.at = start + n;
+    } else {
+      type = src[start + 1]!;
+      if (type >= MSG_NAMES.length) return undefined;
+      this.at = start + 2;
+      id = this.uint(src, end);
+      if (id < 0) return undefined;
+      to = this.str(src, end);
+      if (to === undefined) return undefined;
+      from = this.str(src, end);
+      if (from === undefined || this.at >= end) return undefined;
+      if (type === MsgType.tell && id === 0) this.keepHead(src, start, to, from);
+    }
     // the envelope array is the first level of the scan's depth
     const payload = decodePlainAt(src, this.at, end, this.payloadStrings, this.maxDepth - 1);
     if (payload === NOT_PLAIN) return undefined;
@@ -335,6 +354,24 @@ export class EnvelopeReader {
     }
     if (this.at !== end) return undefined;
     return { type: type as MsgType, id, to, from, payload, hops, refused: undefined };
+  }
+
+  /**
+   * The last tell's header bytes after b0 (type, id 0, to, from) and its addresses: a
+   * connection's tells repeat one header, which is then compared as bytes, not parsed.
+   */
+  private readonly head = new Uint8Array(2 + 2 * (3 + 4 * MAX_ADDRESS));
+  private headLength = 0;
+  private headTo = '';
+  private headFrom = '';
+
+  private keepHead(src: Buffer, start: number, to: string, from: string): void {
+    const n = this.at - start;
+    if (n > this.head.length) return;
+    for (let i = 1; i < n; i++) this.head[i] = src[start + i]!;
+    this.headLength = n;
+    this.headTo = to;
+    this.headFrom = from;
   }
 
   /** The header in its shortest forms (what every MessagePack encoder writes), or undefined. */
