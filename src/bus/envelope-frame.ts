@@ -57,8 +57,24 @@ const MAX_ROOM = 255;
 /** An address (`to`/`from`) as msgpack str bytes, cached per connection: a handful are in use. */
 export class AddressBytes {
   private readonly cache = new Map<string, Uint8Array>();
+  // the last two found (a message's `to` and `from`), checked before the map
+  private k0 = '';
+  private v0: Uint8Array = EMPTY_STR;
+  private k1 = '';
+  private v1: Uint8Array = EMPTY_STR;
 
   get(s: string): Uint8Array {
+    if (s === this.k0) return this.v0;
+    if (s === this.k1) return this.v1;
+    const b = this.lookup(s);
+    this.k1 = this.k0;
+    this.v1 = this.v0;
+    this.k0 = s;
+    this.v0 = b;
+    return b;
+  }
+
+  private lookup(s: string): Uint8Array {
     let b = this.cache.get(s);
     if (b === undefined) {
       b = strBytes(s);
@@ -69,6 +85,9 @@ export class AddressBytes {
     return b;
   }
 }
+
+/** The empty string's bytes (fixstr of length 0). */
+const EMPTY_STR = Uint8Array.of(0xa0);
 
 function strBytes(s: string): Uint8Array {
   const n = Buffer.byteLength(s, 'utf8');
