@@ -2,7 +2,8 @@
  * run.test.ts: the matrix runner records what it could not measure and goes on: a subject
  * that cannot start, a size above a channel's limit, and a cell whose peer stalls each
  * become a failure with its reason, while the other cells (including a best-effort channel's,
- * with its loss) are measured. Fake in-process subjects, so each case is exact.
+ * with its loss) are measured. Fake in-process subjects, so each case is exact. And small
+ * sizes get three throughput trials, the cell's figures being the median trial's.
  */
 import { expect } from 'chai';
 import type { Channel } from '../../benchmarks/channel.js';
@@ -63,5 +64,19 @@ describe('bench: the matrix runner', function () {
     expect(seen[0]).to.equal('start 8');
     expect(seen.at(-1)).to.equal('finish');
     expect(seen).to.include('8/8 lossy 1000 ok').and.include('1/8 cannot-start 64 failed');
+  });
+
+  it('measures throughput up to 1 KiB as three trials and reports the median one; larger sizes once', async function () {
+    const tuning = { warmup: { count: 2, maxMs: 1000 }, rtt: { count: 5, maxMs: 1000 }, throughputMs: 15, lossTimeoutMs: 20, stallMs: 300 };
+    const quiet: ProgressSink = { start: () => {}, begin: () => {}, end: () => {}, finish: () => {}, abort: () => {} };
+    const { results } = await runMatrix({ level: 'link', subjects: [subject('fake', async () => new FakeChannel(true))], sizes: [64, 1024, 1025], tuning, pinning: NO_PINNING }, quiet);
+    expect(results.map((r) => r.size)).to.deep.equal([64, 1024, 1025]);
+    for (const r of results.slice(0, 2)) {
+      const trials = r.throughput.trials!;
+      expect(trials, `${r.size} B`).to.have.length(3);
+      expect(r.throughput.msgsPerSec, 'the median trial').to.equal([...trials].sort((a, b) => a - b)[1]);
+      expect(r.throughput.seconds, 'a whole trial').to.be.at.least(0.015);
+    }
+    expect(results[2]!.throughput.trials).to.equal(undefined);
   });
 });
