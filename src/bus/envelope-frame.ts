@@ -31,7 +31,7 @@
  */
 import { FrameTooLargeError, ProtocolError } from '../errors.js';
 import type { Link } from '../transports/core/transport.js';
-import { badMessage, checkOutput, decodeScanned, MIN_TARGET, newRefusals, packInto, packWithRoom, preparedBound, preparedPlain, prepare, scanFrame, valueEnd, type RefDecoder } from './codec.js';
+import { badMessage, checkOutput, decodeScanned, MIN_TARGET, newRefusals, packInto, packWithRoom, plainBound, preparedBound, prepare, scanFrame, valueEnd, type RefDecoder } from './codec.js';
 import { writePlain } from './plain-encode.js';
 import { checkEnvelope, MAX_ADDRESS, MAX_HOPS, MSG_NAMES, MsgType, type Envelope } from './envelope.js';
 import { decodePlain, decodePlainAt, NOT_PLAIN, plainEnd, ShortStrings } from './plain-decode.js';
@@ -159,30 +159,15 @@ export function sendEnvelope(link: Link, env: Envelope, limits: SendLimits, addr
   const from = addresses.get(env.from);
   const head = 2 + idSize(env.id) + to.length + from.length;
   const tail = env.hops > 0 ? 1 : 0;
+  const linkMax = link.capabilities.maxFrame;
+  // plain payloads are written by hand, straight into the link's memory when it can claim
+  const plain = plainBound(env.payload, 1, limits.maxDepth);
+  if (plain >= 0) {
+    const sent = sendPlain(link, env, limits, to, from, head + plain + tail);
+    if (sent !== undefined) return sent;
+  }
   const prepared = prepare(env.payload, 1);
   const bound = preparedBound(limits.maxDepth);
-  const linkMax = link.capabilities.maxFrame;
-  if (bound >= 0 && preparedPlain()) {
-    // plain payloads are written by hand, straight into the link's memory when it can claim
-    const need = head + bound + tail;
-    if (need <= limits.peerMaxFrame && need <= linkMax) {
-      const region = link.claim !== undefined ? link.claim(need) : null;
-      if (region !== null) {
-        let len: number;
-        try {
-          len = writeFrame(region, env, to, from);
-        } catch (err) {
-          commitFiller(link, region, from);
-          throw err;
-        }
-        return link.commit!(len);
-      }
-      const own = ownRoom(need);
-      const len = writeFrame(own, env, to, from);
-      slabAt += len;
-      return link.send(own.subarray(0, len));
-    }
-  }
   if (bound >= CLAIM_FROM && head <= MAX_ROOM && link.claim !== undefined) {
     const need = head + bound + tail;
     const want = Math.max(MIN_TARGET, need + SLACK);
@@ -207,6 +192,29 @@ export function sendEnvelope(link: Link, env: Envelope, limits: SendLimits, addr
   // refused here, the message fails alone; sent, it would make the peer close the link
   if (frame.length > limits.peerMaxFrame) throw new FrameTooLargeError(frame.length, limits.peerMaxFrame, 'send');
   return link.send(frame);
+}
+
+/**
+ * Writes a plain payload's frame (at most `need` bytes) into a claim, or a slab of ours, and
+ * queues it; undefined (nothing done) when `need` is above what the peer or the link takes.
+ */
+function sendPlain(link: Link, env: Envelope, limits: SendLimits, to: Uint8Array, from: Uint8Array, need: number): boolean | undefined {
+  if (need > limits.peerMaxFrame || need > link.capabilities.maxFrame) return undefined;
+  const region = link.claim !== undefined ? link.claim(need) : null;
+  if (region !== null) {
+    let len: number;
+    try {
+      len = writeFrame(region, env, to, from);
+    } catch (err) {
+      commitFiller(link, region, from);
+      throw err;
+    }
+    return link.commit!(len);
+  }
+  const own = ownRoom(need);
+  const len = writeFrame(own, env, to, from);
+  slabAt += len;
+  return link.send(own.subarray(0, len));
 }
 
 /** Writes header, plain payload and hops into `b` (room for the bound); returns the length. */
