@@ -33,6 +33,8 @@ export interface BenchResult {
     received: number;
     /** From the first send to the receiver's count arriving back. */
     seconds: number;
+    /** Small sizes: msg/s of each trial, in order; the fields above are the median trial's. */
+    trials?: number[];
   };
 }
 

@@ -21,6 +21,9 @@ function own<T>(table: Record<string, T> | undefined, name: string): T | undefin
   return table !== undefined && Object.prototype.hasOwnProperty.call(table, name) ? table[name] : undefined;
 }
 
+/** Where a tell's failure goes: the error, the actor's name, the message's name. */
+export type TellErrorReport = (err: unknown, actor: string, message: string) => void;
+
 export class LocalActor implements Backpressure {
   private readonly mailbox: Mailbox;
   private state: unknown;
@@ -48,8 +51,8 @@ export class LocalActor implements Backpressure {
   }
 
   /** Tells dropped by stop() are not errors worth reporting one by one. */
-  private readonly reportTell = (onError: (err: unknown) => void, err: unknown): void => {
-    if (!this.stopped) onError(err);
+  private readonly reportTell = (onError: TellErrorReport, err: unknown, message: string): void => {
+    if (!this.stopped) onError(err, this.name, message);
   };
 
   /** The mailbox holds its limit of waiting messages: a local sender is refused. */
@@ -70,18 +73,19 @@ export class LocalActor implements Backpressure {
     this.mailbox.whenLow(resume);
   }
 
-  tell(message: string, args: unknown[], onError: (err: unknown) => void, sink?: PressureSink): void {
+  /** `onError` is told what a handler threw or rejected with; one function for every tell, so none is made per message. */
+  tell(message: string, args: unknown[], onError: TellErrorReport, sink?: PressureSink): void {
     const fn = this.handler(message);
     if (this.mailbox.idle) {
       // handler() threw if stopped; state is current (init, a job, has run when idle)
-      this.mailbox.runTell(fn, this.state, args, onError, this.reportTell);
+      this.mailbox.runTell(fn, this.state, args, onError, this.reportTell, message);
       return;
     }
     this.mailbox.post(
       () => (this.stopped ? Promise.reject(this.stoppedError()) : fn(this.state, ...args)),
       (err) => {
         // tells dropped by stop() are not errors worth reporting one by one
-        if (err !== undefined && !this.stopped) onError(err);
+        if (err !== undefined && !this.stopped) onError(err, this.name, message);
       },
     );
     if (sink !== undefined && this.mailbox.full) sink.pressed(this);

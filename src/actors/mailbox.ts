@@ -92,22 +92,23 @@ export class Mailbox {
 
   /**
    * Runs `fn(state, ...args)` now; only when `idle`. A promise it returns holds the mailbox
-   * as a posted job's would. What it throws or rejects with goes to `report(onError, err)`
-   * (two arguments, so a caller needs no closure per message).
+   * as a posted job's would. What it throws or rejects with goes to
+   * `report(onError, err, context)` (its own arguments, so a caller needs no closure per message).
    */
-  runTell(
+  runTell<E>(
     fn: (state: unknown, ...args: unknown[]) => unknown,
     state: unknown,
     args: unknown[],
-    onError: (err: unknown) => void,
-    report: (onError: (err: unknown) => void, err: unknown) => void,
+    onError: E,
+    report: (onError: E, err: unknown, context: string) => void,
+    context = '',
   ): void {
     this.running = true;
     let result: unknown;
     try {
       result = fn(state, ...args);
     } catch (err) {
-      settle(() => report(onError, err ?? new Error('handler threw with no reason')));
+      settle(() => report(onError, err ?? new Error('handler threw with no reason'), context));
       this.drain();
       return;
     }
@@ -115,7 +116,7 @@ export class Mailbox {
       Promise.resolve(result).then(
         () => this.drain(),
         (e: unknown) => {
-          settle(() => report(onError, e ?? new Error('handler rejected with no reason')));
+          settle(() => report(onError, e ?? new Error('handler rejected with no reason'), context));
           this.drain();
         },
       );

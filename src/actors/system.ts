@@ -170,6 +170,9 @@ export class ActorSystem implements RefHost {
   /** Every system that connects to this one (or that this one connects to), as it arrives. */
   readonly connections$: Observable<RemoteSystem> = this.connected.asObservable();
 
+  /** A tell's failure, reported: one function for every tell (none made per message). */
+  private readonly tellFailed = (err: unknown, actor: string, message: string): void => this.onError(err, `actor ${actor}, tell ${JSON.stringify(message)}`);
+
   private constructor(options: ActorSystemOptions) {
     this.node = checkName('system', options.name ?? `node-${process.pid}-${randomBytes(3).toString('hex')}`);
     this.askTimeoutMs = options.askTimeoutMs ?? 30_000;
@@ -178,7 +181,7 @@ export class ActorSystem implements RefHost {
     this.onError = options.onError ?? ((err, context) => console.error(`[switchyard ${this.node}] ${context}:`, err));
     this.limits = resolveLimits(options.limits);
     const host: LocalHost = {
-      tell: (actor, message, args, sink) => this.local$(actor).tell(message, args, (err) => this.onError(err, `actor ${actor}, tell ${JSON.stringify(message)}`), sink),
+      tell: (actor, message, args, sink) => this.local$(actor).tell(message, args, this.tellFailed, sink),
       ask: (actor, message, args, sink) => this.local$(actor).ask(message, args, sink),
       stream: (actor, name, args, sink) => this.local$(actor).stream(name, args, sink),
       channel: (actor, name, input, args, sink) => this.local$(actor).channel(name, input, args, sink),
@@ -376,7 +379,7 @@ export class ActorSystem implements RefHost {
     if (ref.node === this.node) {
       const actor = this.local$(ref.actor);
       if (actor.full) throw new MailboxFullError(ref.actor, actor.mailboxLimit);
-      actor.tell(message, args, (err) => this.onError(err, `actor ${ref.actor}, tell ${JSON.stringify(message)}`));
+      actor.tell(message, args, this.tellFailed);
       return;
     }
     this.bus.tell(ref.node, ref.actor, message, args);

@@ -346,6 +346,40 @@ function pathTo(root: unknown, target: unknown): string | undefined {
   return find(root, 'value');
 }
 
+/**
+ * The bound prepare() would give a plain value sitting at `level` (nil, booleans, numbers,
+ * strings, Buffers and arrays of them, nested at most `maxDepth` as preparedBound() counts),
+ * or -1 for anything else, which then goes through prepare(). The same sums as box(), without
+ * its boxing and state: a tell's arguments were walked twice as slowly by the general walk.
+ */
+export function plainBound(value: unknown, level: number, maxDepth: number): number {
+  switch (typeof value) {
+    case 'number':
+      return 9;
+    case 'string':
+      return strBound(value);
+    case 'boolean':
+      return 1;
+    case 'object':
+      break;
+    default:
+      return -1;
+  }
+  if (value === null) return 1;
+  if (Array.isArray(value)) {
+    // deeper than the peer takes, or than box() walks: prepare() decides
+    if (level + 1 > maxDepth || level > DEFAULT_MAX_DEPTH) return -1;
+    let b = 5;
+    for (let i = 0; i < value.length; i++) {
+      const e = plainBound(value[i], level + 1, maxDepth);
+      if (e < 0) return -1;
+      b += e;
+    }
+    return b;
+  }
+  return Buffer.isBuffer(value) ? 7 + value.byteLength : -1;
+}
+
 /** After prepare(): whether the value is plain (plain-encode.ts can write it, unboxed). */
 export function preparedPlain(): boolean {
   return plain;

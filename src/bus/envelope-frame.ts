@@ -20,19 +20,21 @@
  *   room left in front for the header (no copy), then send(). Our own output is scanned only
  *   when the walk could not vouch for it (codec.ts). A claim is always committed, with a
  *   harmless `ping` if the payload could not be written into it (see commitFiller).
- * - Receiving: the whole frame is scanned first (the bound on peer input, codec.ts), then the
- *   header is read by hand, and the payload too when it is plain (plain-decode.ts); only
- *   the rest is given to msgpackr. A header in a form the
+ * - Receiving: a small frame (up to UNSCANNED_MAX) whose header is in its shortest forms and
+ *   whose payload is plain is read by hand without a scan, every length, count and depth
+ *   checked as it is read (the same bound on peer input the scan gives); anything else, and
+ *   anything that read refuses, is scanned first (codec.ts), then the header is read by hand,
+ *   and the payload too when it is plain (plain-decode.ts); only the rest is given to msgpackr. A header in a form the
  *   fast reader does not take (a longer integer or string form) goes through the general
  *   decoder, with the same checks. A payload holding a refused value yields an envelope with
  *   `refused` set and no payload, so that message alone fails (PROTOCOL.md B.3).
  */
 import { FrameTooLargeError, ProtocolError } from '../errors.js';
 import type { Link } from '../transports/core/transport.js';
-import { badMessage, checkOutput, decodeScanned, MIN_TARGET, newRefusals, packInto, packWithRoom, preparedBound, preparedPlain, prepare, scanFrame, valueEnd, type RefDecoder } from './codec.js';
+import { badMessage, checkOutput, decodeScanned, MIN_TARGET, newRefusals, packInto, packWithRoom, plainBound, preparedBound, prepare, scanFrame, valueEnd, type RefDecoder } from './codec.js';
 import { writePlain } from './plain-encode.js';
 import { checkEnvelope, MAX_ADDRESS, MAX_HOPS, MSG_NAMES, MsgType, type Envelope } from './envelope.js';
-import { decodePlain, NOT_PLAIN, ShortStrings } from './plain-decode.js';
+import { decodePlain, decodePlainAt, NOT_PLAIN, plainEnd, ShortStrings } from './plain-decode.js';
 
 /** msgpackr checks room against its end minus a margin; a claim leaves it that much more. */
 const SLACK = 64;
@@ -42,14 +44,37 @@ const SLACK = 64;
  * in the profile). Above it, a claim saves the copy a ring or datagram would make.
  */
 const CLAIM_FROM = 8 * 1024;
+/**
+ * Frames up to this size are first read without the scan (EnvelopeReader.readPlain), with
+ * every bound checked as they are read: the scan was a fifth of reading a 64 B tell. Larger
+ * frames are scanned first, so a payload that turns out not to be plain half-way is never
+ * decoded (and its bins copied) twice.
+ */
+const UNSCANNED_MAX = 2048;
 /** Header bytes that fit msgpackr's reserved room (its limit is 255). */
 const MAX_ROOM = 255;
 
 /** An address (`to`/`from`) as msgpack str bytes, cached per connection: a handful are in use. */
 export class AddressBytes {
   private readonly cache = new Map<string, Uint8Array>();
+  // the last two found (a message's `to` and `from`), checked before the map
+  private k0 = '';
+  private v0: Uint8Array = EMPTY_STR;
+  private k1 = '';
+  private v1: Uint8Array = EMPTY_STR;
 
   get(s: string): Uint8Array {
+    if (s === this.k0) return this.v0;
+    if (s === this.k1) return this.v1;
+    const b = this.lookup(s);
+    this.k1 = this.k0;
+    this.v1 = this.v0;
+    this.k0 = s;
+    this.v0 = b;
+    return b;
+  }
+
+  private lookup(s: string): Uint8Array {
     let b = this.cache.get(s);
     if (b === undefined) {
       b = strBytes(s);
@@ -60,6 +85,9 @@ export class AddressBytes {
     return b;
   }
 }
+
+/** The empty string's bytes (fixstr of length 0). */
+const EMPTY_STR = Uint8Array.of(0xa0);
 
 function strBytes(s: string): Uint8Array {
   const n = Buffer.byteLength(s, 'utf8');
@@ -131,30 +159,15 @@ export function sendEnvelope(link: Link, env: Envelope, limits: SendLimits, addr
   const from = addresses.get(env.from);
   const head = 2 + idSize(env.id) + to.length + from.length;
   const tail = env.hops > 0 ? 1 : 0;
+  const linkMax = link.capabilities.maxFrame;
+  // plain payloads are written by hand, straight into the link's memory when it can claim
+  const plain = plainBound(env.payload, 1, limits.maxDepth);
+  if (plain >= 0) {
+    const sent = sendPlain(link, env, limits, to, from, head + plain + tail);
+    if (sent !== undefined) return sent;
+  }
   const prepared = prepare(env.payload, 1);
   const bound = preparedBound(limits.maxDepth);
-  const linkMax = link.capabilities.maxFrame;
-  if (bound >= 0 && preparedPlain()) {
-    // plain payloads are written by hand, straight into the link's memory when it can claim
-    const need = head + bound + tail;
-    if (need <= limits.peerMaxFrame && need <= linkMax) {
-      const region = link.claim !== undefined ? link.claim(need) : null;
-      if (region !== null) {
-        let len: number;
-        try {
-          len = writeFrame(region, env, to, from);
-        } catch (err) {
-          commitFiller(link, region, from);
-          throw err;
-        }
-        return link.commit!(len);
-      }
-      const own = ownRoom(need);
-      const len = writeFrame(own, env, to, from);
-      slabAt += len;
-      return link.send(own.subarray(0, len));
-    }
-  }
   if (bound >= CLAIM_FROM && head <= MAX_ROOM && link.claim !== undefined) {
     const need = head + bound + tail;
     const want = Math.max(MIN_TARGET, need + SLACK);
@@ -179,6 +192,29 @@ export function sendEnvelope(link: Link, env: Envelope, limits: SendLimits, addr
   // refused here, the message fails alone; sent, it would make the peer close the link
   if (frame.length > limits.peerMaxFrame) throw new FrameTooLargeError(frame.length, limits.peerMaxFrame, 'send');
   return link.send(frame);
+}
+
+/**
+ * Writes a plain payload's frame (at most `need` bytes) into a claim, or a slab of ours, and
+ * queues it; undefined (nothing done) when `need` is above what the peer or the link takes.
+ */
+function sendPlain(link: Link, env: Envelope, limits: SendLimits, to: Uint8Array, from: Uint8Array, need: number): boolean | undefined {
+  if (need > limits.peerMaxFrame || need > link.capabilities.maxFrame) return undefined;
+  const region = link.claim !== undefined ? link.claim(need) : null;
+  if (region !== null) {
+    let len: number;
+    try {
+      len = writeFrame(region, env, to, from);
+    } catch (err) {
+      commitFiller(link, region, from);
+      throw err;
+    }
+    return link.commit!(len);
+  }
+  const own = ownRoom(need);
+  const len = writeFrame(own, env, to, from);
+  slabAt += len;
+  return link.send(own.subarray(0, len));
 }
 
 /** Writes header, plain payload and hops into `b` (room for the bound); returns the length. */
@@ -278,6 +314,10 @@ export class EnvelopeReader {
    * that is not a valid envelope; a payload with a refused value gives `refused`.
    */
   read(src: Buffer, start: number, end: number): Envelope {
+    if (end - start <= UNSCANNED_MAX) {
+      const env = this.readPlain(src, start, end);
+      if (env !== undefined) return env;
+    }
     const refusals = this.refusals;
     refusals.first = undefined;
     scanFrame(src, start, end, this.maxDepth, refusals);
@@ -290,6 +330,77 @@ export class EnvelopeReader {
     return checkEnvelope(decodeScanned(src, start, end, this.refs));
   }
 
+  /**
+   * A small frame whose header is in its shortest forms and whose payload is plain, read
+   * without the scan: every read here is checked against `end`, and the payload's decoder
+   * bounds counts, lengths and depth as the scan would (plain-decode.ts). Anything it does
+   * not vouch for, malformed or merely unusual, is undefined and goes the scanned way, which
+   * names the fault exactly as before.
+   */
+  private readPlain(src: Buffer, start: number, end: number): Envelope | undefined {
+    if (end - start < 5) return undefined;
+    const b0 = src[start];
+    if (b0 !== 0x95 && b0 !== 0x96) return undefined;
+    let type: number;
+    let id: number;
+    let to: string | undefined;
+    let from: string | undefined;
+    const head = this.head;
+    const n = this.headLength;
+    let same = n > 0 && n < end - start;
+    for (let i = 1; same && i < n; i++) same = src[start + i] === head[i];
+    if (same) {
+      // the bytes of the last tell's header: the same values (b0 is checked above, the
+      // array's length, not the header's)
+      type = MsgType.tell;
+      id = 0;
+      to = this.headTo;
+      from = this.headFrom;
+      this.at = start + n;
+    } else {
+      type = src[start + 1]!;
+      if (type >= MSG_NAMES.length) return undefined;
+      this.at = start + 2;
+      id = this.uint(src, end);
+      if (id < 0) return undefined;
+      to = this.str(src, end);
+      if (to === undefined) return undefined;
+      from = this.str(src, end);
+      if (from === undefined || this.at >= end) return undefined;
+      if (type === MsgType.tell && id === 0) this.keepHead(src, start, to, from);
+    }
+    // the envelope array is the first level of the scan's depth
+    const payload = decodePlainAt(src, this.at, end, this.payloadStrings, this.maxDepth - 1);
+    if (payload === NOT_PLAIN) return undefined;
+    let hops = 0;
+    this.at = plainEnd;
+    if (b0 === 0x96) {
+      if (this.at >= end) return undefined;
+      hops = this.uint(src, end);
+      if (hops < 0 || hops > MAX_HOPS) return undefined;
+    }
+    if (this.at !== end) return undefined;
+    return { type: type as MsgType, id, to, from, payload, hops, refused: undefined };
+  }
+
+  /**
+   * The last tell's header bytes after b0 (type, id 0, to, from) and its addresses: a
+   * connection's tells repeat one header, which is then compared as bytes, not parsed.
+   */
+  private readonly head = new Uint8Array(2 + 2 * (3 + 4 * MAX_ADDRESS));
+  private headLength = 0;
+  private headTo = '';
+  private headFrom = '';
+
+  private keepHead(src: Buffer, start: number, to: string, from: string): void {
+    const n = this.at - start;
+    if (n > this.head.length) return;
+    for (let i = 1; i < n; i++) this.head[i] = src[start + i]!;
+    this.headLength = n;
+    this.headTo = to;
+    this.headFrom = from;
+  }
+
   /** The header in its shortest forms (what every MessagePack encoder writes), or undefined. */
   private readFast(src: Buffer, start: number, end: number): Envelope | undefined {
     const b0 = src[start];
@@ -297,11 +408,11 @@ export class EnvelopeReader {
     const type = src[start + 1]!;
     if (type >= MSG_NAMES.length) return undefined; // the general path names the fault
     this.at = start + 2;
-    const id = this.uint(src);
+    const id = this.uint(src, end);
     if (id < 0) return undefined;
-    const to = this.str(src);
+    const to = this.str(src, end);
     if (to === undefined) return undefined;
-    const from = this.str(src);
+    const from = this.str(src, end);
     if (from === undefined) return undefined;
     const p = this.at;
     let payloadEnd = end;
@@ -309,7 +420,7 @@ export class EnvelopeReader {
     if (b0 === 0x96) {
       payloadEnd = valueEnd(src, p, end);
       this.at = payloadEnd;
-      hops = this.uint(src);
+      hops = this.uint(src, end);
       if (hops < 0 || this.at !== end) return undefined;
       if (hops > MAX_HOPS) throw new ProtocolError(`hop count must be an integer 0..${MAX_HOPS}`, 'ERR_BAD_MESSAGE');
     }
@@ -324,8 +435,11 @@ export class EnvelopeReader {
     return { type: type as MsgType, id, to, from, payload, hops, refused };
   }
 
-  /** A non-negative integer in the forms msgpackr writes (fixint, uint 8/16/32, whole float 64), or -1. */
-  private uint(src: Buffer): number {
+  /**
+   * A non-negative integer in the forms msgpackr writes (fixint, uint 8/16/32, whole float 64),
+   * or -1 (also when it would run past `end`; the caller made sure `at` < `end`).
+   */
+  private uint(src: Buffer, end: number): number {
     const p = this.at;
     const t = src[p]!;
     if (t < 0x80) {
@@ -334,15 +448,19 @@ export class EnvelopeReader {
     }
     switch (t) {
       case 0xcc:
+        if (p + 2 > end) return -1;
         this.at = p + 2;
         return src[p + 1]!;
       case 0xcd:
+        if (p + 3 > end) return -1;
         this.at = p + 3;
         return src.readUInt16BE(p + 1);
       case 0xce:
+        if (p + 5 > end) return -1;
         this.at = p + 5;
         return src.readUInt32BE(p + 1);
       case 0xcb: {
+        if (p + 9 > end) return -1;
         const v = src.readDoubleBE(p + 1);
         if (!Number.isSafeInteger(v) || v < 0) return -1;
         this.at = p + 9;
@@ -353,9 +471,10 @@ export class EnvelopeReader {
     }
   }
 
-  /** A str of at most MAX_ADDRESS characters, or undefined (the general path decides). */
-  private str(src: Buffer): string | undefined {
+  /** A str of at most MAX_ADDRESS characters within `end`, or undefined (the general path decides). */
+  private str(src: Buffer, end: number): string | undefined {
     const p = this.at;
+    if (p >= end) return undefined;
     const t = src[p]!;
     let n: number;
     let h: number;
@@ -363,16 +482,18 @@ export class EnvelopeReader {
       n = t - 0xa0;
       h = 1;
     } else if (t === 0xd9) {
+      if (p + 2 > end) return undefined;
       n = src[p + 1]!;
       h = 2;
     } else if (t === 0xda) {
+      if (p + 3 > end) return undefined;
       n = src.readUInt16BE(p + 1);
       h = 3;
     } else return undefined;
-    this.at = p + h + n;
     // A UTF-8 character is at most 4 bytes: longer than that cannot be an address, and is not
     // copied into the cache (the general path refuses it).
-    if (n > 4 * MAX_ADDRESS) return undefined;
+    if (n > 4 * MAX_ADDRESS || p + h + n > end) return undefined;
+    this.at = p + h + n;
     const s = this.strings.read(src, p + h, p + h + n);
     return s.length <= MAX_ADDRESS ? s : undefined;
   }

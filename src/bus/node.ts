@@ -154,6 +154,7 @@ export class BusNode {
       registered = true;
       this.direct.set(hello.node, conn);
       this.routes.set(hello.node, conn);
+      this.routesChanged++;
       return undefined;
     };
     try {
@@ -288,7 +289,19 @@ export class BusNode {
   /** `"node/actor"` strings, one object per pair: a new string per message costs a hash per message downstream (AddressBytes). */
   private readonly targets = new Map<string, Map<string, string>>();
 
+  private lastTarget = { node: '', actor: '', to: '' };
+
   private target(node: string, actor: string): string {
+    const last = this.lastTarget;
+    if (node === last.node && actor === last.actor) return last.to;
+    const to = this.targetOf(node, actor);
+    last.node = node;
+    last.actor = actor;
+    last.to = to;
+    return to;
+  }
+
+  private targetOf(node: string, actor: string): string {
     let byActor = this.targets.get(node);
     if (byActor === undefined) {
       if (this.targets.size >= 1024) this.targets.clear(); // bounded, like every per-peer cache here
@@ -304,9 +317,19 @@ export class BusNode {
 
   // ---- routing ----
 
+  /** Counts changes to `routes`: the last route found stays good while it is unchanged. */
+  private routesChanged = 0;
+  private lastRoute: { node: string; conn: Connection; changes: number } | undefined;
+
   private routeTo(node: string): Connection {
+    // a sender repeats one destination: the last route, while no route changed, without a lookup
+    const last = this.lastRoute;
+    if (last !== undefined && last.node === node && last.changes === this.routesChanged && last.conn.isOpen) return last.conn;
     const c = this.routes.get(node);
-    if (c && c.isOpen) return c;
+    if (c && c.isOpen) {
+      this.lastRoute = { node, conn: c, changes: this.routesChanged };
+      return c;
+    }
     throw new PeerGoneError(this.closing ? `system ${this.id} is stopping` : `no connection to node ${JSON.stringify(node)} from ${this.id}`);
   }
 
@@ -337,6 +360,7 @@ export class BusNode {
     if (n >= MAX_LEARNED_ROUTES) return false;
     this.learned.set(conn, n + 1);
     this.routes.set(node, conn);
+    this.routesChanged++;
     return true;
   }
 
@@ -741,6 +765,7 @@ export class BusNode {
   private onClosed(conn: Connection, reason: CloseReason, registered: boolean): void {
     if (registered && this.direct.get(conn.peer) === conn) this.direct.delete(conn.peer);
     for (const [node, c] of this.routes) if (c === conn) this.routes.delete(node);
+    this.routesChanged++;
     this.learned.delete(conn);
     const peer = conn.peer || conn.link.remote;
     const gone = (): PeerGoneError =>

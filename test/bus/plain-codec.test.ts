@@ -7,7 +7,7 @@
  * scanned where it could not.
  */
 import { expect } from 'chai';
-import { decode, encode, prepare, preparedBound, preparedPlain } from '../../src/bus/codec.js';
+import { decode, encode, plainBound, prepare, preparedBound, preparedPlain } from '../../src/bus/codec.js';
 import { decodePlain, NOT_PLAIN, ShortStrings } from '../../src/bus/plain-decode.js';
 import { writePlain } from '../../src/bus/plain-encode.js';
 import { AddressBytes, sendEnvelope } from '../../src/bus/envelope-frame.js';
@@ -51,6 +51,23 @@ describe('bus plain-encode', function () {
       const asBuffer = Buffer.alloc(bound + 8);
       expect(writePlain(asBuffer, 3, v), 'same length').to.equal(end);
       expect(Buffer.from(view.subarray(3, end)).equals(asBuffer.subarray(3, end)), `bytes of ${JSON.stringify(v)}`.slice(0, 80)).to.equal(true);
+    }
+  });
+
+  it("plainBound() gives the walk's bound for plain values, at every depth the peer takes, and -1 for the rest", function () {
+    for (const v of PLAIN_VALUES) {
+      for (const maxDepth of [100, 3]) {
+        prepare(v, 1);
+        const want = preparedPlain() ? preparedBound(maxDepth) : -1;
+        expect(plainBound(v, 1, maxDepth), `${String(v).slice(0, 20)} maxDepth ${maxDepth}`).to.equal(want);
+      }
+    }
+    let deep: unknown = 1;
+    for (let i = 0; i < 99; i++) deep = [deep];
+    expect(plainBound(deep, 1, 100), '99 levels under the envelope: the peer takes it').to.be.above(0);
+    expect(plainBound([deep], 1, 100), 'one more: left to prepare(), which refuses it').to.equal(-1);
+    for (const v of [undefined, [undefined], { a: 1 }, new Map(), Uint8Array.of(1), new Date(0), 1n, new Set(), /x/, () => 1, Symbol('s'), [1, [2, { a: 1 }]], new Array(3)]) {
+      expect(plainBound(v, 1, 100), String(v)).to.equal(-1);
     }
   });
 

@@ -1,8 +1,9 @@
 /**
  * framing.test.ts: owns the unit tests of src/transports/stream/framing.ts (FrameEncoder,
  * FrameDecoder, encodeFrame): round trips under every kind of chunking, zero-copy delivery,
- * the wire format of the u32 BE prefix, encoder batching, maxFrame enforcement, and
- * pause/resume. Pure in-memory; no transports, no files.
+ * the wire format of the u32 BE prefix, encoder batching, maxFrame enforcement,
+ * pause/resume, and batch delivery (the whole frames of a chunk handed up at once). Pure
+ * in-memory; no transports, no files.
  */
 import { expect } from 'chai';
 import {
@@ -14,6 +15,7 @@ import {
   encodeFrame,
 } from '../../src/transports/stream/framing.js';
 import { FrameTooLargeError, ProtocolError } from '../../src/errors.js';
+import type { FrameBatch } from '../../src/transports/core/transport.js';
 import { prng, randInt, randomBytes } from '../setup/random.js';
 import { expectFrames } from '../setup/frames.js';
 
@@ -525,6 +527,93 @@ describe('framing', () => {
       expect(dec.bufferedBytes).to.equal(2);
       dec.push(Buffer.from([0]));
       expect(dec.bufferedBytes).to.equal(3);
+    });
+  });
+
+  describe('batch delivery', () => {
+    /** A decoder whose consumer wants batches; `take` says how many of each batch it takes. */
+    function batched(maxFrame: number, take: (count: number) => number) {
+      const frames: Buffer[] = [];
+      const batches: { count: number; chunk: ArrayBufferLike }[] = [];
+      const errors: FrameTooLargeError[] = [];
+      const singles: Buffer[] = [];
+      const dec = new FrameDecoder(
+        maxFrame,
+        (f) => {
+          singles.push(Buffer.from(f));
+          frames.push(Buffer.from(f));
+        },
+        (e) => errors.push(e),
+        {
+          wanted: () => true,
+          deliver: (b: FrameBatch) => {
+            const k = take(b.count);
+            batches.push({ count: b.count, chunk: b.bytes.buffer });
+            for (let i = 0; i < k; i++) frames.push(Buffer.from(b.bytes.subarray(b.starts[i]!, b.starts[i]! + b.lengths[i]!)));
+            return k;
+          },
+        },
+      );
+      return { dec, frames, batches, errors, singles };
+    }
+
+    it('hands up the whole frames of a chunk as one batch over that chunk; a frame that straddles chunks comes alone, in order', () => {
+      const frames = standardFrames(11);
+      const stream = encodeStream(frames);
+      const cut = Math.floor(stream.length / 2);
+      const chunks = [own(stream.subarray(0, cut)), own(stream.subarray(cut))];
+      const { dec, frames: got, batches, errors, singles } = batched(1 << 24, (n) => n);
+      for (const c of chunks) dec.push(c);
+      expect(errors).to.have.length(0);
+      expectFrames(got, frames);
+      expect(batches.length, 'few batches for many frames').to.be.at.most(4);
+      expect(batches[0]!.count).to.be.above(3);
+      expect(batches[0]!.chunk).to.equal(chunks[0]!.buffer);
+      expect(singles.length, 'only a frame that straddles goes alone').to.be.at.most(1);
+    });
+
+    it('a consumer that takes part of a batch (paused) gets the rest again from the first frame it did not take', () => {
+      const frames = Array.from({ length: 40 }, (_, i) => Buffer.alloc(i % 7, i));
+      const stream = own(encodeStream(frames));
+      let calls = 0;
+      const { dec, frames: got } = batched(1 << 20, (n) => {
+        calls++;
+        const k = Math.min(n, 3);
+        if (k < n) dec.pause();
+        return k;
+      });
+      dec.push(stream);
+      expect(got).to.have.length(3);
+      while (got.length < frames.length) {
+        const before = got.length;
+        dec.resume();
+        expect(got.length, 'each resume delivers more').to.be.above(before);
+      }
+      expectFrames(got, frames);
+      expect(calls).to.equal(Math.ceil(frames.length / 3));
+    });
+
+    it('a length above maxFrame: the frames before it are delivered, then the error, and nothing after', () => {
+      const good = [Buffer.from('a'), Buffer.from('bb')];
+      const bad = Buffer.alloc(HEADER_BYTES);
+      bad.writeUInt32BE(1000, 0);
+      const stream = Buffer.concat([...good.map((f) => encodeFrame(f)), bad, Buffer.alloc(1000), encodeFrame(Buffer.from('c'))]);
+      const { dec, frames: got, errors } = batched(100, (n) => n);
+      dec.push(stream);
+      expectFrames(got, good);
+      expect(errors).to.have.length(1);
+      expect(errors[0]).to.be.instanceOf(FrameTooLargeError);
+    });
+
+    it('a consumer that does not want batches gets views one by one, as before', () => {
+      const frames = standardFrames(5);
+      const seen: Buffer[] = [];
+      const dec = new FrameDecoder(1 << 24, (f) => seen.push(Buffer.from(f)), () => expect.fail('no error'), {
+        wanted: () => false,
+        deliver: () => expect.fail('no batch wanted'),
+      });
+      dec.push(own(encodeStream(frames)));
+      expectFrames(seen, frames);
     });
   });
 });

@@ -61,6 +61,8 @@ export class StreamCarrier implements Carrier {
         sink.deliver(frame); // a pause() inside the handler pauses the decoder itself
       },
       (error) => sink.fail('protocol-error', error),
+      // the frames of a chunk in one batch when the application takes batches
+      { wanted: () => sink.batching, deliver: (batch) => sink.deliverBatch(batch) },
     );
 
     this.readable.on('error', (err: NodeJS.ErrnoException) => this.onSocketError(err));
