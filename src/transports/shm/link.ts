@@ -483,10 +483,13 @@ class ShmCarrier implements Carrier {
             setImmediate(this.poll);
           }
         } else if (!this.armScheduled) {
-          // Arm the waiter after this tick's sends are flushed (their nextTick was queued
-          // first): waking the waiter must not delay a reply on the round-trip path.
+          // Arm the waiter after this tick's sends are flushed: waking the waiter must not
+          // delay a reply on the round-trip path. A reply sent from the handler itself queued
+          // its flush (a nextTick) before this; a reply sent from a promise reaction (the bus
+          // answering an ask) queues it during the microtasks that run after the ticks, so
+          // arming goes through one microtask first and lands behind that flush.
           this.armScheduled = true;
-          process.nextTick(this.arm);
+          process.nextTick(this.armAfterReactions);
         }
       }
       if (this.rxRead === this.rxDone && this.rxRead >= this.rebaseAt) {
@@ -551,6 +554,14 @@ class ShmCarrier implements Carrier {
     );
     return this.reassembler.push(new Uint8Array(this.mapping, at, len)) && !this.done;
   }
+
+  private readonly armAfterReactions = (): void => {
+    queueMicrotask(this.armNextTick);
+  };
+
+  private readonly armNextTick = (): void => {
+    process.nextTick(this.arm);
+  };
 
   private readonly arm = (): void => {
     this.armScheduled = false;
