@@ -13,6 +13,7 @@
 import { Observable, isObservable, type Subscriber, type Subscription } from 'rxjs';
 import { ProtocolError, StreamOverflowError } from '../errors.js';
 import type { Connection } from './connection.js';
+import { CreditPull } from './credit-pull.js';
 import { MsgType } from './envelope.js';
 import type { StreamSource } from './source.js';
 import { errorToWire } from './wire-error.js';
@@ -49,8 +50,7 @@ export class OutboundStream {
   private credit: number;
   private readonly buffer: unknown[] = [];
   private sub: Subscription | undefined;
-  private puller: Iterator<unknown> | AsyncIterator<unknown> | undefined;
-  private pulling = false;
+  private puller: CreditPull | undefined;
   private ended = false;
   private pendingTerminal: { error?: unknown } | undefined;
   readonly input: InputPort | undefined;
@@ -97,7 +97,7 @@ export class OutboundStream {
     this.credit = Math.min(MAX_CREDIT, this.credit + n);
     this.inFlight -= n;
     if (this.puller) {
-      this.pull();
+      this.puller.pull();
       return;
     }
     while (this.credit > 0 && this.buffer.length > 0 && !this.ended) this.sendNext(this.buffer.shift());
@@ -115,53 +115,18 @@ export class OutboundStream {
   }
 
   private startPull(source: Iterable<unknown> | AsyncIterable<unknown>): void {
-    const asyncIt = (source as AsyncIterable<unknown>)[Symbol.asyncIterator];
     try {
-      this.puller = asyncIt ? asyncIt.call(source) : (source as Iterable<unknown>)[Symbol.iterator]();
+      this.puller = new CreditPull(source, {
+        wants: () => !this.ended && this.credit > 0,
+        value: (v) => this.sendNext(v),
+        complete: () => this.sendTerminal({}),
+        fail: (err) => this.sendTerminal({ error: err }),
+      });
     } catch (err) {
       this.fail(err);
       return;
     }
-    this.pull();
-  }
-
-  /** Pulls while there is credit: synchronously for an iterator, one await at a time for an async one. */
-  private pull(): void {
-    const it = this.puller;
-    if (!it || this.pulling) return;
-    this.pulling = true;
-    try {
-      while (!this.ended && this.credit > 0) {
-        const r = it.next();
-        if (typeof (r as Promise<IteratorResult<unknown>>).then === 'function') {
-          (r as Promise<IteratorResult<unknown>>).then(
-            (res) => {
-              this.pulling = false;
-              if (this.ended) return;
-              if (res.done) this.sendTerminal({});
-              else {
-                this.sendNext(res.value);
-                this.pull();
-              }
-            },
-            (err: unknown) => {
-              this.pulling = false;
-              if (!this.ended) this.sendTerminal({ error: err });
-            },
-          );
-          return; // `pulling` stays set until the promise settles
-        }
-        const res = r as IteratorResult<unknown>;
-        if (res.done) {
-          this.sendTerminal({});
-          break;
-        }
-        this.sendNext(res.value);
-      }
-    } catch (err) {
-      if (!this.ended) this.sendTerminal({ error: err });
-    }
-    this.pulling = false;
+    this.puller.pull();
   }
 
   private onValue(v: unknown): void {
@@ -235,17 +200,9 @@ export class OutboundStream {
     const sub = this.sub;
     this.sub = undefined;
     sub?.unsubscribe();
-    // a pulled source is told we stopped early (its finally blocks run); errors there are its own
-    const it = this.puller;
+    // a pulled source is told we stopped early (its finally blocks run)
+    this.puller?.stop();
     this.puller = undefined;
-    if (it?.return) {
-      try {
-        const r = it.return();
-        if (r && typeof (r as Promise<unknown>).then === 'function') (r as Promise<unknown>).then(undefined, () => {});
-      } catch {
-        // the source failed while closing; nobody is left to tell
-      }
-    }
     this.w.onEnd();
   }
 }
