@@ -52,8 +52,11 @@ export class Fixture {
   private readonly children = new Set<ChildProcess>();
   private opening: Promise<unknown> = Promise.resolve();
 
-  /** `named`: an addressed listener even where the transport also has pair() (shm://name). */
-  constructor(transport: Transport, private readonly named = false) {
+  /**
+   * `named`: an addressed listener even where the transport also has pair() (shm://name).
+   * `query`: appended to the listen address (nats: `?upgrade=0` keeps links on the broker).
+   */
+  constructor(transport: Transport, private readonly named = false, private readonly query = '') {
     this.transport = transport;
     this.scheme = transport.scheme;
     this.dir = makeTempDir();
@@ -71,7 +74,7 @@ export class Fixture {
   async start(options: LinkOptions = {}): Promise<void> {
     this.options = options;
     if (this.isPair) return;
-    this.listener = await listen(privateAddress(this.scheme, this.dir), (link) => {
+    this.listener = await listen(privateAddress(this.scheme, this.dir) + this.query, (link) => {
       const w = this.waiting;
       if (w) {
         this.waiting = undefined;

@@ -32,7 +32,7 @@ export interface LinkCoreInit {
 type State = 'open' | 'closing' | 'done';
 
 /** A batch of one, reused, for carriers that hand up single frames to a batch handler. */
-class SingleBatch implements FrameBatch {
+export class SingleBatch implements FrameBatch {
   bytes: Uint8Array = new Uint8Array(0);
   readonly starts = new Float64Array(1);
   readonly lengths = new Float64Array(1);

@@ -26,6 +26,7 @@
  */
 import { FrameTooLargeError, ProtocolError, TransportError } from '../../errors.js';
 import { sendOnClosedError } from '../core/closed-errors.js';
+import { SingleBatch } from '../core/link-core.js';
 import type { CloseReason, FrameBatch, Link, LinkCapabilities, LinkStats } from '../core/transport.js';
 import { ackFrame, acquireRendezvous, dialRendezvous, isAck } from './local-rendezvous.js';
 import type { NatsLink } from './nats-link.js';
@@ -38,6 +39,8 @@ const P_FALLBACK = 2;
 const SWITCH = Buffer.from('SYSW', 'latin1');
 const COUNT_BYTES = 6;
 /** How long a receiver waits for the NATS frames sent before a SWITCH (then: counted lost). */
+/** What a delivered slot of `out` holds until the queue is emptied. */
+const EMPTY = new Uint8Array(0);
 const CATCH_UP_MS = 1000;
 const CATCH_UP_POLL_MS = 5;
 /** How long a receiver told FALLBACK waits for its own end of the local link to end too. */
@@ -62,24 +65,16 @@ function readCount(f: Uint8Array, at: number): number {
   return Buffer.from(f.buffer, f.byteOffset, f.byteLength).readUIntBE(at, COUNT_BYTES);
 }
 
-/** The NatsLink's reason, with a frame size error told in the sizes the application sees. */
+/**
+ * The NatsLink's reason, with a frame size error told in the sizes the application sees (a
+ * link ends on a size error only for a frame received: a send of one throws instead).
+ */
 function withoutPrefix(reason: CloseReason): CloseReason {
   const e = reason.error;
   if (!(e instanceof FrameTooLargeError)) return reason;
-  return { kind: reason.kind, error: new FrameTooLargeError(e.size - 1, e.maxFrame - 1, e.message.startsWith('peer') ? 'receive' : 'send') };
+  return { kind: reason.kind, error: new FrameTooLargeError(e.size - 1, e.maxFrame - 1, 'receive') };
 }
 
-class OneFrame implements FrameBatch {
-  bytes: Uint8Array = new Uint8Array(0);
-  readonly starts = new Float64Array(1);
-  readonly lengths = new Float64Array(1);
-  readonly count = 1;
-  set(frame: Uint8Array): FrameBatch {
-    this.bytes = frame;
-    this.lengths[0] = frame.length;
-    return this;
-  }
-}
 
 export class UpgradingLink implements Link {
   readonly scheme = 'nats';
@@ -117,10 +112,14 @@ export class UpgradingLink implements Link {
   private lostExtra = 0;
   private readonly heldLocal: Uint8Array[] = [];
   private readonly heldAfter: Uint8Array[] = [];
-  private readonly out: Uint8Array[] = [];
+  /** Frames waiting for the application (paused, or not started): out[outHead..]. */
+  private out: Uint8Array[] = [];
+  private outHead = 0;
+  /** The local link may carry frames above this link's maxFrame (the listener's: accepted before we knew whose). */
+  private checkLocalSize = false;
   private frameHandler: ((frame: Uint8Array) => void) | undefined;
   private batchHandler: ((batch: FrameBatch) => void) | undefined;
-  private readonly one = new OneFrame();
+  private readonly one = new SingleBatch();
   private started = false;
   private userPaused = false;
   private natsPaused = false;
@@ -182,12 +181,12 @@ export class UpgradingLink implements Link {
     return link;
   }
 
-  /** Where this end sends now: 'local' once upgraded (and not fallen back). */
   /** The NatsLink's: its liveness goes on over NATS whichever path the data takes. */
   get ownLiveness(): boolean {
     return this.nats.ownLiveness;
   }
 
+  /** Where this end sends now: 'local' once upgraded (and not fallen back). */
   get path(): LinkPath {
     return this.sendOn === 'local' ? 'local' : 'nats';
   }
@@ -212,7 +211,7 @@ export class UpgradingLink implements Link {
   }
 
   drain(): Promise<void> {
-    if (this.sendOn === 'local') return this.local!.drain().catch(() => (this.ended ? this.nats.drain() : undefined));
+    if (this.sendOn === 'local') return this.local!.drain().catch(() => this.nats.drain());
     return this.nats.drain();
   }
 
@@ -319,10 +318,11 @@ export class UpgradingLink implements Link {
     void this.releaseOffer?.();
     this.local = local;
     this.localAlive = true;
+    this.checkLocalSize = local.capabilities.maxFrame > this.capabilities.maxFrame;
     local.onFrames!((batch) => this.onLocalBatch(batch));
     void local.closed.then((reason) => {
       // A peer that breaks the local protocol ends the link; any other end is a fall back.
-      if (reason.kind === 'protocol-error' && this.localNext === 'data') this.fail(reason.error!);
+      if (reason.kind === 'protocol-error' && this.localNext === 'data') this.fail('protocol-error', reason.error!);
       else this.localEnded();
     });
     if (listenerEnd) {
@@ -335,23 +335,29 @@ export class UpgradingLink implements Link {
 
   private onLocalBatch(batch: FrameBatch): void {
     // The listener's local links are accepted before we know whose they are: their maxFrame is
-    // not this link's, so the size is checked here.
-    const maxFrame = this.capabilities.maxFrame;
-    for (let i = 0; i < batch.count; i++) {
-      if (batch.lengths[i]! > maxFrame) {
-        this.fail(new FrameTooLargeError(batch.lengths[i]!, maxFrame, 'receive'));
-        return;
+    // not this link's, so the size is checked here (the client dialled with this link's).
+    if (this.checkLocalSize) {
+      const maxFrame = this.capabilities.maxFrame;
+      for (let i = 0; i < batch.count; i++) {
+        if (batch.lengths[i]! > maxFrame) {
+          this.fail('protocol-error', new FrameTooLargeError(batch.lengths[i]!, maxFrame, 'receive'));
+          return;
+        }
       }
     }
-    if (this.localNext === 'data' && this.stage === 'local' && this.batchHandler && this.out.length === 0 && !this.userPaused && !this.ended) {
+    if (this.localNext === 'data' && this.stage === 'local' && this.batchHandler && this.canDeliver()) {
+      // the fast path: the local link's own batch
       this.localReceived += batch.count;
       this.received += batch.count;
-      this.call(() => this.batchHandler!(batch)); // the fast path: the local link's own batch
+      try {
+        this.batchHandler(batch);
+      } catch (err) {
+        this.handlerThrew(err);
+      }
       return;
     }
-    for (let i = 0; i < batch.count; i++) {
-      this.onLocalFrame(batch.bytes.subarray(batch.starts[i]!, batch.starts[i]! + batch.lengths[i]!));
-    }
+    const { bytes, starts, lengths } = batch;
+    for (let i = 0; i < batch.count; i++) this.onLocalFrame(new Uint8Array(bytes.buffer, bytes.byteOffset + starts[i]!, lengths[i]!));
   }
 
   private onLocalFrame(f: Uint8Array): void {
@@ -399,7 +405,7 @@ export class UpgradingLink implements Link {
     if (this.sendOn === 'local') {
       this.sendOn = 'after';
       try {
-        this.nats.send(Buffer.concat([Buffer.of(P_FALLBACK), counted(new Uint8Array(0), this.localSent)]));
+        this.nats.send(counted(Buffer.of(P_FALLBACK), this.localSent));
       } catch {
         // The NatsLink is ending too: the link ends with it.
       }
@@ -418,15 +424,16 @@ export class UpgradingLink implements Link {
   // ---- receiving
 
   private onNatsBatch(batch: FrameBatch): void {
+    const { bytes, starts, lengths } = batch;
     for (let i = 0; i < batch.count; i++) {
-      const start = batch.starts[i]!;
-      this.onNatsFrame(batch.bytes.subarray(start, start + batch.lengths[i]!));
+      // the prefix byte is read where it is; the frame after it is the one view made
+      const at = starts[i]!;
+      this.onNatsFrame(bytes[at], new Uint8Array(bytes.buffer, bytes.byteOffset + at + 1, lengths[i]! - 1));
     }
   }
 
-  private onNatsFrame(f: Uint8Array): void {
-    const body = f.subarray(1);
-    switch (f[0]) {
+  private onNatsFrame(prefix: number | undefined, body: Uint8Array): void {
+    switch (prefix) {
       case P_DATA:
         // After a SWITCH, a DATA frame whose place has passed was counted lost when it passed.
         if (this.stage === 'local' || (this.stage === 'fallback' && this.sawSwitch)) return;
@@ -441,14 +448,14 @@ export class UpgradingLink implements Link {
         } else this.emit(body);
         return;
       case P_FALLBACK:
-        this.peerLocalSent = readCount(f, 1);
+        this.peerLocalSent = readCount(body, 0);
         if (this.localAlive) {
           // The peer's end of our local link is gone: ours will hear it; if not, end it.
           this.fallbackWait = setTimeout(() => void this.local?.close(), FALLBACK_WAIT_MS);
         } else this.countLocalLoss();
         return;
       default:
-        this.fail(new ProtocolError(`nats link ${this.remote}: unknown frame prefix ${f[0]}`));
+        this.fail('protocol-error', new ProtocolError(`nats link ${this.remote}: unknown frame prefix ${prefix}`));
     }
   }
 
@@ -479,35 +486,43 @@ export class UpgradingLink implements Link {
 
   /** Hands a frame up in order: behind what waits in `out`, or into it while paused. */
   private emit(f: Uint8Array): void {
-    if (this.userPaused || this.out.length > 0 || !this.started || this.ended) {
-      if (!this.ended) this.out.push(Uint8Array.from(f));
-      return;
-    }
-    this.deliver(f);
+    if (this.canDeliver()) this.deliver(f);
+    else if (!this.stopped()) this.out.push(Uint8Array.from(f));
+  }
+
+  /** Nothing waits before the next frame and the application takes it now. */
+  private canDeliver(): boolean {
+    return this.outHead === this.out.length && !this.userPaused && this.started && !this.stopped();
+  }
+
+  /** Closing or ended: what arrives is dropped, as LinkCore drops it while it lingers. */
+  private stopped(): boolean {
+    return this.ended || this.closing !== undefined;
   }
 
   private deliver(f: Uint8Array): void {
     this.received++;
-    if (this.frameHandler) this.call(() => this.frameHandler!(f));
-    else this.call(() => this.batchHandler!(this.one.set(f)));
-  }
-
-  private call(fn: () => void): void {
     try {
-      fn();
+      if (this.frameHandler) this.frameHandler(f);
+      else this.batchHandler!(this.one.set(f));
     } catch (err) {
-      this.fail(err instanceof Error ? err : new Error(String(err)));
+      this.handlerThrew(err);
     }
   }
 
-  private fail(error: Error): void {
-    this.failure ??= { kind: error instanceof ProtocolError ? 'protocol-error' : 'error', error };
+  /** As on every link (transport.ts): a handler that throws ends the link with kind `error`. */
+  private handlerThrew(err: unknown): void {
+    this.fail('error', err instanceof Error ? err : new Error(String(err)));
+  }
+
+  private fail(kind: 'protocol-error' | 'error', error: Error): void {
+    this.failure ??= { kind, error };
     void this.close();
   }
 
   /** Pauses each link exactly while what it would deliver has to wait. */
   private syncPause(): void {
-    const hold = this.userPaused || this.out.length > 0 || !this.started;
+    const hold = this.userPaused || this.outHead < this.out.length || !this.started;
     const natsWants = hold || this.heldAfter.length > 0;
     // The local link's own "SYOK" and SWITCH are read whatever the application does.
     const localWants = (hold && this.localNext === 'data') || this.stage === 'switching';
@@ -550,7 +565,16 @@ export class UpgradingLink implements Link {
 
   resume(): void {
     this.userPaused = false;
-    while (this.out.length > 0 && !this.userPaused && !this.ended && this.started) this.deliver(this.out.shift()!);
+    const out = this.out;
+    while (this.outHead < out.length && !this.userPaused && this.started && !this.stopped()) {
+      const f = out[this.outHead]!;
+      out[this.outHead++] = EMPTY;
+      this.deliver(f);
+    }
+    if (this.outHead === out.length) {
+      this.out = [];
+      this.outHead = 0;
+    }
     this.syncPause();
   }
 
