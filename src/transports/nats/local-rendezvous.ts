@@ -32,7 +32,7 @@ const HELLO_BYTES = MAGIC_HELLO.length + 1 + LINK_ID_BYTES + NONCE_BYTES;
 /** How long an accepted local connection may take to say which link it is. */
 const HELLO_MS = 2000;
 
-export function encodeLocalHello(linkId: string, nonce: Buffer): Buffer {
+function encodeLocalHello(linkId: string, nonce: Buffer): Buffer {
   const b = Buffer.alloc(HELLO_BYTES);
   MAGIC_HELLO.copy(b, 0);
   b[4] = VERSION;
@@ -55,7 +55,6 @@ interface Waiting {
 }
 
 interface Open {
-  dir: string;
   path: string;
   listener: Listener;
   removeDir: () => void;
@@ -95,7 +94,7 @@ async function open(): Promise<Open> {
     const path = join(dir, 's');
     // Frames are checked by the links' owners, both of our uid; the hello is checked above.
     const listener = await unixTransport.listen(new URL(`unix://${path}`), onLocal, { maxFrame: MAX_FRAME_LIMIT });
-    return { dir, path, listener, removeDir };
+    return { path, listener, removeDir };
   } catch (err) {
     removeDir();
     throw err;

@@ -25,7 +25,7 @@ const FIXED_BYTES = 18;
 const LINK_ID_BYTES = 32;
 const EXTENSION_HEAD = 3;
 /** The most bytes one extension may hold (its length field is a u16). */
-export const MAX_EXTENSION = 0xffff;
+const MAX_EXTENSION = 0xffff;
 
 /** Extension tags, each owned by one feature (tags are reserved here before the feature lands). */
 export const Extension = {

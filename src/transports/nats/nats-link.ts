@@ -25,8 +25,8 @@ import { DatagramLink, type DatagramLinkInit } from '../datagram/datagram-link.j
 import type { ConnectionWatcher, NatsConnectionHandle } from './nats-connection.js';
 
 /** Frames of at most this many bytes may use SMALL_RESERVE beyond the hold. */
-export const SMALL_FRAME = 512;
-export const SMALL_RESERVE = 64 * 1024;
+const SMALL_FRAME = 512;
+const SMALL_RESERVE = 64 * 1024;
 
 export interface NatsLinkInit extends DatagramLinkInit {
   conn: NatsConnectionHandle;

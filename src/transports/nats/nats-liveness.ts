@@ -39,7 +39,7 @@ import { SYS_TOKEN } from './nats-announcement.js';
 import { natsClient, type NatsConnectionHandle } from './nats-connection.js';
 
 /** Bytes of a publisher's id in the handshake's `liveness` extension. */
-export const LIVENESS_ID_BYTES = 16;
+const LIVENESS_ID_BYTES = 16;
 const KIND_ALIVE = 0x20;
 const ALIVE_BYTES = 5;
 const U32 = 2 ** 32;
@@ -49,11 +49,11 @@ const PROBE_WAIT_MS = 1000;
 /** Through a cluster, how long before a "no responders" is asked again. */
 const CLUSTER_RECHECK_MS = 500;
 
-export function livenessSubject(prefix: readonly string[], id: Uint8Array): string {
+function livenessSubject(prefix: readonly string[], id: Uint8Array): string {
   return [...prefix, SYS_TOKEN, 'alive', Buffer.from(id).toString('hex')].join('.');
 }
 
-export function encodeAlive(ended: number): Buffer {
+function encodeAlive(ended: number): Buffer {
   const b = Buffer.alloc(ALIVE_BYTES);
   b[0] = KIND_ALIVE;
   b.writeUInt32BE(ended % U32, 1);
@@ -61,13 +61,13 @@ export function encodeAlive(ended: number): Buffer {
 }
 
 /** The `ended` count of an ALIVE, or null for anything else (junk on a shared subject). */
-export function decodeAlive(b: Uint8Array): number | null {
+function decodeAlive(b: Uint8Array): number | null {
   if (b.length < ALIVE_BYTES || b[0] !== KIND_ALIVE) return null;
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).readUInt32BE(1);
 }
 
 /** What liveness needs of a link. */
-export interface LivenessMember {
+interface LivenessMember {
   readonly remote: string;
   /** A sign of life from the peer's process: the link's silence timer starts over. */
   heard(): void;
@@ -161,7 +161,7 @@ const watches = new WeakMap<NatsConnectionHandle, Map<string, Watch>>();
  * Puts `member` on the watch of the peer publisher at `subject` (made if it is the first),
  * whose period is `peerPeriodMs`. Returns what takes it off again (once the link has ended).
  */
-export function watchPeer(conn: NatsConnectionHandle, subject: string, peerPeriodMs: number, member: LivenessMember, probeSubject: string): () => void {
+function watchPeer(conn: NatsConnectionHandle, subject: string, peerPeriodMs: number, member: LivenessMember, probeSubject: string): () => void {
   let bySubject = watches.get(conn);
   if (bySubject === undefined) watches.set(conn, (bySubject = new Map()));
   let w = bySubject.get(subject);

@@ -245,7 +245,7 @@ export const natsTransport: Transport = {
     } catch (err) {
       if (helloSub && !conn.isClosed) helloSub.unsubscribe();
       await lease.release(false);
-      throw err instanceof TransportError ? err : TransportError.fromNode(err, address.href);
+      throw TransportError.fromNode(err, address.href); // a TransportError passes through as it is
     }
     void conn.ended.then((error) => {
       for (const link of [...links.values()]) link.peerGone(serverGone(a, error));
@@ -333,7 +333,7 @@ export const natsTransport: Transport = {
       // probes again when it sees our count of ended links change.
       liveness.linkEnded();
       await lease.release(false); // nothing of ours is worth flushing: the handshake failed
-      throw err instanceof TransportError ? err : TransportError.fromNode(err, address.href);
+      throw TransportError.fromNode(err, address.href); // a TransportError passes through as it is
     }
   },
 };

@@ -33,7 +33,7 @@ export const upgradeTuning = {
 let cachedHostId: Buffer | undefined;
 
 /** This host and user, hashed: equal for two processes of one uid on one machine (and boot). */
-export function hostId(): Buffer {
+function hostId(): Buffer {
   if (cachedHostId) return cachedHostId;
   let machine = '';
   for (const file of ['/etc/machine-id', '/proc/sys/kernel/random/boot_id']) {
