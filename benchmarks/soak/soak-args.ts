@@ -3,6 +3,7 @@
  * are). Every mistake is a UsageError naming the option, before anything runs.
  */
 import { parseArgs } from 'node:util';
+import { wholeNumber } from '../../src/cli/command-args.js';
 import { UsageError } from '../../src/cli/usage-error.js';
 
 export interface SoakOptions {
@@ -32,11 +33,10 @@ settled, growth after warm-up, an OS object left behind).
   -h, --help           this text
 `;
 
-function positiveInt(name: string, text: string | undefined, fallback: number, min: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} takes an integer >= ${min}, got "${text}"`);
-  return n;
+
+/** An option's whole number from `min` to `max`, or `fallback` when it is not given. */
+function count(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
+  return text === undefined ? fallback : wholeNumber(name, text, min, max);
 }
 
 /** Parses the soak's argv; `known` is every registered scheme the soak could run. */
@@ -69,9 +69,9 @@ export function parseSoakArgs(argv: readonly string[], known: readonly string[])
   }
   return {
     help: values.help ?? false,
-    seconds: positiveInt('seconds', values.seconds, 60, 4),
+    seconds: count('seconds', values.seconds, 60, 4, 31_536_000), // a year
     transports,
-    killEveryMs: positiveInt('kill-every-ms', values['kill-every-ms'], 4000, 0),
-    sampleEvery: positiveInt('sample-every', values['sample-every'], 5, 1),
+    killEveryMs: count('kill-every-ms', values['kill-every-ms'], 4000, 0, 86_400_000),
+    sampleEvery: count('sample-every', values['sample-every'], 5, 1, 86_400),
   };
 }

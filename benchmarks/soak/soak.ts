@@ -14,6 +14,7 @@
  * TMPDIR points at a 0700 directory of this run's own, so what the children's transports
  * create in the temp dir is ours to account for, and nothing else's.
  */
+import { onStopSignals } from '../../src/cli/stop-signals.js';
 import { mkdtempSync, rmdirSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -275,8 +276,7 @@ export async function soakCommand(argv: readonly string[]): Promise<number> {
     process.stderr.write(`soak: ${signal}: ending the run early\n`);
     soak.interrupt();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stopHearing = onStopSignals(onSignal);
 
   process.stdout.write(`soak: ${options.seconds} s over ${transports.join(', ')}; ${options.killEveryMs > 0 ? `a SIGKILL every ~${options.killEveryMs} ms` : 'no SIGKILLs'}; resources as RSS/threads/fds\n`);
   for (const n of notes) process.stdout.write(`soak: ${n}\n`);
@@ -286,8 +286,7 @@ export async function soakCommand(argv: readonly string[]): Promise<number> {
   const pids = new Set<number>([process.pid]);
   for (const d of soak.drivers) for (const p of d.pids) pids.add(p);
   await system.stop();
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  stopHearing();
   const left = leftovers(before, pids, runDir);
   try {
     rmdirSync(runDir);

@@ -78,7 +78,7 @@ describe('soak', function () {
   it('a usage mistake exits 2 before anything runs', async function () {
     const run = await soak(['--seconds', 'soon']);
     expect(run.code).to.equal(2);
-    expect(run.stderr).to.include('--seconds takes an integer >= 4, got "soon"');
+    expect(run.stderr).to.include('--seconds takes a whole number from 4 to 31536000, got "soon"');
     expect(run.stdout).to.equal('');
   });
 });
