@@ -205,6 +205,8 @@ export class FrameDecoder {
 
   private run(): void {
     this.running = true;
+    // asked once per run, not per frame: the consumer takes batches or single frames
+    const batching = this.batches !== undefined && this.batches.wanted();
     try {
       while (!this.paused && !this.failed && this.queue.length > 0) {
         const chunk = this.queue[0]!;
@@ -247,7 +249,7 @@ export class FrameDecoder {
         if (!this.accept(len)) return;
         off += HEADER_BYTES;
         if (chunk.length - off >= len) {
-          if (this.batches !== undefined && this.batches.wanted()) {
+          if (batching) {
             if (!this.deliverBatch(chunk, off, len)) return;
             continue;
           }
