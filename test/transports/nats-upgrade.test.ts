@@ -13,7 +13,7 @@
 import { expect } from 'chai';
 import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { connect, type Link, type Listener } from '../../src/index.js';
+import { connect, TransportError, type Link, type Listener } from '../../src/index.js';
 import { NatsLink } from '../../src/transports/nats/nats-link.js';
 import { upgradeTuning } from '../../src/transports/nats/upgrade-offer.js';
 import { UpgradingLink } from '../../src/transports/nats/upgrading-link.js';
@@ -181,6 +181,25 @@ describe('nats: the same-host upgrade to a local socket (link level)', function 
     for (let i = 0; i < 20; i++) client.send(frame(i));
     await until('frames over NATS', 5_000, () => atFar.length === 20);
     expectInOrder(atFar, 'client -> listener');
+  });
+
+  it('nats upgrade: a frame claimed on the local socket and committed after it failed goes on NATS after the fall back, not into the closed socket', async function () {
+    const { client, far } = await pair();
+    const c = asUpgrading(client);
+    const atFar = record(far);
+    client.send(frame(0));
+    await until('upgraded', 5_000, () => c.path === 'local' && asUpgrading(far).path === 'local');
+    client.send(frame(1));
+    const room = client.claim!(frame(2).length)!;
+    expect(() => client.send(frame(3)), 'a send between claim and commit').to.throw(TransportError).with.property('code', 'ERR_CLAIM_OPEN');
+    room.set(frame(2));
+    await withTimeout(c.dropLocal(), 5_000, 'the local link closed');
+    await until('back on NATS', 5_000, () => c.path === 'nats');
+    client.commit!(frame(2).length);
+    client.send(frame(3));
+    await until('frames 0..3 delivered', 5_000, () => atFar.length === 4);
+    expect(atFar).to.deep.equal([0, 1, 2, 3]);
+    expect(c.stats.lost + asUpgrading(far).stats.lost, 'frames lost').to.equal(0);
   });
 
   it('nats upgrade falls back to NATS when the local socket fails under a flow: order kept, every frame received or counted lost', async function () {

@@ -100,6 +100,8 @@ export class UpgradingLink implements Link {
   private localSent = 0;
   private sent = 0;
   private claimOn: 'local' | typeof P_DATA | typeof P_AFTER_LOCAL | undefined;
+  /** The room an open claim on the local link gave (read back if that link ends before the commit). */
+  private localRoom: Uint8Array | undefined;
   private switchDeferred = false;
 
   private stage: Stage = 'nats';
@@ -218,6 +220,7 @@ export class UpgradingLink implements Link {
   // ---- sending
 
   send(frame: Uint8Array): boolean {
+    this.checkNoClaim();
     const maxFrame = this.capabilities.maxFrame;
     if (frame.length > maxFrame) throw new FrameTooLargeError(frame.length, maxFrame, 'send');
     if (this.closing) throw sendOnClosedError(this.scheme, this.remote, this.failure ?? null);
@@ -253,12 +256,16 @@ export class UpgradingLink implements Link {
   claim(maxBytes: number): Uint8Array | null {
     if (!Number.isInteger(maxBytes) || maxBytes < 0) throw new RangeError(`claim() needs a whole number of bytes, not ${maxBytes}`);
     if (this.closing) throw sendOnClosedError(this.scheme, this.remote, this.failure ?? null);
+    this.checkNoClaim();
     const maxFrame = this.capabilities.maxFrame;
     if (maxBytes > maxFrame) throw new FrameTooLargeError(maxBytes, maxFrame, 'send');
     if (this.sendOn === 'local') {
       try {
         const room = this.local!.claim!(maxBytes);
-        if (room) this.claimOn = 'local';
+        if (room) {
+          this.claimOn = 'local';
+          this.localRoom = room;
+        }
         return room;
       } catch (err) {
         if (!(err instanceof TransportError) || err.code !== 'ERR_LINK_CLOSED') throw err;
@@ -280,6 +287,15 @@ export class UpgradingLink implements Link {
     let more: boolean;
     // The claim stays open if the commit throws (a length above the claim): as on any link.
     if (on === 'local') {
+      const room = this.localRoom!;
+      if (length > room.length) throw new RangeError(`commit() of ${length} bytes, but ${room.length} were claimed`);
+      this.localRoom = undefined;
+      if (this.sendOn !== 'local') {
+        // The local link ended between the claim and this commit (its FALLBACK is already
+        // sent): the frame goes on NATS after it, as every later one does, not into a closed link.
+        this.claimOn = undefined;
+        return this.send(room.subarray(0, length));
+      }
       more = this.local!.commit!(length);
       this.localSent++;
     } else {
@@ -293,6 +309,11 @@ export class UpgradingLink implements Link {
       this.switchSending();
     }
     return more;
+  }
+
+  /** As on every link: no send() or claim() between a claim() and its commit(). */
+  private checkNoClaim(): void {
+    if (this.claimOn !== undefined) throw new TransportError('ERR_CLAIM_OPEN', `a claim() on this ${this.scheme} link is not committed yet`, { address: this.remote });
   }
 
   /** From now on, this end sends on the local link, after saying how many went on NATS. */
