@@ -39,11 +39,18 @@ export interface BusVariant {
 /** How long a same-host nats link may take to settle its upgrade before it is measured. */
 const UPGRADE_SETTLE_MS = 5000;
 
-/** Waits until a link that may move to a local socket (nats, same host) has settled where it runs. */
+/**
+ * Waits until a link that may move to a local socket (nats, same host) has settled where it
+ * runs; one that has not within UPGRADE_SETTLE_MS fails the cell (measuring it would measure
+ * the switch, not either path).
+ */
 async function settled(link: Link): Promise<void> {
   const l = link as Link & { upgradeSettled?: boolean };
   const deadline = Date.now() + UPGRADE_SETTLE_MS;
-  while (l.upgradeSettled === false && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  while (l.upgradeSettled === false) {
+    if (Date.now() >= deadline) throw new Error(`the ${link.scheme} link did not settle its same-host upgrade within ${UPGRADE_SETTLE_MS} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 /** Room left in a link's maxFrame for the envelope around a payload. */
