@@ -202,6 +202,13 @@ describe('addressed transports', function () {
       await roundTrip(link, 'still here');
     });
 
+    it('listen in a directory that does not exist rejects with ENOENT naming the address it was given', async function () {
+      const address = `unix://${join(dir, 'missing', 's.sock')}`;
+      const err = await expectRejects(listen(address, () => {}), 'ENOENT');
+      expect(err.address).to.equal(address);
+      expect(err.message).to.contain(address);
+    });
+
     it('a regular file at the path rejects with EEXIST and is left untouched', async function () {
       const path = join(dir, 'not-a-socket');
       writeFileSync(path, 'precious');

@@ -87,7 +87,14 @@ export const unixTransport: Transport = {
     await reclaim(path, address.href);
     let n = 0;
     // bound here, not by libuv: see the header (a path libuv bound is unlinked on close)
-    const fd = bindPrivately(() => native.listenUnix(path, 511));
+    let fd: number;
+    try {
+      fd = bindPrivately(() => native.listenUnix(path, 511));
+    } catch (err) {
+      // the native bind names the path; the caller gave (and looks for) the address
+      if (err instanceof TransportError && err.errno !== undefined) throw TransportError.fromErrno(err.errno, err.syscall ?? 'bind', address.href, err);
+      throw err;
+    }
     // ours from the bind on: removed on close, on a failure below, or at exit, and never a
     // file that a newer listener has put at the same path
     const removeName = removeNowOrAtExit(ownName(path));
